@@ -1,0 +1,192 @@
+//! The keyspace: numbered databases, each a dict of keys plus a dict of
+//! expiry times (only for keys that have one, as in Redis, so that active
+//! expiry samples only volatile keys).
+//!
+//! Invariant: a key is in `expires` only if it is in `dict`. An expired key
+//! is never returned: every lookup goes through `expire_if_needed`.
+
+pub mod dict;
+pub mod value;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+pub use dict::{Dict, Key};
+pub use value::{Entry, StrVal, Value};
+
+/// Seconds since the epoch, truncated like Redis's 24-bit LRU clock would
+/// wrap; 32 bits are plenty.
+pub fn lru_clock(now_ms: i64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+#[derive(Default)]
+pub struct Db {
+    pub dict: Dict<Entry>,
+    pub expires: Dict<i64>,
+    /// Keys removed because they expired (lazily or actively).
+    pub expired: u64,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    /// Deletes `key` if its time has come; true if it was deleted.
+    pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        match self.expire_at(key) {
+            Some(at) if at <= now_ms => {
+                self.remove(key);
+                self.expired += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Looks a key up for reading or writing, expiring it first if due, and
+    /// updates its access time.
+    pub fn lookup(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        self.expire_if_needed(key, now_ms);
+        let e = self.dict.get_mut(key)?;
+        e.lru = lru_clock(now_ms);
+        Some(e)
+    }
+
+    /// Looks a key up without touching its access time (OBJECT IDLETIME,
+    /// TYPE... use the touching version in Redis too, except OBJECT).
+    pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        self.expire_if_needed(key, now_ms);
+        self.dict.get(key)
+    }
+
+    pub fn exists(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.peek(key, now_ms).is_some()
+    }
+
+    /// Writes a value; the key loses any TTL unless `keep_ttl`.
+    pub fn set(&mut self, key: &[u8], val: Value, keep_ttl: bool, now_ms: i64) {
+        let lru = lru_clock(now_ms);
+        match self.dict.get_mut(key) {
+            Some(e) => {
+                e.val = val;
+                e.lru = lru;
+                if !keep_ttl {
+                    self.expires.remove(key);
+                }
+            }
+            None => self.dict.insert_new(key.into(), Entry { val, lru }),
+        }
+    }
+
+    /// Adds a key known to be absent (after a lookup said so).
+    pub fn add(&mut self, key: &[u8], val: Value, now_ms: i64) {
+        self.dict.insert_new(key.into(), Entry { val, lru: lru_clock(now_ms) });
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (_, e) = self.dict.remove(key)?;
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        Some(e)
+    }
+
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
+        if let Some(slot) = self.expires.get_mut(key) {
+            *slot = at_ms;
+        } else if self.dict.contains_key(key) {
+            self.expires.insert_new(key.into(), at_ms);
+        }
+    }
+
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.expires.remove(key).is_some()
+    }
+
+    pub fn clear(&mut self) {
+        self.dict.clear();
+        self.expires.clear();
+    }
+
+    /// One round of active expiry: samples up to `samples` volatile keys and
+    /// deletes the expired ones. Returns (sampled, expired).
+    pub fn expire_sample(&mut self, rng: &mut SmallRng, samples: usize, now_ms: i64) -> (usize, usize) {
+        let mut sampled = 0;
+        let mut doomed: Vec<Key> = Vec::new();
+        for _ in 0..samples.min(self.expires.len()) {
+            if let Some((k, &at)) = self.expires.random(rng) {
+                sampled += 1;
+                if at <= now_ms && !doomed.contains(k) {
+                    doomed.push(k.clone());
+                }
+            }
+        }
+        let n = doomed.len();
+        for k in doomed {
+            self.remove(&k);
+            self.expired += 1;
+        }
+        (sampled, n)
+    }
+}
+
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+    pub rng: SmallRng,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Self {
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+            rng: SmallRng::from_entropy(),
+        }
+    }
+
+    pub fn expired_keys(&self) -> u64 {
+        self.dbs.iter().map(|d| d.expired).sum()
+    }
+
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.len()).sum()
+    }
+
+    /// The active expiry cycle: like Redis's slow cycle, it keeps sampling a
+    /// database while more than a quarter of the sample was expired, and
+    /// stops when the time budget is spent so clients are not starved.
+    pub fn active_expire(&mut self, now_ms: i64, budget: std::time::Duration, effort: i64) -> usize {
+        let start = std::time::Instant::now();
+        let samples = 20 + 5 * (effort.clamp(1, 10) as usize - 1);
+        let mut total = 0;
+        let Keyspace { dbs, rng } = self;
+        for db in dbs.iter_mut() {
+            loop {
+                if db.expires.is_empty() {
+                    break;
+                }
+                let (sampled, expired) = db.expire_sample(rng, samples, now_ms);
+                total += expired;
+                if sampled == 0 || expired * 4 <= sampled || start.elapsed() >= budget {
+                    break;
+                }
+            }
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        total
+    }
+}

@@ -1,0 +1,141 @@
+//! Values stored in the keyspace and their encodings. Each data type is one
+//! variant; its encoding is part of the representation so OBJECT ENCODING
+//! reports what is really stored.
+
+use std::borrow::Cow;
+
+use crate::util::num::{fmt_i64, parse_i64};
+
+/// Redis stores strings of up to 44 bytes in one allocation with their
+/// object header ("embstr"); we report the same boundary.
+pub const EMBSTR_MAX: usize = 44;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StrVal {
+    /// A string that is the canonical form of a 64-bit integer.
+    Int(i64),
+    /// A short string as SET created it.
+    Emb(Box<[u8]>),
+    /// A longer string, or one changed in place (APPEND, SETRANGE).
+    Raw(Vec<u8>),
+}
+
+impl StrVal {
+    /// The encoding Redis would choose for a freshly written string.
+    pub fn from_bytes(b: &[u8]) -> StrVal {
+        if b.len() <= 20 {
+            if let Some(i) = parse_i64(b) {
+                return StrVal::Int(i);
+            }
+        }
+        if b.len() <= EMBSTR_MAX {
+            StrVal::Emb(b.into())
+        } else {
+            StrVal::Raw(b.to_vec())
+        }
+    }
+
+    pub fn from_vec(v: Vec<u8>) -> StrVal {
+        if v.len() <= 20 {
+            if let Some(i) = parse_i64(&v) {
+                return StrVal::Int(i);
+            }
+        }
+        if v.len() <= EMBSTR_MAX {
+            StrVal::Emb(v.into_boxed_slice())
+        } else {
+            StrVal::Raw(v)
+        }
+    }
+
+    pub fn as_bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            StrVal::Int(i) => {
+                let mut v = Vec::with_capacity(20);
+                fmt_i64(*i, &mut v);
+                Cow::Owned(v)
+            }
+            StrVal::Emb(b) => Cow::Borrowed(b),
+            StrVal::Raw(v) => Cow::Borrowed(v),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StrVal::Int(i) => {
+                let mut n = if *i < 0 { 2 } else { 1 };
+                let mut x = i.unsigned_abs();
+                while x >= 10 {
+                    x /= 10;
+                    n += 1;
+                }
+                n
+            }
+            StrVal::Emb(b) => b.len(),
+            StrVal::Raw(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The string as an integer, if it is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            StrVal::Int(i) => Some(*i),
+            StrVal::Emb(b) => parse_i64(b),
+            StrVal::Raw(v) => parse_i64(v),
+        }
+    }
+
+    /// Converts to the mutable raw form for in-place edits.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StrVal::Raw(_)) {
+            *self = StrVal::Raw(self.as_bytes().into_owned());
+        }
+        match self {
+            StrVal::Raw(v) => v,
+            _ => unreachable!("converted to Raw above"),
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            StrVal::Int(_) => "int",
+            StrVal::Emb(_) => "embstr",
+            StrVal::Raw(_) => "raw",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(StrVal),
+}
+
+impl Value {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    pub fn bytes(b: &[u8]) -> Value {
+        Value::Str(StrVal::from_bytes(b))
+    }
+}
+
+/// A keyspace slot: the value and its access metadata.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub val: Value,
+    /// Last access, in seconds of the LRU clock (see `db::lru_clock`).
+    pub lru: u32,
+}

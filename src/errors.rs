@@ -1,0 +1,69 @@
+//! Redis's error replies, word for word: clients parse these strings.
+
+use std::borrow::Cow;
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '{}' command";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const NO_PASSWORD_SET: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const OFFSET_RANGE: &str = "ERR offset is out of range";
+pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// A failed command; converted into its reply in one place (exec).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    WrongType,
+    Syntax,
+    NotInteger,
+    NotFloat,
+    Overflow,
+    NoSuchKey,
+    /// Any other error, with its full text including the code (`ERR ...`).
+    Msg(Cow<'static, str>),
+}
+
+impl Error {
+    pub fn text(&self) -> &str {
+        match self {
+            Error::WrongType => WRONGTYPE,
+            Error::Syntax => SYNTAX,
+            Error::NotInteger => NOT_INTEGER,
+            Error::NotFloat => NOT_FLOAT,
+            Error::Overflow => OVERFLOW,
+            Error::NoSuchKey => NO_SUCH_KEY,
+            Error::Msg(m) => m,
+        }
+    }
+
+    pub fn msg(s: impl Into<Cow<'static, str>>) -> Self {
+        Error::Msg(s.into())
+    }
+
+    /// `ERR <text>` built at run time.
+    pub fn err(s: impl std::fmt::Display) -> Self {
+        Error::Msg(Cow::Owned(format!("ERR {s}")))
+    }
+}
+
+pub type CmdResult = Result<(), Error>;
+
+/// Redis's "wrong number of arguments" error for a command (`get`) or a
+/// subcommand (`config|get`).
+pub fn wrong_arity(full_name: &str) -> Error {
+    Error::Msg(Cow::Owned(format!("ERR wrong number of arguments for '{full_name}' command")))
+}
+
+pub fn invalid_expire(cmd: &str) -> Error {
+    Error::Msg(Cow::Owned(INVALID_EXPIRE.replace("{}", cmd)))
+}

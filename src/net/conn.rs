@@ -1,0 +1,161 @@
+//! One client connection: read, parse every complete request in the buffer,
+//! run them all on the server in one go (one borrow per batch, replies in
+//! order), write the replies, repeat.
+//!
+//! Back-pressure: nothing more is read from a client until its replies have
+//! been written, so a client that never reads cannot grow server memory.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::config::D;
+use crate::resp::parse::{inline_is_quoted, parse_request, unquote_inline, Limits, Parsed};
+use crate::resp::Out;
+use crate::server::{exec, Client, Server};
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// Parses and runs everything complete in `inbuf`.
+fn process(
+    srv: &mut Server,
+    client: &Rc<Client>,
+    inbuf: &mut BytesMut,
+    out: &mut Out,
+    need: &mut usize,
+) -> Flow {
+    let mut ranges = Vec::new();
+    let max_bulk = srv.cfg.int(D::PROTO_MAX_BULK_LEN);
+    loop {
+        if inbuf.is_empty() {
+            *need = 1;
+            return Flow::Continue;
+        }
+        let lim = Limits { max_bulk, authenticated: client.authenticated.get() || !srv.requires_auth() };
+        match parse_request(inbuf, &lim, &mut ranges) {
+            Ok(Parsed::Incomplete { need: n }) => {
+                *need = n;
+                if n > inbuf.capacity() {
+                    inbuf.reserve(n - inbuf.len());
+                }
+                return Flow::Continue;
+            }
+            Ok(Parsed::Complete { consumed }) => {
+                let frame = inbuf.split_to(consumed).freeze();
+                if ranges.is_empty() {
+                    continue;
+                }
+                let inline = frame[0] != b'*';
+                let args: Vec<Bytes> = ranges
+                    .iter()
+                    .map(|&(s, e)| {
+                        let a = frame.slice(s..e);
+                        if inline && inline_is_quoted(&a) {
+                            Bytes::from(unquote_inline(&a))
+                        } else {
+                            a
+                        }
+                    })
+                    .collect();
+                exec::execute(srv, client, out, &args);
+                if client.close_asap.get() || srv.shutdown.is_some() {
+                    return Flow::Close;
+                }
+            }
+            Err(e) => {
+                out.error(&format!("ERR {}", e.0));
+                tracing::info!("Protocol error ({}) from client: {}", e.0, client.addr);
+                return Flow::Close;
+            }
+        }
+    }
+}
+
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    srv: Rc<RefCell<Server>>,
+    client: Rc<Client>,
+) {
+    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out = Out::new(false);
+    let mut need = 1usize;
+    loop {
+        let (idle_limit, qbuf_limit) = {
+            let s = srv.borrow();
+            (s.cfg.int(D::TIMEOUT), s.cfg.int(D::CLIENT_QUERY_BUFFER_LIMIT) as usize)
+        };
+        let idle_deadline = (idle_limit > 0)
+            .then(|| client.last_interaction.get() + Duration::from_secs(idle_limit as u64));
+        let mut read_some = 0usize;
+        tokio::select! {
+            r = stream.read_buf(&mut inbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    read_some = n;
+                    client.tot_net_in.set(client.tot_net_in.get() + n as u64);
+                    client.last_interaction.set(Instant::now());
+                }
+            },
+            _ = client.wake.notified() => {}
+            _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
+                if Instant::now().duration_since(client.last_interaction.get()).as_secs() >= idle_limit as u64 {
+                    tracing::debug!("Closing idle client {}", client.addr);
+                    break;
+                }
+            }
+        }
+        let mut flow = Flow::Continue;
+        if read_some > 0 {
+            let mut s = srv.borrow_mut();
+            s.stats.net_input_bytes += read_some as u64;
+            if inbuf.len() > qbuf_limit {
+                tracing::warn!("Closing client that reached max query buffer length: {}", client.addr);
+                break;
+            }
+            if inbuf.len() >= need {
+                out.resp3 = client.resp.get() == 3;
+                flow = process(&mut s, &client, &mut inbuf, &mut out, &mut need);
+            }
+            client.qbuf.set(inbuf.len());
+        }
+        {
+            let mut pending = client.pending.borrow_mut();
+            if !pending.is_empty() {
+                out.buf.extend_from_slice(&pending);
+                pending.clear();
+            }
+        }
+        if !out.buf.is_empty() {
+            let n = out.buf.len() as u64;
+            if stream.write_all(&out.buf).await.is_err() {
+                break;
+            }
+            client.tot_net_out.set(client.tot_net_out.get() + n);
+            srv.borrow_mut().stats.net_output_bytes += n;
+            // Do not keep a huge buffer around after a big reply.
+            if out.buf.capacity() > 1 << 20 {
+                out.buf = Vec::with_capacity(16 * 1024);
+            } else {
+                out.buf.clear();
+            }
+        }
+        if matches!(flow, Flow::Close) || client.close_asap.get() {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+    srv.borrow_mut().clients.remove(&client.id);
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,114 @@
+//! Server-side state of one connection. Shared (Rc) between its connection
+//! task and the server's registry, so CLIENT LIST/KILL can see and act on
+//! other clients; all fields are cells because everything runs on one thread.
+
+use std::cell::{Cell, RefCell};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Set by CLIENT REPLY SKIP; becomes Skip when the next command starts.
+    SkipNext,
+}
+
+pub struct Client {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created: Instant,
+    pub db: Cell<usize>,
+    pub resp: Cell<u8>,
+    pub name: RefCell<Option<Vec<u8>>>,
+    pub lib_name: RefCell<Option<Vec<u8>>>,
+    pub lib_ver: RefCell<Option<Vec<u8>>>,
+    pub authenticated: Cell<bool>,
+    pub user: RefCell<String>,
+    pub last_interaction: Cell<Instant>,
+    pub last_cmd: Cell<&'static str>,
+    pub reply_mode: Cell<ReplyMode>,
+    /// Close the connection once pending output is written.
+    pub close_asap: Cell<bool>,
+    /// Wakes the connection task (kill, pushed output).
+    pub wake: Notify,
+    /// Output produced for this client outside its own commands (pushes).
+    pub pending: RefCell<Vec<u8>>,
+    pub qbuf: Cell<usize>,
+    pub unix: bool,
+    pub tot_net_in: Cell<u64>,
+    pub tot_net_out: Cell<u64>,
+    pub tot_cmds: Cell<u64>,
+}
+
+impl Client {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32, unix: bool) -> Self {
+        let now = Instant::now();
+        Client {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: now,
+            db: Cell::new(0),
+            resp: Cell::new(2),
+            name: RefCell::new(None),
+            lib_name: RefCell::new(None),
+            lib_ver: RefCell::new(None),
+            authenticated: Cell::new(false),
+            user: RefCell::new("default".into()),
+            last_interaction: Cell::new(now),
+            last_cmd: Cell::new("NULL"),
+            reply_mode: Cell::new(ReplyMode::On),
+            close_asap: Cell::new(false),
+            wake: Notify::new(),
+            pending: RefCell::new(Vec::new()),
+            qbuf: Cell::new(0),
+            unix,
+            tot_net_in: Cell::new(0),
+            tot_net_out: Cell::new(0),
+            tot_cmds: Cell::new(0),
+        }
+    }
+
+    /// Asks the connection task to close after flushing.
+    pub fn kill(&self) {
+        self.close_asap.set(true);
+        self.wake.notify_one();
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, fields as Redis 7.2 prints them.
+    pub fn info_line(&self) -> String {
+        let now = Instant::now();
+        let name = self.name.borrow();
+        let name = name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let lib_name = self.lib_name.borrow();
+        let lib_name = lib_name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let lib_ver = self.lib_ver.borrow();
+        let lib_ver = lib_ver.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let flags = if self.close_asap.get() { "A" } else { "N" };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            now.duration_since(self.created).as_secs(),
+            now.duration_since(self.last_interaction.get()).as_secs(),
+            flags,
+            self.db.get(),
+            self.qbuf.get(),
+            self.last_cmd.get(),
+            self.user.borrow(),
+            self.resp.get(),
+            lib_name,
+            lib_ver,
+        )
+    }
+}

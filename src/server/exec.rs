@@ -1,0 +1,149 @@
+//! Running one command: table lookup, authentication, arity, the handler
+//! (isolated so that a panic becomes an error reply, not a dead server), and
+//! statistics. Errors become replies here and nowhere else.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::client::ReplyMode;
+use super::{now_ms, Client, Ctx, Server};
+use crate::commands::{self, find_sub, Command};
+use crate::errors::{self, Error};
+use crate::resp::Out;
+
+/// Lowercases a command name into `buf`; None if it cannot be a command.
+fn lower<'a>(name: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a str> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    std::str::from_utf8(&buf[..name.len()]).ok()
+}
+
+fn unknown_command(args: &[Bytes]) -> Error {
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        let s = String::from_utf8_lossy(a);
+        let s: String = s.chars().take(room).collect();
+        rest.push_str(&format!("'{s}' "));
+    }
+    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    Error::err(format!("unknown command '{name}', with args beginning with: {rest}"))
+}
+
+/// Resolves the command (or subcommand) for `args`, checking arity.
+pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
+    let mut buf = [0u8; 32];
+    let cmd = lower(&args[0], &mut buf)
+        .and_then(|n| commands::table().get(n))
+        .ok_or_else(|| unknown_command(args))?;
+    let cmd = if cmd.subs.is_empty() {
+        cmd
+    } else {
+        if args.len() < 2 {
+            return Err(errors::wrong_arity(cmd.name));
+        }
+        match find_sub(cmd, &args[1]) {
+            Some(s) => s,
+            None => {
+                let sub: String = String::from_utf8_lossy(&args[1]).chars().take(128).collect();
+                return Err(Error::err(format!(
+                    "unknown subcommand '{sub}'. Try {} HELP.",
+                    String::from_utf8_lossy(&args[0]).to_uppercase()
+                )));
+            }
+        }
+    };
+    let argc = args.len() as i32;
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        return Err(errors::wrong_arity(cmd.name));
+    }
+    Ok(cmd)
+}
+
+/// Counts an error reply in INFO errorstats under its code.
+fn count_error(srv: &mut Server, text: &str) {
+    srv.stats.total_error_replies += 1;
+    let code = text.split(' ').next().unwrap_or("ERR");
+    *srv.error_stats.entry(code.to_string()).or_insert(0) += 1;
+}
+
+/// Runs one command and writes its reply (unless CLIENT REPLY says not to).
+pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes]) {
+    // CLIENT REPLY OFF/SKIP: the reply goes to a scratch buffer we drop.
+    let mode = client.reply_mode.get();
+    if mode == ReplyMode::SkipNext {
+        client.reply_mode.set(ReplyMode::Skip);
+    }
+    let suppress = matches!(client.reply_mode.get(), ReplyMode::Off | ReplyMode::Skip);
+    if suppress {
+        let mut scratch = Out::new(out.resp3);
+        run(srv, client, &mut scratch, args);
+        out.resp3 = scratch.resp3;
+        if client.reply_mode.get() == ReplyMode::Skip {
+            client.reply_mode.set(ReplyMode::On);
+        }
+        // CLIENT REPLY ON itself replies OK.
+        if client.reply_mode.get() == ReplyMode::On && mode == ReplyMode::Off {
+            out.buf.extend_from_slice(&scratch.buf);
+        }
+    } else {
+        run(srv, client, out, args);
+    }
+}
+
+fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes]) {
+    srv.stats.total_commands += 1;
+    client.tot_cmds.set(client.tot_cmds.get() + 1);
+    let cmd = match resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            count_error(srv, e.text());
+            out.error(e.text());
+            return;
+        }
+    };
+    client.last_cmd.set(cmd.name);
+    if srv.requires_auth() && !client.authenticated.get() && cmd.flags & commands::NO_AUTH == 0 {
+        count_error(srv, errors::NOAUTH);
+        out.error(errors::NOAUTH);
+        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        return;
+    }
+    let start = Instant::now();
+    let mark = out.buf.len();
+    let result = {
+        let mut ctx = Ctx { srv: &mut *srv, client, out: &mut *out, now_ms: now_ms() };
+        catch_unwind(AssertUnwindSafe(|| (cmd.handler)(&mut ctx, args)))
+    };
+    let usec = start.elapsed().as_micros() as u64;
+    let stat = srv.cmd_stats.entry(cmd.name).or_default();
+    stat.calls += 1;
+    stat.usec += usec;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            stat.failed += 1;
+            out.buf.truncate(mark);
+            count_error(srv, e.text());
+            out.error(e.text());
+        }
+        Err(_) => {
+            stat.failed += 1;
+            out.buf.truncate(mark);
+            tracing::warn!("command '{}' panicked; the server keeps running", cmd.name);
+            let msg = format!("ERR internal error while running '{}'", cmd.name);
+            count_error(srv, &msg);
+            out.error(&msg);
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The server state owned by the single executor thread: the keyspace,
+//! configuration, clients and statistics. Commands run one at a time on it,
+//! so they are atomic without locks.
+
+pub mod client;
+pub mod exec;
+pub mod info;
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
+
+use crate::config::{Config, D};
+use crate::db::{Db, Keyspace};
+use crate::resp::Out;
+pub use client::Client;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    Default,
+    Save,
+    NoSave,
+}
+
+#[derive(Default, Debug, Clone)]
+pub struct Stats {
+    pub total_connections: u64,
+    pub rejected_connections: u64,
+    pub total_commands: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub expired_stale_perc: f64,
+    pub expire_cycle_time_used_ms: u64,
+    pub total_reads: u64,
+    pub total_writes: u64,
+}
+
+/// Samples counters every cron tick to report instantaneous rates
+/// (ops/sec, input and output bytes/sec) over the last ~1.6 seconds.
+#[derive(Default)]
+pub struct Sampler {
+    samples: std::collections::VecDeque<(Instant, [u64; 3])>,
+}
+
+impl Sampler {
+    pub fn record(&mut self, v: [u64; 3]) {
+        self.samples.push_back((Instant::now(), v));
+        if self.samples.len() > 16 {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Per-second rate of counter `i`.
+    pub fn rate(&self, i: usize) -> u64 {
+        match (self.samples.front(), self.samples.back()) {
+            (Some(a), Some(b)) if b.0 > a.0 => {
+                let dt = b.0.duration_since(a.0).as_secs_f64();
+                ((b.1[i] - a.1[i]) as f64 / dt) as u64
+            }
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Default, Debug, Clone, Copy)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+pub struct Server {
+    pub ks: Keyspace,
+    pub cfg: Config,
+    pub stats: Stats,
+    pub cmd_stats: HashMap<&'static str, CmdStat>,
+    pub error_stats: BTreeMap<String, u64>,
+    pub clients: BTreeMap<u64, Rc<Client>>,
+    pub next_client_id: u64,
+    pub started: Instant,
+    pub run_id: String,
+    /// Set by SHUTDOWN or a signal; the accept loop acts on it.
+    pub shutdown: Option<ShutdownMode>,
+    pub shutdown_notify: Rc<Notify>,
+    /// Changes since the last save (rdb_changes_since_last_save).
+    pub dirty: u64,
+    pub active_expire: bool,
+    pub executable: String,
+    pub config_file: Option<String>,
+    /// TCP port actually bound (port 0 picks one).
+    pub bound_port: u16,
+    pub last_save: i64,
+    pub peak_memory: std::cell::Cell<u64>,
+    /// Memory in use right after start-up (used_memory_startup).
+    pub startup_memory: u64,
+    pub ops_sampler: std::cell::RefCell<Sampler>,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Server {
+    pub fn new(cfg: Config) -> Self {
+        let dbs = cfg.int(D::DATABASES).max(1) as usize;
+        let run_id: String = {
+            use rand::Rng;
+            let mut r = rand::thread_rng();
+            (0..40).map(|_| std::char::from_digit(r.gen_range(0..16), 16).unwrap_or('0')).collect()
+        };
+        Server {
+            ks: Keyspace::new(dbs),
+            cfg,
+            stats: Stats::default(),
+            cmd_stats: HashMap::new(),
+            error_stats: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            started: Instant::now(),
+            run_id,
+            shutdown: None,
+            shutdown_notify: Rc::new(Notify::new()),
+            dirty: 0,
+            active_expire: true,
+            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            config_file: None,
+            bound_port: 0,
+            last_save: now_ms() / 1000,
+            peak_memory: std::cell::Cell::new(0),
+            startup_memory: info::used_memory(),
+            ops_sampler: Default::default(),
+        }
+    }
+
+    pub fn requires_auth(&self) -> bool {
+        !self.cfg.str(D::REQUIREPASS).is_empty()
+    }
+
+    /// Periodic work (serverCron): active expiry.
+    pub fn cron(&mut self) {
+        let st = &self.stats;
+        self.ops_sampler.borrow_mut().record([st.total_commands, st.net_input_bytes, st.net_output_bytes]);
+        if self.active_expire {
+            let hz = self.cfg.int(D::HZ).clamp(1, 500) as u64;
+            // Redis's slow cycle may use 25% of each cron period.
+            let budget = std::time::Duration::from_micros(250_000 / hz);
+            let effort = self.cfg.int(D::ACTIVE_EXPIRE_EFFORT);
+            let t = Instant::now();
+            self.ks.active_expire(now_ms(), budget, effort);
+            self.stats.expire_cycle_time_used_ms += t.elapsed().as_millis() as u64;
+        }
+    }
+}
+
+/// What a command handler sees: the server, the calling client and the
+/// buffer its reply goes to.
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub client: &'a Rc<Client>,
+    pub out: &'a mut Out,
+    pub now_ms: i64,
+}
+
+impl Ctx<'_> {
+    pub fn db(&mut self) -> &mut Db {
+        let i = self.client.db.get();
+        &mut self.srv.ks.dbs[i]
+    }
+
+    pub fn db_index(&self) -> usize {
+        self.client.db.get()
+    }
+
+    /// Records a keyspace hit or miss for INFO.
+    pub fn hit(&mut self, hit: bool) {
+        if hit {
+            self.srv.stats.keyspace_hits += 1;
+        } else {
+            self.srv.stats.keyspace_misses += 1;
+        }
+    }
+
+    /// A write happened: counts towards save rules.
+    pub fn dirty(&mut self, n: u64) {
+        self.srv.dirty += n;
+    }
+}

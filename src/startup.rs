@@ -1,0 +1,214 @@
+//! Start-up: command line and config file, daemonizing, pidfile, logging,
+//! the single-threaded runtime that runs the network and the executor, and
+//! orderly shutdown.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::file::{self, Extras};
+use crate::config::{Config, D};
+use crate::server::{Server, ShutdownMode};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "redust-server",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (redis_version 7.2.4)"),
+    about = "A Redis-compatible server",
+    override_usage = "redust-server [/path/to/redis.conf] [--directive value ...]\n       redust-server --port 7777\n       redust-server /etc/redis/6379.conf --loglevel verbose"
+)]
+struct Cli {
+    /// A redis.conf path, then `--directive value` pairs as in redis.conf.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 0..)]
+    args: Vec<String>,
+}
+
+/// Builds the configuration from argv (without the program name).
+pub fn load_config(args: &[String]) -> Result<(Config, Extras), String> {
+    let mut lines = Vec::new();
+    let mut cfg = Config::default();
+    let mut rest = args;
+    if let Some(first) = args.first() {
+        if !first.starts_with("--") {
+            file::read_lines(first, 0, &mut lines).map_err(|e| e.0)?;
+            let p = std::path::Path::new(first);
+            cfg.file = Some(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+            rest = &args[1..];
+        }
+    }
+    lines.extend(file::lines_from_argv(rest).map_err(|e| e.0)?);
+    let mut extras = Extras::default();
+    file::apply_lines(&mut cfg, &lines, &mut extras).map_err(|e| e.0)?;
+    Ok((cfg, extras))
+}
+
+fn daemonize() {
+    // Safety: called before any thread is started, as fork requires.
+    unsafe {
+        match libc::fork() {
+            -1 => eprintln!("fork failed; continuing in the foreground"),
+            0 => {
+                libc::setsid();
+                let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if fd >= 0 {
+                    libc::dup2(fd, 0);
+                    libc::dup2(fd, 1);
+                    libc::dup2(fd, 2);
+                    if fd > 2 {
+                        libc::close(fd);
+                    }
+                }
+            }
+            _ => libc::_exit(0),
+        }
+    }
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let (mut cfg, extras) = match load_config(&cli.args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if !cfg.str(D::DIR).is_empty() {
+        if let Err(e) = std::env::set_current_dir(cfg.str(D::DIR)) {
+            eprintln!("Can't chdir to '{}': {e}", cfg.str(D::DIR));
+            return 1;
+        }
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        let _ = cfg.set_startup("dir", &cwd.display().to_string());
+    }
+    let daemon = cfg.bool(D::DAEMONIZE);
+    if daemon {
+        daemonize();
+        if cfg.str(D::PIDFILE).is_empty() {
+            let _ = cfg.set_startup("pidfile", "/var/run/redis.pid");
+        }
+    }
+    if let Err(e) = crate::logging::init(cfg.str(D::LOGFILE), cfg.str(D::LOGLEVEL)) {
+        eprintln!("Can't open the log file: {e}");
+        return 1;
+    }
+    for w in &extras.warnings {
+        tracing::warn!("{w}");
+    }
+    if !extras.users.is_empty() {
+        tracing::warn!("ACL 'user' directives are not supported yet and were ignored");
+    }
+    tracing::info!("oO0OoO0OoO0Oo Redust is starting oO0OoO0OoO0Oo");
+    tracing::info!(
+        "Redust version={}, redis_version={}, bits=64, pid={}, just started",
+        crate::REDUST_VERSION,
+        crate::REDIS_VERSION,
+        std::process::id()
+    );
+    if cfg.file.is_none() {
+        tracing::warn!("Warning: no config file specified, using the default config. In order to specify a config file use redust-server /path/to/redis.conf");
+    }
+    let pidfile = cfg.str(D::PIDFILE).to_string();
+    if !pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            tracing::warn!("Failed to write PID file: {e}");
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("Can't start the runtime: {e}");
+            return 1;
+        }
+    };
+    let code = tokio::task::LocalSet::new().block_on(&rt, run(cfg));
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    code
+}
+
+async fn run(cfg: Config) -> i32 {
+    let listeners = match crate::net::bind_all(&cfg).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("{e}");
+            return 1;
+        }
+    };
+    let unixsocket = cfg.str(D::UNIXSOCKET).to_string();
+    let mut srv = Server::new(cfg);
+    srv.config_file = srv.cfg.file.as_ref().map(|p| p.display().to_string());
+    srv.bound_port = listeners.first().and_then(|l| l.local_addr().ok()).map(|a| a.port()).unwrap_or(0);
+    let srv = Rc::new(RefCell::new(srv));
+    let mut tasks = Vec::new();
+    for l in listeners {
+        tasks.push(tokio::task::spawn_local(crate::net::accept_tcp(l, srv.clone())));
+    }
+    if !unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&unixsocket);
+        match tokio::net::UnixListener::bind(&unixsocket) {
+            Ok(l) => {
+                let perm = srv.borrow().cfg.str(D::UNIXSOCKETPERM).to_string();
+                if let Ok(mode) = u32::from_str_radix(&perm, 8) {
+                    if mode != 0 {
+                        use std::os::unix::fs::PermissionsExt;
+                        let _ = std::fs::set_permissions(&unixsocket, std::fs::Permissions::from_mode(mode));
+                    }
+                }
+                tracing::info!("The server is now ready to accept connections at {unixsocket}");
+                tasks.push(tokio::task::spawn_local(crate::net::accept_unix(l, unixsocket.clone(), srv.clone())));
+            }
+            Err(e) => {
+                tracing::warn!("Failed opening Unix socket: {e}");
+                return 1;
+            }
+        }
+    }
+    tasks.push(tokio::task::spawn_local(cron(srv.clone())));
+    tracing::info!("Server initialized");
+    tracing::info!("Ready to accept connections tcp");
+
+    let notify = srv.borrow().shutdown_notify.clone();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    tokio::select! {
+        _ = notify.notified() => {}
+        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
+            tracing::warn!("Received SIGTERM scheduling shutdown...");
+            srv.borrow_mut().shutdown = Some(ShutdownMode::Default);
+        }
+        _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
+            tracing::warn!("Received SIGINT scheduling shutdown...");
+            srv.borrow_mut().shutdown = Some(ShutdownMode::Default);
+        }
+    }
+    tracing::warn!("User requested shutdown...");
+    for t in &tasks {
+        t.abort();
+    }
+    // Let connection tasks write the replies they already produced.
+    for c in srv.borrow().clients.values() {
+        c.kill();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !srv.borrow().clients.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if !unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&unixsocket);
+    }
+    tracing::warn!("Redust is now ready to exit, bye bye...");
+    0
+}
+
+async fn cron(srv: Rc<RefCell<Server>>) {
+    loop {
+        let hz = srv.borrow().cfg.int(D::HZ).clamp(1, 500) as u64;
+        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        srv.borrow_mut().cron();
+    }
+}
