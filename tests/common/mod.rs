@@ -1,0 +1,246 @@
+//! Shared test support: start the real `redust-server` binary (or a real
+//! `redis-server`, for differential tests) on a free loopback port, and talk
+//! to it over raw RESP or with the `redis` crate.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use redust::resp::reply::{encode_request, read_frame, Frame};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    l.local_addr().expect("local addr").port()
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("redust-test-{}-{}-{}", tag, std::process::id(), n));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+pub fn redust_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_redust-server")
+}
+
+/// Whether a real redis-server is installed (differential tests need it).
+pub fn have_redis() -> bool {
+    Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+}
+
+impl Server {
+    /// Starts redust with `args` (config file path and/or --directive pairs)
+    /// plus a free port, a private dir and no save rules.
+    pub fn start(args: &[&str]) -> Server {
+        Self::spawn(redust_bin(), "redust", args)
+    }
+
+    /// Starts a real redis-server the same way.
+    pub fn start_redis(args: &[&str]) -> Server {
+        Self::spawn("redis-server", "redis", args)
+    }
+
+    pub fn spawn(bin: &str, tag: &str, args: &[&str]) -> Server {
+        let dir = temp_dir(tag);
+        for _attempt in 0..5 {
+            let port = free_port();
+            let log = dir.join("server.log");
+            let mut cmd = Command::new(bin);
+            let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let given: Vec<String> = all.clone();
+            let has = |name: &str| given.iter().any(|a| a == name);
+            if !has("--port") {
+                all.extend(["--port".into(), port.to_string()]);
+            }
+            if !has("--save") {
+                all.extend(["--save".into(), "".into()]);
+            }
+            if !has("--dir") {
+                all.extend(["--dir".into(), dir.display().to_string()]);
+            }
+            if !has("--bind") {
+                all.extend(["--bind".into(), "127.0.0.1".into()]);
+            }
+            if !has("--logfile") && !has("--daemonize") {
+                all.extend(["--logfile".into(), log.display().to_string()]);
+            }
+            cmd.args(&all).stdout(Stdio::null()).stderr(Stdio::null());
+            let child = cmd.spawn().expect("spawn server");
+            let real_port = all
+                .iter()
+                .position(|a| a == "--port")
+                .and_then(|i| all.get(i + 1))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(port);
+            let mut s = Server { port: real_port, dir: dir.clone(), child: Some(child), log };
+            if s.wait_ready(Duration::from_secs(10)) {
+                return s;
+            }
+            s.stop();
+        }
+        panic!("server {bin} did not start; log in {}", dir.display());
+    }
+
+    pub fn wait_ready(&mut self, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return false;
+                }
+            }
+            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                if c.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n) = c.read(&mut buf) {
+                        if n > 0 && buf[0] != b'-' || buf.starts_with(b"-NOAUTH") {
+                            return true;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url()).expect("client").get_connection().expect("connect")
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        unsafe {
+            libc::kill(c.id() as i32, libc::SIGTERM);
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        c.wait().ok()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A raw RESP connection: send exact bytes, read exact frames.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        Raw { stream, buf: Vec::new() }
+    }
+
+    pub fn send_bytes(&mut self, b: &[u8]) {
+        self.stream.write_all(b).expect("write");
+    }
+
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.send_bytes(&encode_request(args));
+    }
+
+    /// Reads one whole frame and returns it with its exact bytes.
+    pub fn read_raw(&mut self) -> Option<(Frame, Vec<u8>)> {
+        loop {
+            if let Ok(Some((f, n))) = read_frame(&self.buf) {
+                let bytes: Vec<u8> = self.buf.drain(..n).collect();
+                return Some((f, bytes));
+            }
+            let mut tmp = [0u8; 65536];
+            match self.stream.read(&mut tmp) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+            }
+        }
+    }
+
+    pub fn read(&mut self) -> Frame {
+        self.read_raw().expect("reply").0
+    }
+
+    /// Sends a command and returns the reply's exact bytes.
+    pub fn call_raw<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        self.send(args);
+        self.read_raw().map(|(_, b)| b).unwrap_or_default()
+    }
+
+    pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Frame {
+        self.send(args);
+        self.read()
+    }
+
+    /// True once the server has closed the connection.
+    pub fn is_closed(&mut self) -> bool {
+        let mut tmp = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut tmp) {
+                Ok(0) => return true,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+pub fn bulk(s: &str) -> Frame {
+    Frame::Bulk(Some(s.as_bytes().to_vec()))
+}
+
+pub fn simple(s: &str) -> Frame {
+    Frame::Simple(s.as_bytes().to_vec())
+}
+
+pub fn err(s: &str) -> Frame {
+    Frame::Error(s.as_bytes().to_vec())
+}
