@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the tests need (real Redis as the differential oracle) and
+# runs the whole test suite. Used by CI (.ci/run) and by developers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null; then
+    echo "installing redis-server and redis-tools (test oracle)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+# Debian's package starts a system redis on 6379; tests use their own ports,
+# but do not leave an unrelated server running on CI machines.
+if command -v systemctl >/dev/null; then systemctl stop redis-server >/dev/null 2>&1 || true; fi
+
+cargo build --release --bin redust-server
+cargo test --release -- --test-threads=2 "$@"
