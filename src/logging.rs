@@ -2,6 +2,7 @@
 //! where the symbol is the level (. debug, - verbose, * notice, # warning).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use tracing::{Event, Level, Subscriber};
@@ -41,6 +42,9 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, ev: &Event<'_>) -> fmt::Result {
+        if !enabled(*ev.metadata().level()) {
+            return Ok(());
+        }
         let sym = match *ev.metadata().level() {
             Level::TRACE | Level::DEBUG => '.',
             Level::INFO => '*',
@@ -52,19 +56,39 @@ where
     }
 }
 
-fn level_for(loglevel: &str) -> Level {
+/// The current `loglevel` as a rank: 0 debug, 1 verbose, 2 notice,
+/// 3 warning, 4 nothing. CONFIG SET loglevel changes it at run time.
+static LEVEL: AtomicU8 = AtomicU8::new(2);
+
+fn rank(loglevel: &str) -> u8 {
     match loglevel {
-        "debug" => Level::DEBUG,
-        "verbose" => Level::DEBUG,
-        "warning" | "nothing" => Level::WARN,
-        _ => Level::INFO,
+        "debug" => 0,
+        "verbose" => 1,
+        "warning" => 3,
+        "nothing" => 4,
+        _ => 2,
     }
+}
+
+/// Applies a new `loglevel`.
+pub fn set_level(loglevel: &str) {
+    LEVEL.store(rank(loglevel), Ordering::Relaxed);
+}
+
+fn enabled(level: Level) -> bool {
+    let current = LEVEL.load(Ordering::Relaxed);
+    let event = match level {
+        Level::TRACE | Level::DEBUG => 1,
+        Level::INFO => 2,
+        Level::WARN | Level::ERROR => 3,
+    };
+    current < 4 && event >= current
 }
 
 /// Installs the global logger writing to `logfile` ("" = stdout).
 pub fn init(logfile: &str, loglevel: &str) -> std::io::Result<()> {
-    let level = level_for(loglevel);
-    let builder = tracing_subscriber::fmt().with_max_level(level).event_format(RedisFormat);
+    set_level(loglevel);
+    let builder = tracing_subscriber::fmt().with_max_level(Level::DEBUG).event_format(RedisFormat);
     if logfile.is_empty() {
         let _ = builder.with_writer(std::io::stdout).try_init();
     } else {

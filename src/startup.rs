@@ -125,6 +125,7 @@ pub fn main() -> i32 {
         }
     };
     let code = tokio::task::LocalSet::new().block_on(&rt, run(cfg));
+    // Start-up failures return before `run` removed it.
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }
@@ -145,6 +146,7 @@ async fn run(cfg: Config) -> i32 {
     srv.bound_port = listeners.first().and_then(|l| l.local_addr().ok()).map(|a| a.port()).unwrap_or(0);
     let srv = Rc::new(RefCell::new(srv));
     let mut tasks = Vec::new();
+    let has_tcp = !listeners.is_empty();
     for l in listeners {
         tasks.push(tokio::task::spawn_local(crate::net::accept_tcp(l, srv.clone())));
     }
@@ -170,7 +172,12 @@ async fn run(cfg: Config) -> i32 {
     }
     tasks.push(tokio::task::spawn_local(cron(srv.clone())));
     tracing::info!("Server initialized");
-    tracing::info!("Ready to accept connections tcp");
+    if has_tcp {
+        tracing::info!("Ready to accept connections tcp");
+    }
+    if !unixsocket.is_empty() {
+        tracing::info!("Ready to accept connections unix");
+    }
 
     let notify = srv.borrow().shutdown_notify.clone();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -198,7 +205,13 @@ async fn run(cfg: Config) -> i32 {
     while !srv.borrow().clients.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let pidfile = srv.borrow().cfg.str(D::PIDFILE).to_string();
+    if !pidfile.is_empty() {
+        tracing::info!("Removing the pid file.");
+        let _ = std::fs::remove_file(&pidfile);
+    }
     if !unixsocket.is_empty() {
+        tracing::info!("Removing the unix socket file.");
         let _ = std::fs::remove_file(&unixsocket);
     }
     tracing::warn!("Redust is now ready to exit, bye bye...");

@@ -35,8 +35,8 @@ static COMMAND_SUBS: &[Command] = &[
     cmd("command|info", -2, LS, NO_KEYS, C_CONNECTION, command_info, G, "2.8.13", "Returns information about one, multiple or all commands."),
     cmd("command|docs", -2, LS, NO_KEYS, C_CONNECTION, command_docs, G, "7.0.0", "Returns documentary information about one, multiple or all commands."),
     cmd("command|list", -2, LS, NO_KEYS, C_CONNECTION, command_list, G, "7.0.0", "Returns a list of command names."),
-    cmd("command|getkeys", -3, LS, NO_KEYS, C_CONNECTION, command_getkeys, G, "2.8.13", "Extracts the key names from an arbitrary command."),
-    cmd("command|getkeysandflags", -3, LS, NO_KEYS, C_CONNECTION, command_getkeysandflags, G, "7.0.0", "Extracts the key names and access flags for an arbitrary command."),
+    cmd("command|getkeys", -4, LS, NO_KEYS, C_CONNECTION, command_getkeys, G, "2.8.13", "Extracts the key names from an arbitrary command."),
+    cmd("command|getkeysandflags", -4, LS, NO_KEYS, C_CONNECTION, command_getkeysandflags, G, "7.0.0", "Extracts the key names and access flags for an arbitrary command."),
     cmd("command|help", 2, LS, NO_KEYS, C_CONNECTION, command_help, G, "5.0.0", "Returns helpful text about the different subcommands."),
 ];
 
@@ -102,8 +102,11 @@ fn command_entry(ctx: &mut Ctx, c: &Command) {
         out.array(1);
         out.map(3);
         out.bulk(b"flags");
-        out.set(1);
-        out.simple(if c.flags & super::WRITE != 0 { "RW" } else { "RO" });
+        let flags = key_spec_flags(c, false);
+        out.set(flags.len());
+        for f in flags {
+            out.simple(f);
+        }
         out.bulk(b"begin_search");
         out.map(2);
         out.bulk(b"type");
@@ -155,7 +158,7 @@ fn command_info(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     for n in &a[2..] {
         match lookup_any(n) {
             Some(c) => command_entry(ctx, c),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -268,14 +271,47 @@ fn command_getkeys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Key-spec flags of a command's keys as Redis reports them (COMMAND
+/// GETKEYSANDFLAGS, COMMAND INFO); `second` is for the destination key of
+/// two-key commands. Commands not listed get RW or RO from their flags.
+fn key_spec_flags(c: &Command, second: bool) -> &'static [&'static str] {
+    const RO: &[&str] = &["RO"];
+    const RO_ACCESS: &[&str] = &["RO", "access"];
+    const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
+    const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
+    const RW_UPDATE: &[&str] = &["RW", "update"];
+    const OW_UPDATE: &[&str] = &["OW", "update"];
+    const OW_INSERT: &[&str] = &["OW", "insert"];
+    match (c.name, second) {
+        ("rename", true) | ("copy", true) => OW_UPDATE,
+        ("renamenx", true) => OW_INSERT,
+        ("rename", false) | ("renamenx", false) => RW_ACCESS_DELETE,
+        ("copy", false) => RO_ACCESS,
+        ("get" | "mget" | "getrange" | "substr" | "lcs" | "ttl" | "pttl" | "expiretime" | "pexpiretime", _) => RO_ACCESS,
+        ("strlen" | "exists" | "touch" | "type" | "object|encoding" | "object|idletime" | "object|freq" | "object|refcount", _) => RO,
+        ("set" | "setex" | "psetex" | "mset", _) => OW_UPDATE,
+        ("setnx" | "msetnx", _) => OW_INSERT,
+        ("getex" | "getset" | "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "move", _) => RW_ACCESS_UPDATE,
+        ("getdel", _) => RW_ACCESS_DELETE,
+        ("append", _) => &["RW", "insert"],
+        ("setrange" | "expire" | "pexpire" | "expireat" | "pexpireat" | "persist", _) => RW_UPDATE,
+        ("del" | "unlink", _) => &["RM", "delete"],
+        _ if c.flags & super::WRITE != 0 => &["RW"],
+        _ => RO,
+    }
+}
+
 fn command_getkeysandflags(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let (c, keys) = getkeys(a)?;
     ctx.out.array(keys.len());
-    for k in keys {
+    for (i, k) in keys.into_iter().enumerate() {
         ctx.out.array(2);
         ctx.out.bulk(&a[2 + k]);
-        ctx.out.set(1);
-        ctx.out.simple(if c.flags & super::WRITE != 0 { "RW" } else { "RO" });
+        let flags = key_spec_flags(c, i > 0 && c.keys.step == 1 && c.keys.last == 2);
+        ctx.out.set(flags.len());
+        for f in flags {
+            ctx.out.simple(f);
+        }
     }
     Ok(())
 }
@@ -317,46 +353,96 @@ fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Whether enable-protected-configs lets this client change protected
+/// parameters (dir, dbfilename).
+fn protected_allowed(ctx: &Ctx) -> bool {
+    match ctx.srv.cfg.str(D::ENABLE_PROTECTED_CONFIGS) {
+        "yes" => true,
+        "local" => is_local(ctx),
+        _ => false,
+    }
+}
+
+fn is_local(ctx: &Ctx) -> bool {
+    ctx.client.unix || ctx.client.addr.starts_with("127.") || ctx.client.addr.starts_with("[::1]")
+}
+
+/// The text of an I/O error without Rust's " (os error N)" suffix, as
+/// strerror() prints it.
+fn io_error_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if a.len() % 2 != 0 {
         return Err(crate::errors::wrong_arity("config|set"));
     }
-    // Validate every pair first so that the change is all or nothing.
-    let mut changes: Vec<(usize, config::Val)> = Vec::new();
+    let fail = |name: &str, why: &str| Error::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+    // First the names (all of them), then the values, so that the change
+    // is all or nothing and errors are reported in Redis's order.
+    let mut targets: Vec<(usize, &'static config::Directive, String)> = Vec::new();
     for p in a[2..].chunks(2) {
         let name = String::from_utf8_lossy(&p[0]).into_owned();
-        let value = String::from_utf8_lossy(&p[1]).into_owned();
         let Some((idx, d)) = config::table::find(&name) else {
             return Err(Error::err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'")));
         };
-        let fail = |why: &str| Error::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"));
         if d.flags & config::table::IMMUTABLE != 0 {
-            return Err(fail("can't set immutable config"));
+            return Err(fail(&name, "can't set immutable config"));
         }
-        if changes.iter().any(|(i, _)| *i == idx) {
-            return Err(fail("duplicate parameter"));
+        if d.flags & config::table::PROTECTED != 0 && !protected_allowed(ctx) {
+            return Err(fail(&name, "can't set protected config"));
         }
+        if targets.iter().any(|(_, _, n)| n.eq_ignore_ascii_case(&name)) {
+            return Err(fail(&name, "duplicate parameter"));
+        }
+        targets.push((idx, d, name));
+    }
+    let mut changes: Vec<(usize, config::Val)> = Vec::new();
+    for ((idx, d, name), p) in targets.iter().zip(a[2..].chunks(2)) {
+        let value = String::from_utf8_lossy(&p[1]).into_owned();
         let value = if d.name == "client-output-buffer-limit" {
-            file::merge_output_limits(&ctx.srv.cfg.display(idx), &value).map_err(|e| fail(&e))?
+            file::merge_output_limits(&ctx.srv.cfg.display(*idx), &value).map_err(|e| fail(name, &e))?
         } else {
             value
         };
-        let v = config::parse_value(d, &value).map_err(|e| fail(&e))?;
+        let v = config::parse_value(d, &value).map_err(|e| fail(name, &e))?;
         if d.name == "dir" {
             if let config::Val::Str(path) = &v {
-                std::env::set_current_dir(path).map_err(|e| fail(&e.to_string()))?;
+                match std::fs::metadata(path) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => return Err(fail(name, "Not a directory")),
+                    Err(e) => return Err(fail(name, &io_error_text(&e))),
+                }
             }
         }
-        changes.push((idx, v));
+        changes.push((*idx, v));
     }
     for (idx, v) in changes {
         let v = match (&v, TABLE[idx].name) {
-            (config::Val::Str(_), "dir") => {
+            (config::Val::Str(path), "dir") => {
+                if let Err(e) = std::env::set_current_dir(path) {
+                    return Err(fail("dir", &io_error_text(&e)));
+                }
                 config::Val::Str(std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default())
             }
             _ => v,
         };
         ctx.srv.cfg.set_index(idx, v);
+        if idx == D::LOGLEVEL as usize {
+            crate::logging::set_level(ctx.srv.cfg.str(D::LOGLEVEL));
+        }
+        if idx == D::TIMEOUT as usize {
+            // Connections compute their idle deadline when they go to
+            // sleep; wake them all so that the new timeout applies to
+            // clients that are idle right now too.
+            for c in ctx.srv.clients.values() {
+                c.wake.notify_one();
+            }
+        }
     }
     ctx.out.ok();
     Ok(())
@@ -454,11 +540,20 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn debug_allowed(ctx: &Ctx) -> bool {
     match ctx.srv.cfg.str(D::ENABLE_DEBUG_COMMAND) {
         "yes" => true,
-        "local" => {
-            ctx.client.unix || ctx.client.addr.starts_with("127.") || ctx.client.addr.starts_with("[::1]")
-        }
+        "local" => is_local(ctx),
         _ => false,
     }
+}
+
+/// The longest numeric prefix of `b` as a float (0 when there is none).
+fn leading_f64(b: &[u8]) -> f64 {
+    let s = String::from_utf8_lossy(b);
+    let s = s.trim_start();
+    (1..=s.len())
+        .rev()
+        .filter(|&i| s.is_char_boundary(i))
+        .find_map(|i| s[..i].parse::<f64>().ok().filter(|v| v.is_finite()))
+        .unwrap_or(0.0)
 }
 
 fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -491,7 +586,9 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             ]);
         }
         ("sleep", 3) => {
-            let secs = crate::util::num::parse_f64(&a[2]).ok_or(Error::NotFloat)?;
+            // Like Redis (strtod), a malformed number sleeps for what its
+            // numeric prefix says, possibly nothing.
+            let secs = leading_f64(&a[2]);
             if secs > 0.0 {
                 std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
             }

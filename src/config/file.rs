@@ -123,6 +123,13 @@ pub fn lines_from_argv(argv: &[String]) -> Result<Vec<Line>, FatalConfigError> {
             return Err(fatal(&l, "Bad directive or wrong number of arguments"));
         }
     }
+    // `--save` with no value (last, or followed by another option) means
+    // `save ""`, as in Redis.
+    for l in out.iter_mut() {
+        if l.args.len() == 1 && l.args[0].eq_ignore_ascii_case("save") {
+            l.args.push(String::new());
+        }
+    }
     Ok(out)
 }
 
@@ -165,7 +172,7 @@ pub fn apply_lines(cfg: &mut Config, lines: &[Line], extras: &mut Extras) -> Res
                 }
             }
             save_seen = true;
-        } else if d.kind != Kind::Bind && d.kind != Kind::Opaque && line.args.len() > 2 {
+        } else if !takes_several_words(d.kind) && line.args.len() > 2 {
             return Err(fatal(line, "wrong number of arguments"));
         }
         if d.name == "client-output-buffer-limit" {
@@ -175,6 +182,14 @@ pub fn apply_lines(cfg: &mut Config, lines: &[Line], extras: &mut Extras) -> Res
         cfg.set_index(idx, v);
     }
     Ok(())
+}
+
+/// Directives whose value may be written as several words in redis.conf.
+fn takes_several_words(k: Kind) -> bool {
+    matches!(
+        k,
+        Kind::Bind | Kind::Opaque | Kind::Custom(super::Special::OomValues) | Kind::Custom(super::Special::Percentiles)
+    )
 }
 
 /// client-output-buffer-limit takes one class per line (or several in one

@@ -17,12 +17,34 @@ pub enum Kind {
     Bind,
     /// Accepted and stored, not interpreted (yet).
     Opaque,
+    /// A value with its own syntax, validated and normalised by
+    /// `config::parse_special`.
+    Custom(Special),
+}
+
+/// Directives whose values have a syntax of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    /// notify-keyspace-events: event class letters.
+    Events,
+    /// maxmemory-clients: a memory value or a percentage.
+    MemOrPercent,
+    /// oom-score-adj-values: three integers.
+    OomValues,
+    /// latency-tracking-info-percentiles: doubles between 0 and 100.
+    Percentiles,
+    /// cluster-announce-hostname.
+    Hostname,
+    /// proc-title-template: text with {variables}.
+    ProcTitle,
 }
 
 /// Cannot be changed with CONFIG SET.
 pub const IMMUTABLE: u8 = 1;
 /// Not shown in plain CONFIG GET * (kept for parity with Redis's protected configs).
 pub const SENSITIVE: u8 = 2;
+/// CONFIG SET refuses it unless enable-protected-configs allows it.
+pub const PROTECTED: u8 = 4;
 
 pub struct Directive {
     pub name: &'static str,
@@ -38,7 +60,7 @@ const POLICIES: &[&str] = &[
     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
     "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction",
 ];
-const FSYNC: &[&str] = &["always", "everysec", "no"];
+const FSYNC: &[&str] = &["everysec", "always", "no"];
 const SUPERVISED: &[&str] = &["upstart", "systemd", "auto", "no"];
 const SHUTDOWN_ON: &[&str] = &["default", "save", "nosave", "now", "force"];
 const ENDPOINT: &[&str] = &["ip", "hostname", "unknown-endpoint"];
@@ -102,7 +124,7 @@ directives! {
     CLUSTER_ALLOW_READS_WHEN_DOWN = "cluster-allow-reads-when-down" [] Bool, "no", 0;
     CLUSTER_ALLOW_REPLICA_MIGRATION = "cluster-allow-replica-migration" [] Bool, "yes", 0;
     CLUSTER_ANNOUNCE_BUS_PORT = "cluster-announce-bus-port" [] Int(0, 65535), "0", 0;
-    CLUSTER_ANNOUNCE_HOSTNAME = "cluster-announce-hostname" [] Str, "", 0;
+    CLUSTER_ANNOUNCE_HOSTNAME = "cluster-announce-hostname" [] Custom(Special::Hostname), "", 0;
     CLUSTER_ANNOUNCE_HUMAN_NODENAME = "cluster-announce-human-nodename" [] Str, "", 0;
     CLUSTER_ANNOUNCE_IP = "cluster-announce-ip" [] Str, "", 0;
     CLUSTER_ANNOUNCE_PORT = "cluster-announce-port" [] Int(0, 65535), "0", 0;
@@ -121,15 +143,15 @@ directives! {
     CRASH_MEMCHECK_ENABLED = "crash-memcheck-enabled" [] Bool, "yes", 0;
     DAEMONIZE = "daemonize" [] Bool, "no", IMMUTABLE;
     DATABASES = "databases" [] Int(1, i32::MAX as i64), "16", IMMUTABLE;
-    DBFILENAME = "dbfilename" [] Str, "dump.rdb", 0;
-    DIR = "dir" [] Str, "", 0;
+    DBFILENAME = "dbfilename" [] Str, "dump.rdb", PROTECTED;
+    DIR = "dir" [] Str, "", PROTECTED;
     DISABLE_THP = "disable-thp" [] Bool, "yes", IMMUTABLE;
     DYNAMIC_HZ = "dynamic-hz" [] Bool, "yes", 0;
     ENABLE_DEBUG_COMMAND = "enable-debug-command" [] Enum(ENABLE_CMD), "no", IMMUTABLE;
     ENABLE_MODULE_COMMAND = "enable-module-command" [] Enum(ENABLE_CMD), "no", IMMUTABLE;
     ENABLE_PROTECTED_CONFIGS = "enable-protected-configs" [] Enum(ENABLE_CMD), "no", IMMUTABLE;
     HASH_MAX_LISTPACK_ENTRIES = "hash-max-listpack-entries" ["hash-max-ziplist-entries"] Int(0, M), "512", 0;
-    HASH_MAX_LISTPACK_VALUE = "hash-max-listpack-value" ["hash-max-ziplist-value"] Int(0, M), "64", 0;
+    HASH_MAX_LISTPACK_VALUE = "hash-max-listpack-value" ["hash-max-ziplist-value"] Mem(0, M), "64", 0;
     HLL_SPARSE_MAX_BYTES = "hll-sparse-max-bytes" [] Mem(0, M), "3000", 0;
     HZ = "hz" [] Int(0, i32::MAX as i64), "10", 0;
     IGNORE_WARNINGS = "ignore-warnings" [] Str, "", 0;
@@ -138,15 +160,15 @@ directives! {
     JEMALLOC_BG_THREAD = "jemalloc-bg-thread" [] Bool, "yes", 0;
     LATENCY_MONITOR_THRESHOLD = "latency-monitor-threshold" [] Int(0, M), "0", 0;
     LATENCY_TRACKING = "latency-tracking" [] Bool, "yes", 0;
-    LATENCY_TRACKING_INFO_PERCENTILES = "latency-tracking-info-percentiles" [] Opaque, "50 99 99.9", 0;
+    LATENCY_TRACKING_INFO_PERCENTILES = "latency-tracking-info-percentiles" [] Custom(Special::Percentiles), "50 99 99.9", 0;
     LAZYFREE_LAZY_EVICTION = "lazyfree-lazy-eviction" [] Bool, "no", 0;
     LAZYFREE_LAZY_EXPIRE = "lazyfree-lazy-expire" [] Bool, "no", 0;
     LAZYFREE_LAZY_SERVER_DEL = "lazyfree-lazy-server-del" [] Bool, "no", 0;
     LAZYFREE_LAZY_USER_DEL = "lazyfree-lazy-user-del" [] Bool, "no", 0;
     LAZYFREE_LAZY_USER_FLUSH = "lazyfree-lazy-user-flush" [] Bool, "no", 0;
-    LFU_DECAY_TIME = "lfu-decay-time" [] Int(0, M), "1", 0;
-    LFU_LOG_FACTOR = "lfu-log-factor" [] Int(0, M), "10", 0;
-    LIST_COMPRESS_DEPTH = "list-compress-depth" [] Int(0, M), "0", 0;
+    LFU_DECAY_TIME = "lfu-decay-time" [] Int(0, i32::MAX as i64), "1", 0;
+    LFU_LOG_FACTOR = "lfu-log-factor" [] Int(0, i32::MAX as i64), "10", 0;
+    LIST_COMPRESS_DEPTH = "list-compress-depth" [] Int(0, i32::MAX as i64), "0", 0;
     LIST_MAX_LISTPACK_SIZE = "list-max-listpack-size" ["list-max-ziplist-size"] Int(i32::MIN as i64, i32::MAX as i64), "-2", 0;
     LOCALE_COLLATE = "locale-collate" [] Str, "", 0;
     LOGFILE = "logfile" [] Str, "", IMMUTABLE;
@@ -155,22 +177,22 @@ directives! {
     MASTERUSER = "masteruser" [] Str, "", 0;
     MAX_NEW_CONNECTIONS_PER_CYCLE = "max-new-connections-per-cycle" [] Int(1, 1000), "10", 0;
     MAX_NEW_TLS_CONNECTIONS_PER_CYCLE = "max-new-tls-connections-per-cycle" [] Int(1, 1000), "1", 0;
-    MAXCLIENTS = "maxclients" [] Int(1, M), "10000", 0;
+    MAXCLIENTS = "maxclients" [] Int(1, u32::MAX as i64), "10000", 0;
     MAXMEMORY = "maxmemory" [] Mem(0, M), "0", 0;
-    MAXMEMORY_CLIENTS = "maxmemory-clients" [] Opaque, "0", 0;
+    MAXMEMORY_CLIENTS = "maxmemory-clients" [] Custom(Special::MemOrPercent), "0", 0;
     MAXMEMORY_EVICTION_TENACITY = "maxmemory-eviction-tenacity" [] Int(0, 100), "10", 0;
     MAXMEMORY_POLICY = "maxmemory-policy" [] Enum(POLICIES), "noeviction", 0;
-    MAXMEMORY_SAMPLES = "maxmemory-samples" [] Int(1, 64), "5", 0;
+    MAXMEMORY_SAMPLES = "maxmemory-samples" [] Int(1, i32::MAX as i64), "5", 0;
     METRICS_PORT = "metrics-port" [] Int(0, 65535), "0", IMMUTABLE;
     MIN_REPLICAS_MAX_LAG = "min-replicas-max-lag" ["min-slaves-max-lag"] Int(0, i32::MAX as i64), "10", 0;
     MIN_REPLICAS_TO_WRITE = "min-replicas-to-write" ["min-slaves-to-write"] Int(0, i32::MAX as i64), "0", 0;
     NO_APPENDFSYNC_ON_REWRITE = "no-appendfsync-on-rewrite" [] Bool, "no", 0;
-    NOTIFY_KEYSPACE_EVENTS = "notify-keyspace-events" [] Str, "", 0;
+    NOTIFY_KEYSPACE_EVENTS = "notify-keyspace-events" [] Custom(Special::Events), "", 0;
     OOM_SCORE_ADJ = "oom-score-adj" [] Enum(OOM_ADJ), "no", 0;
-    OOM_SCORE_ADJ_VALUES = "oom-score-adj-values" [] Opaque, "0 200 800", 0;
+    OOM_SCORE_ADJ_VALUES = "oom-score-adj-values" [] Custom(Special::OomValues), "0 200 800", 0;
     PIDFILE = "pidfile" [] Str, "", IMMUTABLE;
     PORT = "port" [] Int(0, 65535), "6379", 0;
-    PROC_TITLE_TEMPLATE = "proc-title-template" [] Str, "{title} {listen-addr} {server-mode}", 0;
+    PROC_TITLE_TEMPLATE = "proc-title-template" [] Custom(Special::ProcTitle), "{title} {listen-addr} {server-mode}", 0;
     PROPAGATION_ERROR_BEHAVIOR = "propagation-error-behavior" [] Enum(PROP_ERR), "ignore", 0;
     PROTECTED_MODE = "protected-mode" [] Bool, "yes", 0;
     PROTO_MAX_BULK_LEN = "proto-max-bulk-len" [] Mem(1024 * 1024, M), "536870912", 0;
@@ -183,10 +205,10 @@ directives! {
     REPL_DISABLE_TCP_NODELAY = "repl-disable-tcp-nodelay" [] Bool, "no", 0;
     REPL_DISKLESS_LOAD = "repl-diskless-load" [] Enum(DISKLESS_LOAD), "disabled", 0;
     REPL_DISKLESS_SYNC = "repl-diskless-sync" [] Bool, "yes", 0;
-    REPL_DISKLESS_SYNC_DELAY = "repl-diskless-sync-delay" [] Int(0, M), "5", 0;
-    REPL_DISKLESS_SYNC_MAX_REPLICAS = "repl-diskless-sync-max-replicas" [] Int(0, M), "0", 0;
-    REPL_PING_REPLICA_PERIOD = "repl-ping-replica-period" ["repl-ping-slave-period"] Int(1, M), "10", 0;
-    REPL_TIMEOUT = "repl-timeout" [] Int(1, M), "60", 0;
+    REPL_DISKLESS_SYNC_DELAY = "repl-diskless-sync-delay" [] Int(0, i32::MAX as i64), "5", 0;
+    REPL_DISKLESS_SYNC_MAX_REPLICAS = "repl-diskless-sync-max-replicas" [] Int(0, i32::MAX as i64), "0", 0;
+    REPL_PING_REPLICA_PERIOD = "repl-ping-replica-period" ["repl-ping-slave-period"] Int(1, i32::MAX as i64), "10", 0;
+    REPL_TIMEOUT = "repl-timeout" [] Int(1, i32::MAX as i64), "60", 0;
     REPLICA_ANNOUNCE_IP = "replica-announce-ip" ["slave-announce-ip"] Str, "", 0;
     REPLICA_ANNOUNCE_PORT = "replica-announce-port" ["slave-announce-port"] Int(0, 65535), "0", 0;
     REPLICA_ANNOUNCED = "replica-announced" [] Bool, "yes", 0;
@@ -203,14 +225,14 @@ directives! {
     SERVER_CPULIST = "server_cpulist" [] Opaque, "", IMMUTABLE;
     SET_MAX_INTSET_ENTRIES = "set-max-intset-entries" [] Int(0, M), "512", 0;
     SET_MAX_LISTPACK_ENTRIES = "set-max-listpack-entries" [] Int(0, M), "128", 0;
-    SET_MAX_LISTPACK_VALUE = "set-max-listpack-value" [] Int(0, M), "64", 0;
+    SET_MAX_LISTPACK_VALUE = "set-max-listpack-value" [] Mem(0, M), "64", 0;
     SET_PROC_TITLE = "set-proc-title" [] Bool, "yes", IMMUTABLE;
     SHUTDOWN_ON_SIGINT = "shutdown-on-sigint" [] Enum(SHUTDOWN_ON), "default", 0;
     SHUTDOWN_ON_SIGTERM = "shutdown-on-sigterm" [] Enum(SHUTDOWN_ON), "default", 0;
     SHUTDOWN_TIMEOUT = "shutdown-timeout" [] Int(0, i32::MAX as i64), "10", 0;
     SLOWLOG_LOG_SLOWER_THAN = "slowlog-log-slower-than" [] Int(-1, M), "10000", 0;
     SLOWLOG_MAX_LEN = "slowlog-max-len" [] Int(0, M), "128", 0;
-    SOCKET_MARK_ID = "socket-mark-id" [] Int(0, M), "0", 0;
+    SOCKET_MARK_ID = "socket-mark-id" [] Int(0, M), "0", IMMUTABLE;
     STOP_WRITES_ON_BGSAVE_ERROR = "stop-writes-on-bgsave-error" [] Bool, "yes", 0;
     STREAM_NODE_MAX_BYTES = "stream-node-max-bytes" [] Mem(0, M), "4096", 0;
     STREAM_NODE_MAX_ENTRIES = "stream-node-max-entries" [] Int(0, M), "100", 0;
@@ -219,8 +241,8 @@ directives! {
     SYSLOG_FACILITY = "syslog-facility" [] Enum(SYSLOG_FACILITY), "local0", IMMUTABLE;
     SYSLOG_IDENT = "syslog-ident" [] Str, "redis", IMMUTABLE;
     TCP_BACKLOG = "tcp-backlog" [] Int(0, M), "511", IMMUTABLE;
-    TCP_KEEPALIVE = "tcp-keepalive" [] Int(0, M), "300", 0;
-    TIMEOUT = "timeout" [] Int(0, M), "0", 0;
+    TCP_KEEPALIVE = "tcp-keepalive" [] Int(0, i32::MAX as i64), "300", 0;
+    TIMEOUT = "timeout" [] Int(0, i32::MAX as i64), "0", 0;
     TLS_AUTH_CLIENTS = "tls-auth-clients" [] Enum(&["no", "yes", "optional"]), "yes", 0;
     TLS_CA_CERT_DIR = "tls-ca-cert-dir" [] Str, "", 0;
     TLS_CA_CERT_FILE = "tls-ca-cert-file" [] Str, "", 0;
@@ -238,14 +260,14 @@ directives! {
     TLS_PREFER_SERVER_CIPHERS = "tls-prefer-server-ciphers" [] Bool, "no", 0;
     TLS_PROTOCOLS = "tls-protocols" [] Str, "", 0;
     TLS_REPLICATION = "tls-replication" [] Bool, "no", 0;
-    TLS_SESSION_CACHE_SIZE = "tls-session-cache-size" [] Int(0, M), "20480", 0;
-    TLS_SESSION_CACHE_TIMEOUT = "tls-session-cache-timeout" [] Int(0, M), "300", 0;
+    TLS_SESSION_CACHE_SIZE = "tls-session-cache-size" [] Int(0, i32::MAX as i64), "20480", 0;
+    TLS_SESSION_CACHE_TIMEOUT = "tls-session-cache-timeout" [] Int(0, i32::MAX as i64), "300", 0;
     TLS_SESSION_CACHING = "tls-session-caching" [] Bool, "yes", 0;
     TRACKING_TABLE_MAX_KEYS = "tracking-table-max-keys" [] Int(0, M), "1000000", 0;
     UNIXSOCKET = "unixsocket" [] Str, "", IMMUTABLE;
     UNIXSOCKETPERM = "unixsocketperm" [] Opaque, "0", IMMUTABLE;
     ZSET_MAX_LISTPACK_ENTRIES = "zset-max-listpack-entries" ["zset-max-ziplist-entries"] Int(0, M), "128", 0;
-    ZSET_MAX_LISTPACK_VALUE = "zset-max-listpack-value" ["zset-max-ziplist-value"] Int(0, M), "64", 0;
+    ZSET_MAX_LISTPACK_VALUE = "zset-max-listpack-value" ["zset-max-ziplist-value"] Mem(0, M), "64", 0;
 }
 
 /// Directives that may appear in redis.conf but are not CONFIG parameters.

@@ -91,7 +91,16 @@ impl Client {
         let lib_name = lib_name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
         let lib_ver = self.lib_ver.borrow();
         let lib_ver = lib_ver.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-        let flags = if self.close_asap.get() { "A" } else { "N" };
+        let mut flags = String::new();
+        if self.close_asap.get() {
+            flags.push('A');
+        }
+        if self.unix {
+            flags.push('U');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
