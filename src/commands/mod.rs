@@ -10,7 +10,6 @@ pub mod generic;
 pub mod server;
 pub mod strings;
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -226,7 +225,7 @@ pub const fn container(
 
 pub struct Table {
     pub commands: Vec<&'static Command>,
-    by_name: HashMap<&'static str, &'static Command>,
+    by_name: hashbrown::HashMap<&'static str, &'static Command>,
 }
 
 impl Table {
@@ -241,7 +240,7 @@ pub fn table() -> &'static Table {
         let families: &[&'static [Command]] =
             &[strings::COMMANDS, generic::COMMANDS, connection::COMMANDS, server::COMMANDS];
         let mut commands = Vec::new();
-        let mut by_name = HashMap::new();
+        let mut by_name = hashbrown::HashMap::new();
         for fam in families {
             for c in fam.iter() {
                 commands.push(c);

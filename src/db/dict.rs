@@ -1,31 +1,109 @@
 //! A chained hash table keyed by byte strings, with the properties Redis's
 //! dict gives and `hashbrown` cannot: a stateless SCAN cursor that returns
 //! every element present for the whole scan at least once even when the table
-//! grows or shrinks between calls, and cheap uniform-ish random sampling for
-//! RANDOMKEY, eviction and active expiry.
+//! grows or shrinks between calls, and cheap random sampling for RANDOMKEY,
+//! eviction and active expiry.
 //!
 //! Buckets are a power of two; the cursor walks bucket indexes with their bits
 //! reversed, so after a resize the buckets already visited map onto a prefix of
 //! the new walk (the classic reverse-binary iteration). Resizes are done at
 //! once rather than incrementally.
+//!
+//! Memory: each element is ONE allocation holding the chain pointer, the value
+//! and then the key bytes (prefixed by their length as a LEB128 varint). With
+//! a 24-byte value and keys up to 15 bytes that is a 48-byte block; a separate
+//! key allocation would cost another 16-32 bytes per key.
 
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of};
+use std::ptr;
 
 use rand::Rng;
 
+/// An owned key, for callers that need to keep one.
 pub type Key = Box<[u8]>;
 
+#[repr(C)]
 struct Node<V> {
-    key: Key,
+    next: *mut Node<V>,
     val: V,
-    next: Option<Box<Node<V>>>,
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut l = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        l += 1;
+    }
+    l
+}
+
+fn node_layout<V>(klen: usize) -> Layout {
+    let size = size_of::<Node<V>>() + varint_len(klen) + klen;
+    // Keys are bounded by the protocol's bulk limit, so this cannot fail.
+    Layout::from_size_align(size, align_of::<Node<V>>()).unwrap_or_else(|_| Layout::new::<Node<V>>())
+}
+
+/// Safety: `n` must point to a live node.
+unsafe fn key_of<'a, V>(n: *const Node<V>) -> &'a [u8] {
+    let mut p = (n as *const u8).add(size_of::<Node<V>>());
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = *p;
+        p = p.add(1);
+        len |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    std::slice::from_raw_parts(p, len)
+}
+
+fn new_node<V>(key: &[u8], val: V, next: *mut Node<V>) -> *mut Node<V> {
+    let l = node_layout::<V>(key.len());
+    // Safety: the layout is non-zero sized; we initialise every field and
+    // the key bytes before the node is reachable.
+    unsafe {
+        let p = alloc(l) as *mut Node<V>;
+        if p.is_null() {
+            handle_alloc_error(l);
+        }
+        ptr::write(p, Node { next, val });
+        let mut kp = (p as *mut u8).add(size_of::<Node<V>>());
+        let mut n = key.len();
+        while n >= 0x80 {
+            *kp = (n as u8) | 0x80;
+            kp = kp.add(1);
+            n >>= 7;
+        }
+        *kp = n as u8;
+        ptr::copy_nonoverlapping(key.as_ptr(), kp.add(1), key.len());
+        p
+    }
+}
+
+/// Frees a node and returns its value. Safety: `n` is live and unlinked.
+unsafe fn free_node<V>(n: *mut Node<V>) -> V {
+    let klen = key_of(n).len();
+    let v = ptr::read(&(*n).val);
+    dealloc(n as *mut u8, node_layout::<V>(klen));
+    v
 }
 
 pub struct Dict<V> {
-    table: Vec<Option<Box<Node<V>>>>,
+    table: Vec<*mut Node<V>>,
     len: usize,
     hasher: hashbrown::DefaultHashBuilder,
+    _owns: PhantomData<V>,
 }
+
+// Safety: the dict owns its nodes exclusively, like a Vec<Box<(K, V)>>.
+unsafe impl<V: Send> Send for Dict<V> {}
+unsafe impl<V: Sync> Sync for Dict<V> {}
 
 const MIN_BUCKETS: usize = 4;
 
@@ -37,7 +115,7 @@ impl<V> Default for Dict<V> {
 
 impl<V> Dict<V> {
     pub fn new() -> Self {
-        Dict { table: Vec::new(), len: 0, hasher: Default::default() }
+        Dict { table: Vec::new(), len: 0, hasher: Default::default(), _owns: PhantomData }
     }
 
     pub fn len(&self) -> usize {
@@ -52,54 +130,52 @@ impl<V> Dict<V> {
         self.table.len()
     }
 
-    fn hash(&self, k: &[u8]) -> u64 {
-        self.hasher.hash_one(k)
+    fn slot(&self, k: &[u8]) -> usize {
+        (self.hasher.hash_one(k) as usize) & (self.table.len() - 1)
     }
 
-    fn slot(&self, k: &[u8]) -> usize {
-        (self.hash(k) as usize) & (self.table.len() - 1)
+    fn find(&self, k: &[u8]) -> *mut Node<V> {
+        if self.len == 0 {
+            return ptr::null_mut();
+        }
+        let mut cur = self.table[self.slot(k)];
+        // Safety: chain pointers are live nodes or null.
+        unsafe {
+            while !cur.is_null() {
+                if key_of(cur) == k {
+                    return cur;
+                }
+                cur = (*cur).next;
+            }
+        }
+        ptr::null_mut()
     }
 
     pub fn get(&self, k: &[u8]) -> Option<&V> {
-        self.get_key_value(k).map(|(_, v)| v)
+        let n = self.find(k);
+        // Safety: a found node lives as long as &self.
+        (!n.is_null()).then(|| unsafe { &(*n).val })
     }
 
-    pub fn get_key_value(&self, k: &[u8]) -> Option<(&Key, &V)> {
-        if self.len == 0 {
-            return None;
-        }
-        let mut cur = self.table[self.slot(k)].as_deref();
-        while let Some(n) = cur {
-            if &*n.key == k {
-                return Some((&n.key, &n.val));
-            }
-            cur = n.next.as_deref();
-        }
-        None
+    pub fn get_key_value(&self, k: &[u8]) -> Option<(&[u8], &V)> {
+        let n = self.find(k);
+        // Safety: as in get.
+        (!n.is_null()).then(|| unsafe { (key_of(n), &(*n).val) })
     }
 
     pub fn get_mut(&mut self, k: &[u8]) -> Option<&mut V> {
-        if self.len == 0 {
-            return None;
-        }
-        let s = self.slot(k);
-        let mut cur = self.table[s].as_deref_mut();
-        while let Some(n) = cur {
-            if &*n.key == k {
-                return Some(&mut n.val);
-            }
-            cur = n.next.as_deref_mut();
-        }
-        None
+        let n = self.find(k);
+        // Safety: as in get, with exclusive access through &mut self.
+        (!n.is_null()).then(|| unsafe { &mut (*n).val })
     }
 
     pub fn contains_key(&self, k: &[u8]) -> bool {
-        self.get(k).is_some()
+        !self.find(k).is_null()
     }
 
     /// Inserts or replaces; returns the previous value.
-    pub fn insert(&mut self, k: Key, v: V) -> Option<V> {
-        if let Some(slot) = self.get_mut(&k) {
+    pub fn insert(&mut self, k: &[u8], v: V) -> Option<V> {
+        if let Some(slot) = self.get_mut(k) {
             return Some(std::mem::replace(slot, v));
         }
         self.insert_new(k, v);
@@ -107,35 +183,36 @@ impl<V> Dict<V> {
     }
 
     /// Inserts a key known to be absent.
-    pub fn insert_new(&mut self, k: Key, v: V) {
+    pub fn insert_new(&mut self, k: &[u8], v: V) {
         if self.len >= self.table.len() {
             self.resize((self.table.len() * 2).max(MIN_BUCKETS));
         }
-        let s = self.slot(&k);
-        let next = self.table[s].take();
-        self.table[s] = Some(Box::new(Node { key: k, val: v, next }));
+        let s = self.slot(k);
+        self.table[s] = new_node(k, v, self.table[s]);
         self.len += 1;
     }
 
-    pub fn remove(&mut self, k: &[u8]) -> Option<(Key, V)> {
+    pub fn remove(&mut self, k: &[u8]) -> Option<V> {
         if self.len == 0 {
             return None;
         }
         let s = self.slot(k);
-        let mut link = &mut self.table[s];
-        loop {
-            match link {
-                None => return None,
-                Some(n) if &*n.key == k => {
-                    let mut node = link.take()?;
-                    *link = node.next.take();
+        // Safety: we walk live nodes and unlink the match before freeing it.
+        unsafe {
+            let mut link: *mut *mut Node<V> = &mut self.table[s];
+            while !(*link).is_null() {
+                let n = *link;
+                if key_of(n) == k {
+                    *link = (*n).next;
                     self.len -= 1;
+                    let v = free_node(n);
                     self.maybe_shrink();
-                    return Some((node.key, node.val));
+                    return Some(v);
                 }
-                Some(n) => link = &mut n.next,
+                link = &mut (*n).next;
             }
         }
+        None
     }
 
     fn maybe_shrink(&mut self) {
@@ -146,46 +223,59 @@ impl<V> Dict<V> {
     }
 
     fn resize(&mut self, new_size: usize) {
-        let old = std::mem::take(&mut self.table);
-        self.table.resize_with(new_size, || None);
+        let old = std::mem::replace(&mut self.table, vec![ptr::null_mut(); new_size]);
         let mask = new_size - 1;
-        for mut head in old {
-            while let Some(mut n) = head {
-                head = n.next.take();
-                let s = (self.hasher.hash_one(&*n.key) as usize) & mask;
-                n.next = self.table[s].take();
-                self.table[s] = Some(n);
+        // Safety: every node is moved exactly once from the old chains.
+        unsafe {
+            for mut head in old {
+                while !head.is_null() {
+                    let n = head;
+                    head = (*n).next;
+                    let s = (self.hasher.hash_one(key_of(n)) as usize) & mask;
+                    (*n).next = self.table[s];
+                    self.table[s] = n;
+                }
             }
         }
     }
 
     pub fn clear(&mut self) {
-        // Drop chains iteratively: a recursive Box drop of a long chain
-        // could overflow the stack.
-        for head in self.table.iter_mut() {
-            let mut cur = head.take();
-            while let Some(mut n) = cur {
-                cur = n.next.take();
+        // Safety: every node is freed exactly once; the table is dropped.
+        unsafe {
+            for head in self.table.iter_mut() {
+                let mut cur = std::mem::replace(head, ptr::null_mut());
+                while !cur.is_null() {
+                    let next = (*cur).next;
+                    drop(free_node(cur));
+                    cur = next;
+                }
             }
         }
         self.table = Vec::new();
         self.len = 0;
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
-        self.table.iter().flat_map(|head| {
-            let mut cur = head.as_deref();
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
+        self.table.iter().flat_map(|&head| {
+            let mut cur = head;
             std::iter::from_fn(move || {
-                let n = cur?;
-                cur = n.next.as_deref();
-                Some((&n.key, &n.val))
+                if cur.is_null() {
+                    return None;
+                }
+                // Safety: live nodes, borrowed for the life of &self.
+                unsafe {
+                    let n = cur;
+                    cur = (*n).next;
+                    Some((key_of(n), &(*n).val))
+                }
             })
         })
     }
 
-    /// Visits one bucket chain (and more while it stays under `min_items`)
-    /// and returns the next cursor; 0 when the walk is complete.
-    pub fn scan(&self, mut cursor: u64, min_items: usize, mut f: impl FnMut(&Key, &V)) -> u64 {
+    /// Visits bucket chains from `cursor` until at least `min_items` were
+    /// seen (or 10x that many buckets) and returns the next cursor; 0 when
+    /// the walk is complete.
+    pub fn scan(&self, mut cursor: u64, min_items: usize, mut f: impl FnMut(&[u8], &V)) -> u64 {
         if self.len == 0 {
             return 0;
         }
@@ -193,11 +283,14 @@ impl<V> Dict<V> {
         let mut seen = 0;
         let mut steps = 0;
         loop {
-            let mut cur = self.table[(cursor & mask) as usize].as_deref();
-            while let Some(n) = cur {
-                f(&n.key, &n.val);
-                seen += 1;
-                cur = n.next.as_deref();
+            let mut cur = self.table[(cursor & mask) as usize];
+            // Safety: live nodes.
+            unsafe {
+                while !cur.is_null() {
+                    f(key_of(cur), &(*cur).val);
+                    seen += 1;
+                    cur = (*cur).next;
+                }
             }
             cursor |= !mask;
             cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
@@ -209,29 +302,30 @@ impl<V> Dict<V> {
     }
 
     /// A random element: a random non-empty bucket, then a random node of
-    /// its chain. Not perfectly uniform, as in Redis, and good enough for
-    /// sampling.
-    pub fn random<R: Rng>(&self, rng: &mut R) -> Option<(&Key, &V)> {
+    /// its chain. Not perfectly uniform, as in Redis; good for sampling.
+    pub fn random<R: Rng>(&self, rng: &mut R) -> Option<(&[u8], &V)> {
         if self.len == 0 {
             return None;
         }
         let mask = self.table.len() - 1;
         loop {
-            let head = self.table[rng.gen::<usize>() & mask].as_deref();
-            if let Some(h) = head {
+            let head = self.table[rng.gen::<usize>() & mask];
+            if head.is_null() {
+                continue;
+            }
+            // Safety: live nodes.
+            unsafe {
                 let mut chain = 0;
-                let mut c = Some(h);
-                while let Some(n) = c {
+                let mut c = head;
+                while !c.is_null() {
                     chain += 1;
-                    c = n.next.as_deref();
+                    c = (*c).next;
                 }
-                let mut pick = rng.gen_range(0..chain);
-                let mut c = h;
-                while pick > 0 {
-                    c = c.next.as_deref()?;
-                    pick -= 1;
+                let mut c = head;
+                for _ in 0..rng.gen_range(0..chain) {
+                    c = (*c).next;
                 }
-                return Some((&c.key, &c.val));
+                return Some((key_of(c), &(*c).val));
             }
         }
     }
@@ -248,45 +342,60 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    fn k(i: usize) -> Key {
-        format!("key:{i}").into_bytes().into_boxed_slice()
+    fn k(i: usize) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
     }
 
     #[test]
     fn insert_get_remove() {
         let mut d = Dict::new();
         for i in 0..1000 {
-            assert!(d.insert(k(i), i).is_none());
+            assert!(d.insert(&k(i), i).is_none());
         }
         assert_eq!(d.len(), 1000);
         assert_eq!(d.get(&k(7)), Some(&7));
-        assert_eq!(d.insert(k(7), 70), Some(7));
+        assert_eq!(d.insert(&k(7), 70), Some(7));
         for i in 0..990 {
             assert!(d.remove(&k(i)).is_some());
         }
+        assert!(d.remove(&k(1)).is_none());
         assert_eq!(d.len(), 10);
         assert!(d.buckets() <= 64);
         assert_eq!(d.get(&k(995)), Some(&995));
+        assert_eq!(d.get_key_value(&k(995)).map(|(k, _)| k.to_vec()), Some(k(995)));
+    }
+
+    #[test]
+    fn long_and_empty_keys_and_owned_values() {
+        let mut d: Dict<String> = Dict::new();
+        let long = vec![7u8; 100_000];
+        d.insert(&long, "long".into());
+        d.insert(b"", "empty".into());
+        d.insert(&[0, 255, 13, 10], "bin".into());
+        assert_eq!(d.get(&long).map(|s| s.as_str()), Some("long"));
+        assert_eq!(d.get(b"").map(|s| s.as_str()), Some("empty"));
+        assert_eq!(d.iter().count(), 3);
+        assert_eq!(d.remove(&long).as_deref(), Some("long"));
     }
 
     #[test]
     fn scan_survives_resizes() {
         let mut d = Dict::new();
         for i in 0..500 {
-            d.insert(k(i), ());
+            d.insert(&k(i), ());
         }
         let mut seen = HashSet::new();
         let mut cursor = 0;
         let mut round = 0;
         loop {
             cursor = d.scan(cursor, 10, |key, _| {
-                seen.insert(key.clone());
+                seen.insert(key.to_vec());
             });
             round += 1;
             // Grow, then shrink, in the middle of the walk.
             if round == 5 {
                 for i in 500..3000 {
-                    d.insert(k(i), ());
+                    d.insert(&k(i), ());
                 }
             }
             if round == 20 {
@@ -309,12 +418,31 @@ mod tests {
         let mut rng = rand::thread_rng();
         assert!(d.random(&mut rng).is_none());
         for i in 0..10 {
-            d.insert(k(i), i);
+            d.insert(&k(i), i);
         }
         let mut hit = HashSet::new();
         for _ in 0..1000 {
             hit.insert(*d.random(&mut rng).unwrap().1);
         }
         assert_eq!(hit.len(), 10);
+    }
+
+    #[test]
+    fn chains_stay_short() {
+        let mut d = Dict::new();
+        for i in 0..100_000 {
+            d.insert(format!("key:{i:012}").as_bytes(), ());
+        }
+        let mut max = 0;
+        for &head in &d.table {
+            let mut n = 0;
+            let mut c = head;
+            while !c.is_null() {
+                n += 1;
+                c = unsafe { (*c).next };
+            }
+            max = max.max(n);
+        }
+        assert!(max < 12, "max chain {max}");
     }
 }

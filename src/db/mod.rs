@@ -6,6 +6,7 @@
 //! is never returned: every lookup goes through `expire_if_needed`.
 
 pub mod dict;
+pub mod thin;
 pub mod value;
 
 use rand::rngs::SmallRng;
@@ -87,17 +88,17 @@ impl Db {
                     self.expires.remove(key);
                 }
             }
-            None => self.dict.insert_new(key.into(), Entry { val, lru }),
+            None => self.dict.insert_new(key, Entry { val, lru }),
         }
     }
 
     /// Adds a key known to be absent (after a lookup said so).
     pub fn add(&mut self, key: &[u8], val: Value, now_ms: i64) {
-        self.dict.insert_new(key.into(), Entry { val, lru: lru_clock(now_ms) });
+        self.dict.insert_new(key, Entry { val, lru: lru_clock(now_ms) });
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let (_, e) = self.dict.remove(key)?;
+        let e = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -108,7 +109,7 @@ impl Db {
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = at_ms;
         } else if self.dict.contains_key(key) {
-            self.expires.insert_new(key.into(), at_ms);
+            self.expires.insert_new(key, at_ms);
         }
     }
 
@@ -129,8 +130,8 @@ impl Db {
         for _ in 0..samples.min(self.expires.len()) {
             if let Some((k, &at)) = self.expires.random(rng) {
                 sampled += 1;
-                if at <= now_ms && !doomed.contains(k) {
-                    doomed.push(k.clone());
+                if at <= now_ms && !doomed.iter().any(|d| &d[..] == k) {
+                    doomed.push(k.into());
                 }
             }
         }

@@ -32,6 +32,7 @@ fn process(
 ) -> Flow {
     let mut ranges = Vec::new();
     let max_bulk = srv.cfg.int(D::PROTO_MAX_BULK_LEN);
+    let now = crate::server::now_ms();
     loop {
         if inbuf.is_empty() {
             *need = 1;
@@ -63,7 +64,7 @@ fn process(
                         }
                     })
                     .collect();
-                exec::execute(srv, client, out, &args);
+                exec::execute(srv, client, out, &args, now);
                 if client.close_asap.get() || srv.shutdown.is_some() {
                     return Flow::Close;
                 }

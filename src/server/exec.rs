@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::client::ReplyMode;
-use super::{now_ms, Client, Ctx, Server};
+use super::{Client, Ctx, Server};
 use crate::commands::{self, find_sub, Command};
 use crate::errors::{self, Error};
 use crate::resp::Out;
@@ -77,8 +77,10 @@ fn count_error(srv: &mut Server, text: &str) {
     *srv.error_stats.entry(code.to_string()).or_insert(0) += 1;
 }
 
-/// Runs one command and writes its reply (unless CLIENT REPLY says not to).
-pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes]) {
+/// Runs one command and writes its reply (unless CLIENT REPLY says not
+/// to). `now_ms` is the command's notion of the current time, read once per
+/// batch of pipelined commands.
+pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now_ms: i64) {
     // CLIENT REPLY OFF/SKIP: the reply goes to a scratch buffer we drop.
     let mode = client.reply_mode.get();
     if mode == ReplyMode::SkipNext {
@@ -87,7 +89,7 @@ pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Byt
     let suppress = matches!(client.reply_mode.get(), ReplyMode::Off | ReplyMode::Skip);
     if suppress {
         let mut scratch = Out::new(out.resp3);
-        run(srv, client, &mut scratch, args);
+        run(srv, client, &mut scratch, args, now_ms);
         out.resp3 = scratch.resp3;
         if client.reply_mode.get() == ReplyMode::Skip {
             client.reply_mode.set(ReplyMode::On);
@@ -97,11 +99,11 @@ pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Byt
             out.buf.extend_from_slice(&scratch.buf);
         }
     } else {
-        run(srv, client, out, args);
+        run(srv, client, out, args, now_ms);
     }
 }
 
-fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes]) {
+fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now_ms: i64) {
     srv.stats.total_commands += 1;
     client.tot_cmds.set(client.tot_cmds.get() + 1);
     let cmd = match resolve(args) {
@@ -122,7 +124,7 @@ fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes]) {
     let start = Instant::now();
     let mark = out.buf.len();
     let result = {
-        let mut ctx = Ctx { srv: &mut *srv, client, out: &mut *out, now_ms: now_ms() };
+        let mut ctx = Ctx { srv: &mut *srv, client, out: &mut *out, now_ms };
         catch_unwind(AssertUnwindSafe(|| (cmd.handler)(&mut ctx, args)))
     };
     let usec = start.elapsed().as_micros() as u64;

@@ -6,7 +6,7 @@ pub mod client;
 pub mod exec;
 pub mod info;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -80,7 +80,7 @@ pub struct Server {
     pub ks: Keyspace,
     pub cfg: Config,
     pub stats: Stats,
-    pub cmd_stats: HashMap<&'static str, CmdStat>,
+    pub cmd_stats: hashbrown::HashMap<&'static str, CmdStat>,
     pub error_stats: BTreeMap<String, u64>,
     pub clients: BTreeMap<u64, Rc<Client>>,
     pub next_client_id: u64,
@@ -119,7 +119,7 @@ impl Server {
             ks: Keyspace::new(dbs),
             cfg,
             stats: Stats::default(),
-            cmd_stats: HashMap::new(),
+            cmd_stats: hashbrown::HashMap::new(),
             error_stats: BTreeMap::new(),
             clients: BTreeMap::new(),
             next_client_id: 1,
