@@ -15,7 +15,7 @@ use crate::server::{Server, ShutdownMode};
 #[derive(Parser, Debug)]
 #[command(
     name = "redust-server",
-    version = concat!(env!("CARGO_PKG_VERSION"), " (redis_version 7.2.4)"),
+    disable_version_flag = true,
     about = "A Redis-compatible server",
     override_usage = "redust-server [/path/to/redis.conf] [--directive value ...]\n       redust-server --port 7777\n       redust-server /etc/redis/6379.conf --loglevel verbose"
 )]
@@ -66,7 +66,22 @@ fn daemonize() {
     }
 }
 
+/// The `-v` / `--version` line, in redis-server's format (tools parse
+/// `v=`), naming Redust's own version too.
+pub fn version_line() -> String {
+    format!(
+        "Redust server v={} sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=0 redust_version={}",
+        crate::REDIS_VERSION,
+        crate::REDUST_VERSION
+    )
+}
+
 pub fn main() -> i32 {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(argv.first().map(String::as_str), Some("-v" | "-V" | "--version")) {
+        println!("{}", version_line());
+        return 0;
+    }
     let cli = Cli::parse();
     let (mut cfg, extras) = match load_config(&cli.args) {
         Ok(c) => c,
