@@ -378,8 +378,10 @@ fn io_error_text(e: &std::io::Error) -> String {
 }
 
 fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    // An odd number of arguments (a name without a value): Redis says
+    // "syntax error" here, after the arity check.
     if a.len() % 2 != 0 {
-        return Err(crate::errors::wrong_arity("config|set"));
+        return Err(Error::Syntax);
     }
     let fail = |name: &str, why: &str| Error::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"));
     // First the names (all of them), then the values, so that the change

@@ -292,11 +292,13 @@ impl Config {
     }
 
     /// CONFIG GET: every (name, value) matching any of `patterns`, each name
-    /// once, aliases reported under the name asked for.
-    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
-        let mut out: Vec<(&'static str, String)> = Vec::new();
-        let add = |name: &'static str, idx: usize, out: &mut Vec<(&'static str, String)>| {
-            if !out.iter().any(|(n, _)| *n == name) {
+    /// once (case-insensitively), aliases reported under the name asked for.
+    /// A pattern without glob characters is reported as it was written
+    /// (`CONFIG GET TIMEOUT` answers `TIMEOUT`), as Redis does.
+    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let add = |name: String, idx: usize, out: &mut Vec<(String, String)>| {
+            if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                 out.push((name, self.display(idx)));
             }
         };
@@ -304,13 +306,12 @@ impl Config {
             let has_glob = p.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
             for (idx, d) in TABLE.iter().enumerate() {
                 for name in std::iter::once(&d.name).chain(d.aliases.iter()) {
-                    let hit = if has_glob {
-                        glob_match(p, name.as_bytes(), true)
-                    } else {
-                        p.eq_ignore_ascii_case(name.as_bytes())
-                    };
-                    if hit {
-                        add(name, idx, &mut out);
+                    if has_glob {
+                        if glob_match(p, name.as_bytes(), true) {
+                            add(name.to_string(), idx, &mut out);
+                        }
+                    } else if p.eq_ignore_ascii_case(name.as_bytes()) {
+                        add(String::from_utf8_lossy(p).into_owned(), idx, &mut out);
                     }
                 }
             }
