@@ -7,6 +7,8 @@ pub const SYNTAX: &str = "ERR syntax error";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+/// An integer argument that must fit in a C int (database indexes).
+pub const INT32_RANGE: &str = "ERR value is out of range, value must between -2147483648 and 2147483647";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '{}' command";
@@ -62,6 +64,14 @@ pub type CmdResult = Result<(), Error>;
 /// subcommand (`config|get`).
 pub fn wrong_arity(full_name: &str) -> Error {
     Error::Msg(Cow::Owned(format!("ERR wrong number of arguments for '{full_name}' command")))
+}
+
+/// An argument quoted in an error message the way Redis prints it (`%s`):
+/// up to its first NUL byte. Bytes that are not UTF-8 become U+FFFD, as
+/// error texts are `str` (Redis would echo them raw).
+pub fn arg_text(b: &[u8]) -> Cow<'_, str> {
+    let end = memchr::memchr(0, b).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end])
 }
 
 pub fn invalid_expire(cmd: &str) -> Error {

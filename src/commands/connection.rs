@@ -73,11 +73,8 @@ fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let i = int_arg(&a[1])?;
-    if i < 0 || i >= ctx.srv.ks.dbs.len() as i64 {
-        return Err(Error::msg(errors::DB_INDEX));
-    }
-    ctx.client.db.set(i as usize);
+    let i = super::generic::db_arg(ctx, &a[1])?;
+    ctx.client.db.set(i);
     ctx.out.ok();
     Ok(())
 }
@@ -129,7 +126,7 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             name = Some(&a[j + 1]);
             j += 2;
         } else {
-            return Err(Error::err(format!("Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[j]))));
+            return Err(Error::err(format!("Syntax error in HELLO option '{}'", errors::arg_text(&a[j]))));
         }
     }
     if let Some((u, p)) = creds {
@@ -210,7 +207,7 @@ fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     } else if is(&a[2], "lib-ver") {
         &ctx.client.lib_ver
     } else {
-        return Err(Error::err(format!("Unrecognized option '{}'", String::from_utf8_lossy(&a[2]))));
+        return Err(Error::err(format!("Unrecognized option '{}'", errors::arg_text(&a[2]))));
     };
     if v.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
         return Err(Error::err(format!(
@@ -230,7 +227,7 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         if is(&a[j], "type") && j + 1 < a.len() {
             let t = &a[j + 1];
             if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| is(t, n)) {
-                return Err(Error::err(format!("Unknown client type '{}'", String::from_utf8_lossy(t))));
+                return Err(Error::err(format!("Unknown client type '{}'", errors::arg_text(t))));
             }
             // Only normal clients exist so far.
             if !is(t, "normal") {
@@ -305,7 +302,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             maxage = Some(int_arg(v)?);
         } else if is(&a[j], "type") {
             if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| is(v, n)) {
-                return Err(Error::err(format!("Unknown client type '{vs}'")));
+                return Err(Error::err(format!("Unknown client type '{}'", errors::arg_text(v))));
             }
         } else if is(&a[j], "skipme") {
             skipme = if is(v, "yes") {

@@ -139,12 +139,28 @@ fn keys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN-family cursor.
+/// Parses a SCAN-family cursor as Redis does (C `strtoul`, but no leading
+/// space): an optional sign then decimal digits, the empty string is 0, a
+/// minus sign negates modulo 2^64, values past u64 are errors.
 pub fn parse_cursor(b: &[u8]) -> Result<u64, Error> {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| Error::msg("ERR invalid cursor"))
+    let bad = || Error::msg("ERR invalid cursor");
+    let (neg, digits) = match b.first() {
+        None => return Ok(0),
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        Some(_) => (false, b),
+    };
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(bad());
+        }
+        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).ok_or_else(bad)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 fn scan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -208,7 +224,7 @@ fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     // bounded so a database of only expired keys cannot loop forever.
     for _ in 0..100 {
         let Some((k, _)) = db.dict.random(&mut ks.rng) else { break };
-        let k = k.clone();
+        let k = k.to_vec();
         if !db.expire_if_needed(&k, now) {
             ctx.out.bulk(&k);
             return Ok(());
@@ -238,7 +254,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool, name
         } else if is(o, "lt") {
             lt = true;
         } else {
-            return Err(Error::err(format!("Unsupported option {}", String::from_utf8_lossy(o))));
+            return Err(Error::err(format!("Unsupported option {}", errors::arg_text(o))));
         }
     }
     if nx && (xx || gt || lt) {
@@ -318,7 +334,9 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult
             if ms {
                 v
             } else {
-                (v + 500) / 1000
+                // Rounded to the nearest second; v >= 0, and v + 500 could
+                // overflow (PXAT 9223372036854775807).
+                v / 1000 + (v % 1000 >= 500) as i64
             }
         }
     };
@@ -353,10 +371,14 @@ fn persist(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a database index argument against `databases`.
-fn db_arg(ctx: &Ctx, b: &[u8]) -> Result<usize, Error> {
+/// Parses a database index argument against `databases`: an integer
+/// that fits a C int, then in range.
+pub fn db_arg(ctx: &Ctx, b: &[u8]) -> Result<usize, Error> {
     let i = int_arg(b)?;
-    if i < 0 || i >= ctx.srv.ks.dbs.len() as i64 || i > i32::MAX as i64 {
+    if i32::try_from(i).is_err() {
+        return Err(Error::msg(errors::INT32_RANGE));
+    }
+    if i < 0 || i >= ctx.srv.ks.dbs.len() as i64 {
         return Err(Error::msg(errors::DB_INDEX));
     }
     Ok(i as usize)
@@ -368,7 +390,7 @@ fn transfer(ctx: &mut Ctx, src: usize, key: &[u8], dst: usize, dkey: &[u8], repl
     let now = ctx.now_ms;
     let dbs = &mut ctx.srv.ks.dbs;
     let Some(e) = dbs[src].lookup(key, now) else { return false };
-    let val = e.val.clone();
+    let val = if remove { e.val.clone() } else { e.val.copy() };
     let ttl = dbs[src].expire_at(key);
     if dbs[dst].exists(dkey, now) {
         if !replace {
@@ -424,8 +446,11 @@ fn copy(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let i = crate::util::num::parse_i64(&a[1]).ok_or_else(|| Error::msg("ERR invalid first DB index"))?;
-    let j = crate::util::num::parse_i64(&a[2]).ok_or_else(|| Error::msg("ERR invalid second DB index"))?;
+    let index = |b: &[u8], msg: &'static str| {
+        crate::util::num::parse_i64(b).filter(|&i| i32::try_from(i).is_ok()).ok_or(Error::msg(msg))
+    };
+    let i = index(&a[1], "ERR invalid first DB index")?;
+    let j = index(&a[2], "ERR invalid second DB index")?;
     let n = ctx.srv.ks.dbs.len() as i64;
     if i < 0 || i >= n || j < 0 || j >= n {
         return Err(Error::msg(errors::DB_INDEX));

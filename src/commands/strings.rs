@@ -99,7 +99,7 @@ fn get(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 /// Writes a string value as a bulk reply without copying it first.
 fn reply_str(out: &mut crate::resp::Out, s: &StrVal) {
     match s {
-        StrVal::Int(i) => out.bulk_int(*i),
+        StrVal::Int(i) | StrVal::IntCopy(i) => out.bulk_int(*i),
         StrVal::Emb(b) => out.bulk(b),
         StrVal::Raw(v) => out.bulk(v),
     }
@@ -116,19 +116,21 @@ enum Ttl {
     At(i64),
 }
 
-struct SetOpts {
+struct SetOpts<'a> {
     nx: bool,
     xx: bool,
     get: bool,
     ttl: Ttl,
+    /// EX/PX/EXAT/PXAT (1..=4) and its argument, not yet validated:
+    /// GETEX checks it only once the key is found.
+    expire: Option<(i32, &'a Bytes)>,
 }
 
 /// Parses SET/GETEX options (from `a[start..]`) with Redis's conflict rules.
-fn parse_set_opts(ctx: &Ctx, a: &[Bytes], start: usize, is_set: bool) -> Result<SetOpts, Error> {
-    let mut o = SetOpts { nx: false, xx: false, get: false, ttl: Ttl::None };
+fn parse_set_opts(a: &[Bytes], start: usize, is_set: bool) -> Result<SetOpts<'_>, Error> {
+    let mut o = SetOpts { nx: false, xx: false, get: false, ttl: Ttl::None, expire: None };
     // Which expiry form was given: 0 none, 1 EX, 2 PX, 3 EXAT, 4 PXAT.
     let mut form = 0;
-    let mut expire_arg: Option<&Bytes> = None;
     let mut keep = false;
     let mut persist = false;
     let mut j = start;
@@ -152,7 +154,7 @@ fn parse_set_opts(ctx: &Ctx, a: &[Bytes], start: usize, is_set: bool) -> Result<
                 return Err(Error::Syntax);
             }
             form = f;
-            expire_arg = Some(&a[j + 1]);
+            o.expire = Some((f, &a[j + 1]));
             j += 1;
         } else {
             return Err(Error::Syntax);
@@ -165,24 +167,28 @@ fn parse_set_opts(ctx: &Ctx, a: &[Bytes], start: usize, is_set: bool) -> Result<
     if persist {
         o.ttl = Ttl::Persist;
     }
-    if let Some(arg) = expire_arg {
-        let name = if is_set { "set" } else { "getex" };
-        let v = int_arg(arg)?;
-        let seconds = form == 1 || form == 3;
-        if v <= 0 || (seconds && v > i64::MAX / 1000) {
-            return Err(errors::invalid_expire(name));
-        }
-        let mut ms = if seconds { v * 1000 } else { v };
-        if form == 1 || form == 2 {
-            ms = ms.checked_add(ctx.now_ms).ok_or_else(|| errors::invalid_expire(name))?;
-        }
-        o.ttl = Ttl::At(ms);
-    }
     Ok(o)
 }
 
+/// Validates the EX/PX/EXAT/PXAT argument into `o.ttl`.
+fn resolve_expire(now_ms: i64, o: &mut SetOpts, name: &str) -> CmdResult {
+    let Some((form, arg)) = o.expire else { return Ok(()) };
+    let v = int_arg(arg)?;
+    let seconds = form == 1 || form == 3;
+    if v <= 0 || (seconds && v > i64::MAX / 1000) {
+        return Err(errors::invalid_expire(name));
+    }
+    let mut ms = if seconds { v * 1000 } else { v };
+    if form == 1 || form == 2 {
+        ms = ms.checked_add(now_ms).ok_or_else(|| errors::invalid_expire(name))?;
+    }
+    o.ttl = Ttl::At(ms);
+    Ok(())
+}
+
 fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let o = parse_set_opts(ctx, a, 3, true)?;
+    let mut o = parse_set_opts(a, 3, true)?;
+    resolve_expire(ctx.now_ms, &mut o, "set")?;
     let key = &a[1];
     let now = ctx.now_ms;
     let exists = if o.get {
@@ -251,13 +257,14 @@ fn psetex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn getex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let o = parse_set_opts(ctx, a, 2, false)?;
+    let mut o = parse_set_opts(a, 2, false)?;
     let key = &a[1];
     let Some(v) = read_str(ctx, key)?.map(|s| s.as_bytes().into_owned()) else {
         ctx.out.null();
         return Ok(());
     };
     let now = ctx.now_ms;
+    resolve_expire(now, &mut o, "getex")?;
     match o.ttl {
         Ttl::At(at) if at <= now => {
             ctx.db().remove(key);
@@ -439,14 +446,15 @@ fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         num::IncrFloatError::NotFloat => Error::NotFloat,
         num::IncrFloatError::NanOrInf => Error::msg(errors::NAN_OR_INF),
     })?;
+    ctx.out.bulk(&new);
+    let val = Value::Str(StrVal::text(new));
     let db = ctx.db();
     if exists {
-        db.set(&a[1], Value::bytes(&new), true, now);
+        db.set(&a[1], val, true, now);
     } else {
-        db.add(&a[1], Value::bytes(&new), now);
+        db.add(&a[1], val, now);
     }
     ctx.dirty(1);
-    ctx.out.bulk(&new);
     Ok(())
 }
 
@@ -496,7 +504,7 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             if val.is_empty() {
                 s.len()
             } else {
-                if offset + val.len() as i64 > limit {
+                if offset.saturating_add(val.len() as i64) > limit {
                     return Err(too_long());
                 }
                 let v = s.make_raw();
@@ -513,7 +521,7 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 ctx.out.int(0);
                 return Ok(());
             }
-            if offset + val.len() as i64 > limit {
+            if offset.saturating_add(val.len() as i64) > limit {
                 return Err(too_long());
             }
             let mut v = vec![0u8; offset as usize + val.len()];

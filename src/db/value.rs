@@ -14,6 +14,9 @@ pub const EMBSTR_MAX: usize = 44;
 pub enum StrVal {
     /// A string that is the canonical form of a 64-bit integer.
     Int(i64),
+    /// An integer copied by COPY: Redis duplicates the object, so even a
+    /// small value is not the shared one (OBJECT REFCOUNT says 1).
+    IntCopy(i64),
     /// A short string as SET created it.
     Emb(Box<[u8]>),
     /// A longer string, or one changed in place (APPEND, SETRANGE).
@@ -48,9 +51,20 @@ impl StrVal {
         }
     }
 
+    /// Text kept as text even when it reads as an integer: Redis does not
+    /// integer-encode the result of INCRBYFLOAT (OBJECT ENCODING says
+    /// embstr), only values that come from arguments.
+    pub fn text(v: Vec<u8>) -> StrVal {
+        if v.len() <= EMBSTR_MAX {
+            StrVal::Emb(v.into_boxed_slice())
+        } else {
+            StrVal::Raw(v)
+        }
+    }
+
     pub fn as_bytes(&self) -> Cow<'_, [u8]> {
         match self {
-            StrVal::Int(i) => {
+            StrVal::Int(i) | StrVal::IntCopy(i) => {
                 let mut v = Vec::with_capacity(20);
                 fmt_i64(*i, &mut v);
                 Cow::Owned(v)
@@ -62,7 +76,7 @@ impl StrVal {
 
     pub fn len(&self) -> usize {
         match self {
-            StrVal::Int(i) => {
+            StrVal::Int(i) | StrVal::IntCopy(i) => {
                 let mut n = if *i < 0 { 2 } else { 1 };
                 let mut x = i.unsigned_abs();
                 while x >= 10 {
@@ -83,7 +97,7 @@ impl StrVal {
     /// The string as an integer, if it is one.
     pub fn as_int(&self) -> Option<i64> {
         match self {
-            StrVal::Int(i) => Some(*i),
+            StrVal::Int(i) | StrVal::IntCopy(i) => Some(*i),
             StrVal::Emb(b) => parse_i64(b),
             StrVal::Raw(v) => parse_i64(v),
         }
@@ -102,7 +116,7 @@ impl StrVal {
 
     pub fn encoding(&self) -> &'static str {
         match self {
-            StrVal::Int(_) => "int",
+            StrVal::Int(_) | StrVal::IntCopy(_) => "int",
             StrVal::Emb(_) => "embstr",
             StrVal::Raw(_) => "raw",
         }
@@ -124,6 +138,14 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// The value a COPY of this one holds (see `StrVal::IntCopy`).
+    pub fn copy(&self) -> Value {
+        match self {
+            Value::Str(StrVal::Int(i)) => Value::Str(StrVal::IntCopy(*i)),
+            v => v.clone(),
         }
     }
 
