@@ -95,6 +95,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             .then(|| client.last_interaction.get() + Duration::from_secs(idle_limit as u64));
         let mut read_some = 0usize;
         tokio::select! {
+            biased;
             r = stream.read_buf(&mut inbuf) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {

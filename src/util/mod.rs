@@ -1,2 +1,3 @@
 pub mod glob;
 pub mod num;
+pub mod wake;
