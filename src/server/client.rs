@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
-use tokio::sync::Notify;
+use crate::util::wake::Wake;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -36,7 +36,7 @@ pub struct Client {
     /// Close the connection once pending output is written.
     pub close_asap: Cell<bool>,
     /// Wakes the connection task (kill, pushed output).
-    pub wake: Notify,
+    pub wake: Wake,
     /// Output produced for this client outside its own commands (pushes).
     pub pending: RefCell<Vec<u8>>,
     pub qbuf: Cell<usize>,
@@ -66,7 +66,7 @@ impl Client {
             last_cmd: Cell::new("NULL"),
             reply_mode: Cell::new(ReplyMode::On),
             close_asap: Cell::new(false),
-            wake: Notify::new(),
+            wake: Wake::new(),
             pending: RefCell::new(Vec::new()),
             qbuf: Cell::new(0),
             unix,
