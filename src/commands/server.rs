@@ -97,9 +97,10 @@ fn command_entry(ctx: &mut Ctx, c: &Command) {
     for n in names {
         out.simple(&format!("@{n}"));
     }
-    out.array(0); // tips
+    // Tips, key specs and subcommands are sets in RESP3, as in Redis.
+    out.set(0); // tips
     if c.keys.first > 0 {
-        out.array(1);
+        out.set(1);
         out.map(3);
         out.bulk(b"flags");
         let flags = key_spec_flags(c, false);
@@ -128,9 +129,9 @@ fn command_entry(ctx: &mut Ctx, c: &Command) {
         out.bulk(b"limit");
         out.int(0);
     } else {
-        out.array(0);
+        out.set(0);
     }
-    out.array(subs.len());
+    out.set(subs.len());
     for s in subs {
         command_entry(ctx, s);
     }
