@@ -1340,3 +1340,76 @@ fn differential_auth_and_client_reply() {
         assert_eq!(replies, ["+OK\\r\\n", "$1\\r\\n2\\r\\n"]);
     }
 }
+
+/// Which commands update a key's access time: after the keys have been idle
+/// for 3 seconds, each gets one command, then OBJECT IDLETIME tells whether
+/// that command touched it (0) or not (3), on both servers.
+#[test]
+fn differential_access_time() {
+    if !have_redis() {
+        return;
+    }
+    let ours = Server::start(&[]);
+    let redis = Server::start_redis(&[]);
+    let mut p = Pair::new(&ours, &redis);
+    let probes: &[&[&str]] = &[
+        &["get", "K"],
+        &["mget", "x", "K"],
+        &["strlen", "K"],
+        &["getrange", "K", "0", "1"],
+        &["substr", "K", "0", "1"],
+        &["lcs", "K", "x"],
+        &["type", "K"],
+        &["exists", "K"],
+        &["touch", "K"],
+        &["ttl", "K"],
+        &["pttl", "K"],
+        &["expiretime", "K"],
+        &["object", "encoding", "K"],
+        &["object", "refcount", "K"],
+        &["keys", "K"],
+        &["scan", "0", "match", "K", "count", "1000"],
+        &["append", "K", "x"],
+        &["setrange", "K", "1", "x"],
+        &["getex", "K"],
+        &["getex", "K", "persist"],
+        &["persist", "K"],
+        &["expire", "K", "1000"],
+        &["expire", "K", "1000", "xx"],
+        &["set", "K", "w", "keepttl", "nx"],
+        &["setnx", "K", "w"],
+        &["msetnx", "K", "w"],
+        &["incrbyfloat", "K", "x"],
+        &["incr", "K"],
+        &["rename", "K", "K"],
+        &["renamenx", "K", "K"],
+        &["copy", "K", "K"],
+        &["copy", "idle:src", "K"],
+        &["move", "K", "0"],
+        &["rename", "K", "K:dst"],
+        &["renamenx", "K", "idle:src"],
+        &["renamenx", "idle:src", "K"],
+        &["msetnx", "K", "w", "idle:src", "w"],
+    ];
+    let key = |i: usize| format!("idle:{i}");
+    p.call(&[b("set"), b("idle:src"), b("some text")]);
+    for i in 0..probes.len() {
+        p.call(&[b("set"), key(i).into_bytes(), b("some text")]);
+    }
+    std::thread::sleep(Duration::from_millis(3300));
+    for (i, probe) in probes.iter().enumerate() {
+        let args: Args = probe.iter().map(|a| a.replace("K", &key(i)).into_bytes()).collect();
+        let (x, y) = p.call(&args);
+        assert_eq!(show(&x), show(&y), "{}", show_cmd(&args));
+    }
+    let mut bad = Vec::new();
+    for (i, probe) in probes.iter().enumerate() {
+        // After a RENAME the value lives at the destination.
+        let k = if probe.contains(&"K:dst") { format!("{}:dst", key(i)) } else { key(i) };
+        let (x, y) = p.call(&[b("object"), b("idletime"), k.into_bytes()]);
+        if let Some(why) = compare(Check::Timing(1), &x, &y) {
+            bad.push(format!("idle time after {probe:?}: {why}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

@@ -18,7 +18,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("del", -2, WRITE, ALL_KEYS, C_KEYSPACE, del, G, "1.0.0", "Deletes one or more keys."),
     cmd("unlink", -2, WRITE | FAST, ALL_KEYS, C_KEYSPACE, del, G, "4.0.0", "Asynchronously deletes one or more keys."),
     cmd("exists", -2, READONLY | FAST, ALL_KEYS, C_KEYSPACE, exists, G, "1.0.0", "Determines whether one or more keys exist."),
-    cmd("touch", -2, READONLY | FAST, ALL_KEYS, C_KEYSPACE, exists, G, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    cmd("touch", -2, READONLY | FAST, ALL_KEYS, C_KEYSPACE, touch, G, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
     cmd("type", 2, READONLY | FAST, KEY1, C_KEYSPACE, type_, G, "1.0.0", "Determines the type of value stored at a key."),
     cmd("rename", 3, WRITE, TWO_KEYS, C_KEYSPACE, rename, G, "1.0.0", "Renames a key and overwrites the destination."),
     cmd("renamenx", 3, WRITE | FAST, TWO_KEYS, C_KEYSPACE, renamenx, G, "1.0.0", "Renames a key only when the target key name doesn't exist."),
@@ -67,7 +67,17 @@ fn del(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// EXISTS does not count as an access (OBJECT IDLETIME goes on); TOUCH is
+/// the same count, as an access.
 fn exists(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let n = a[1..].iter().filter(|k| db.peek(k, now).is_some()).count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn touch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let db = ctx.db();
     let n = a[1..].iter().filter(|k| db.lookup(k, now).is_some()).count();
@@ -77,23 +87,23 @@ fn exists(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn type_(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    let t = ctx.db().lookup(&a[1], now).map(|e| e.val.type_name()).unwrap_or("none");
+    let t = ctx.db().peek(&a[1], now).map(|e| e.val.type_name()).unwrap_or("none");
     ctx.out.simple(t);
     Ok(())
 }
 
 /// RENAME / RENAMENX: moves the value and its TTL. Returns false when NX
-/// and the destination exists.
+/// and the destination exists. Both keys count as accessed.
 fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Result<bool, Error> {
     let now = ctx.now_ms;
     let db = ctx.db();
-    if !db.exists(&a[1], now) {
+    if db.lookup(&a[1], now).is_none() {
         return Err(Error::NoSuchKey);
     }
     if a[1] == a[2] {
         return Ok(!nx);
     }
-    if nx && db.exists(&a[2], now) {
+    if nx && db.lookup(&a[2], now).is_some() {
         return Ok(false);
     }
     let ttl = db.expire_at(&a[1]);
@@ -319,11 +329,11 @@ fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     expire_generic(ctx, a, 1, true, "pexpireat")
 }
 
-/// TTL family: -2 no key, -1 no expiry.
+/// TTL family: -2 no key, -1 no expiry. Not an access of the key.
 fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) -> CmdResult {
     let now = ctx.now_ms;
     let db = ctx.db();
-    if db.lookup(key, now).is_none() {
+    if db.peek(key, now).is_none() {
         ctx.out.int(-2);
         return Ok(());
     }
@@ -392,7 +402,7 @@ fn transfer(ctx: &mut Ctx, src: usize, key: &[u8], dst: usize, dkey: &[u8], repl
     let Some(e) = dbs[src].lookup(key, now) else { return false };
     let val = if remove { e.val.clone() } else { e.val.copy() };
     let ttl = dbs[src].expire_at(key);
-    if dbs[dst].exists(dkey, now) {
+    if dbs[dst].lookup(dkey, now).is_some() {
         if !replace {
             return false;
         }

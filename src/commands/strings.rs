@@ -200,7 +200,7 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         exists
     } else {
-        ctx.db().exists(key, now)
+        ctx.db().lookup(key, now).is_some()
     };
     if (o.nx && exists) || (o.xx && !exists) {
         if !o.get {
@@ -223,7 +223,7 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let db = ctx.db();
-    if db.exists(&a[1], now) {
+    if db.lookup(&a[1], now).is_some() {
         ctx.out.int(0);
     } else {
         db.add(&a[1], Value::bytes(&a[2]), now);
@@ -339,7 +339,8 @@ fn mset_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> CmdResult {
     let now = ctx.now_ms;
     if nx {
         let db = ctx.db();
-        if a[1..].chunks(2).any(|p| db.exists(&p[0], now)) {
+        // Keys count as accessed up to the first one that exists.
+        if a[1..].chunks(2).any(|p| db.lookup(&p[0], now).is_some()) {
             ctx.out.int(0);
             return Ok(());
         }
