@@ -381,7 +381,7 @@ fn time_and_echo() {
 
 #[test]
 fn unix_socket_works_with_redis_cli() {
-    let dir = temp_dir("unix");
+    let (dir, _cleanup) = scratch_dir("unix");
     let sock = dir.join("redust.sock");
     let sock_s = sock.to_str().unwrap().to_string();
     let mut s = Server::start(&["--unixsocket", &sock_s, "--unixsocketperm", "700"]);

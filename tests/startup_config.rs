@@ -176,7 +176,7 @@ fn error_tail(text: &str) -> (String, String) {
 
 #[test]
 fn misspelled_directive_stops_startup_naming_file_line_and_directive() {
-    let dir = temp_dir("bad");
+    let (dir, _cleanup) = scratch_dir("bad");
     let conf = write_file(&dir, "redis.conf", "# a comment\nport 7777\n\nmaxmemroy 1gb\n");
     let (err, _) = failing_start(redust_bin(), &[conf.to_str().unwrap()]);
     assert!(err.contains("FATAL CONFIG FILE ERROR"), "{err}");
@@ -204,7 +204,7 @@ fn bad_values_in_config_file_are_fatal_with_redis_reasons() {
         "timeout 1 2\n",
         "notify-keyspace-events Q\n",
     ] {
-        let dir = temp_dir("badval");
+        let (dir, _cleanup) = scratch_dir("badval");
         let conf = write_file(&dir, "redis.conf", text);
         let (err, _) = failing_start(redust_bin(), &[conf.to_str().unwrap(), "--port", &free_port().to_string()]);
         let ours = error_tail(&err);
@@ -282,7 +282,7 @@ impl Drop for DaemonGuard {
 
 #[test]
 fn daemonize_writes_pidfile_and_log_and_sigterm_cleans_up() {
-    let dir = temp_dir("daemon");
+    let (dir, _cleanup) = scratch_dir("daemon");
     let port = free_port();
     let pidfile = dir.join("redust.pid");
     let logfile = dir.join("redust.log");

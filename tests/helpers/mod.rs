@@ -262,3 +262,18 @@ pub fn wait_exit(s: &mut Server, limit: Duration) -> Option<std::process::ExitSt
     let _ = c.wait();
     None
 }
+
+/// Removes a temporary directory when dropped.
+pub struct Cleanup(pub PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh temporary directory, removed when the guard is dropped.
+pub fn scratch_dir(tag: &str) -> (PathBuf, Cleanup) {
+    let d = crate::common::temp_dir(tag);
+    (d.clone(), Cleanup(d))
+}
