@@ -8,7 +8,8 @@ pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 /// An integer argument that must fit in a C int (database indexes).
-pub const INT32_RANGE: &str = "ERR value is out of range, value must between -2147483648 and 2147483647";
+pub const INT32_RANGE: &str =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '{}' command";
@@ -33,18 +34,21 @@ pub enum Error {
     NoSuchKey,
     /// Any other error, with its full text including the code (`ERR ...`).
     Msg(Cow<'static, str>),
+    /// An error quoting client bytes, which need not be UTF-8.
+    Bytes(Vec<u8>),
 }
 
 impl Error {
-    pub fn text(&self) -> &str {
+    pub fn text(&self) -> &[u8] {
         match self {
-            Error::WrongType => WRONGTYPE,
-            Error::Syntax => SYNTAX,
-            Error::NotInteger => NOT_INTEGER,
-            Error::NotFloat => NOT_FLOAT,
-            Error::Overflow => OVERFLOW,
-            Error::NoSuchKey => NO_SUCH_KEY,
-            Error::Msg(m) => m,
+            Error::WrongType => WRONGTYPE.as_bytes(),
+            Error::Syntax => SYNTAX.as_bytes(),
+            Error::NotInteger => NOT_INTEGER.as_bytes(),
+            Error::NotFloat => NOT_FLOAT.as_bytes(),
+            Error::Overflow => OVERFLOW.as_bytes(),
+            Error::NoSuchKey => NO_SUCH_KEY.as_bytes(),
+            Error::Msg(m) => m.as_bytes(),
+            Error::Bytes(b) => b,
         }
     }
 
@@ -63,7 +67,9 @@ pub type CmdResult = Result<(), Error>;
 /// Redis's "wrong number of arguments" error for a command (`get`) or a
 /// subcommand (`config|get`).
 pub fn wrong_arity(full_name: &str) -> Error {
-    Error::Msg(Cow::Owned(format!("ERR wrong number of arguments for '{full_name}' command")))
+    Error::Msg(Cow::Owned(format!(
+        "ERR wrong number of arguments for '{full_name}' command"
+    )))
 }
 
 /// An argument quoted in an error message the way Redis prints it (`%s`):

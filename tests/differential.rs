@@ -1276,7 +1276,6 @@ fn differential_focused_cases() {
 /// The dispatcher bugs described in `EXEC_BUGS` (src/server/exec.rs is not
 /// ours to fix). Run with `--ignored` to see them.
 #[test]
-#[ignore = "src/server/exec.rs quotes NUL / non-UTF-8 bytes differently from Redis (EXEC_BUGS)"]
 fn exec_quoting_bugs() {
     let _ = EXEC_BUGS;
     if !have_redis() {

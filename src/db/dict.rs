@@ -43,7 +43,8 @@ fn varint_len(mut n: usize) -> usize {
 fn node_layout<V>(klen: usize) -> Layout {
     let size = size_of::<Node<V>>() + varint_len(klen) + klen;
     // Keys are bounded by the protocol's bulk limit, so this cannot fail.
-    Layout::from_size_align(size, align_of::<Node<V>>()).unwrap_or_else(|_| Layout::new::<Node<V>>())
+    Layout::from_size_align(size, align_of::<Node<V>>())
+        .unwrap_or_else(|_| Layout::new::<Node<V>>())
 }
 
 /// Safety: `n` must point to a live node.
@@ -115,7 +116,12 @@ impl<V> Default for Dict<V> {
 
 impl<V> Dict<V> {
     pub fn new() -> Self {
-        Dict { table: Vec::new(), len: 0, hasher: Default::default(), _owns: PhantomData }
+        Dict {
+            table: Vec::new(),
+            len: 0,
+            hasher: Default::default(),
+            _owns: PhantomData,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -362,7 +368,10 @@ mod tests {
         assert_eq!(d.len(), 10);
         assert!(d.buckets() <= 64);
         assert_eq!(d.get(&k(995)), Some(&995));
-        assert_eq!(d.get_key_value(&k(995)).map(|(k, _)| k.to_vec()), Some(k(995)));
+        assert_eq!(
+            d.get_key_value(&k(995)).map(|(k, _)| k.to_vec()),
+            Some(k(995))
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ impl ThinBuf {
         let l = layout(cap);
         // Safety: the layout has a non-zero size.
         let p = unsafe { alloc(l) };
-        let Some(ptr) = NonNull::new(p) else { handle_alloc_error(l) };
+        let Some(ptr) = NonNull::new(p) else {
+            handle_alloc_error(l)
+        };
         let b = ThinBuf { ptr };
         b.set_len(0);
         b.set_cap(cap);
@@ -96,10 +98,17 @@ impl ThinBuf {
         if need <= cap {
             return;
         }
-        let new_cap = if need < 1 << 20 { need * 2 } else { need + (1 << 20) }.min(MAX_LEN);
+        let new_cap = if need < 1 << 20 {
+            need * 2
+        } else {
+            need + (1 << 20)
+        }
+        .min(MAX_LEN);
         // Safety: ptr was allocated with layout(cap); the new size is non-zero.
         let p = unsafe { realloc(self.ptr.as_ptr(), layout(cap), HDR + new_cap) };
-        let Some(ptr) = NonNull::new(p) else { handle_alloc_error(layout(new_cap)) };
+        let Some(ptr) = NonNull::new(p) else {
+            handle_alloc_error(layout(new_cap))
+        };
         self.ptr = ptr;
         self.set_cap(new_cap);
     }

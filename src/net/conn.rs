@@ -19,8 +19,15 @@ use crate::server::{exec, Client, Server};
 
 enum Flow {
     Continue,
+    /// Stopped with complete requests still buffered because the pending
+    /// replies are big: write them first, then carry on without reading.
+    Yield,
     Close,
 }
+
+/// Pending reply bytes after which a batch pauses to write (bounds the
+/// memory one pipelining client can pin, e.g. many GETs of a big value).
+const OUT_YIELD: usize = 256 * 1024;
 
 /// Parses and runs everything complete in `inbuf`.
 fn process(
@@ -38,7 +45,10 @@ fn process(
             *need = 1;
             return Flow::Continue;
         }
-        let lim = Limits { max_bulk, authenticated: client.authenticated.get() || !srv.requires_auth() };
+        let lim = Limits {
+            max_bulk,
+            authenticated: client.authenticated.get() || !srv.requires_auth(),
+        };
         match parse_request(inbuf, &lim, &mut ranges) {
             Ok(Parsed::Incomplete { need: n }) => {
                 *need = n;
@@ -68,6 +78,9 @@ fn process(
                 if client.close_asap.get() || srv.shutdown.is_some() {
                     return Flow::Close;
                 }
+                if out.buf.len() >= OUT_YIELD && !inbuf.is_empty() {
+                    return Flow::Yield;
+                }
             }
             Err(e) => {
                 out.error(&format!("ERR {}", e.0));
@@ -86,41 +99,50 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = Out::new(false);
     let mut need = 1usize;
+    let mut yielded = false;
     loop {
         let (idle_limit, qbuf_limit) = {
             let s = srv.borrow();
-            (s.cfg.int(D::TIMEOUT), s.cfg.int(D::CLIENT_QUERY_BUFFER_LIMIT) as usize)
+            (
+                s.cfg.int(D::TIMEOUT),
+                s.cfg.int(D::CLIENT_QUERY_BUFFER_LIMIT) as usize,
+            )
         };
         let idle_deadline = (idle_limit > 0)
             .then(|| client.last_interaction.get() + Duration::from_secs(idle_limit as u64));
         let mut read_some = 0usize;
-        tokio::select! {
-            biased;
-            r = stream.read_buf(&mut inbuf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    read_some = n;
-                    client.tot_net_in.set(client.tot_net_in.get() + n as u64);
-                    client.last_interaction.set(Instant::now());
-                }
-            },
-            _ = client.wake.notified() => {}
-            _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
-                if Instant::now().duration_since(client.last_interaction.get()).as_secs() >= idle_limit as u64 {
-                    tracing::debug!("Closing idle client {}", client.addr);
-                    break;
+        if !yielded {
+            tokio::select! {
+                biased;
+                r = stream.read_buf(&mut inbuf) => match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        read_some = n;
+                        client.tot_net_in.set(client.tot_net_in.get() + n as u64);
+                        client.last_interaction.set(Instant::now());
+                    }
+                },
+                _ = client.wake.notified() => {}
+                _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
+                    if Instant::now().duration_since(client.last_interaction.get()).as_secs() >= idle_limit as u64 {
+                        tracing::debug!("Closing idle client {}", client.addr);
+                        break;
+                    }
                 }
             }
         }
         let mut flow = Flow::Continue;
-        if read_some > 0 {
+        if read_some > 0 || yielded {
             let mut s = srv.borrow_mut();
             s.stats.net_input_bytes += read_some as u64;
             if inbuf.len() > qbuf_limit {
-                tracing::warn!("Closing client that reached max query buffer length: {}", client.addr);
+                tracing::warn!(
+                    "Closing client that reached max query buffer length: {}",
+                    client.addr
+                );
                 break;
             }
-            if inbuf.len() >= need {
+            if inbuf.len() >= need || yielded {
                 out.resp3 = client.resp.get() == 3;
                 flow = process(&mut s, &client, &mut inbuf, &mut out, &mut need);
             }
@@ -150,6 +172,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if matches!(flow, Flow::Close) || client.close_asap.get() {
             break;
         }
+        yielded = matches!(flow, Flow::Yield);
     }
     let _ = stream.shutdown().await;
     srv.borrow_mut().clients.remove(&client.id);

@@ -12,7 +12,10 @@ pub struct Out {
 
 impl Out {
     pub fn new(resp3: bool) -> Self {
-        Out { buf: Vec::with_capacity(16 * 1024), resp3 }
+        Out {
+            buf: Vec::with_capacity(16 * 1024),
+            resp3,
+        }
     }
 
     fn line(&mut self, prefix: u8, n: i64) {
@@ -33,10 +36,16 @@ impl Out {
 
     /// `msg` is the full error text including its code (`ERR ...`).
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// An error whose text may quote arbitrary client bytes.
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
         // Newlines would break framing; Redis replaces them with spaces.
-        for &c in msg.as_bytes() {
-            self.buf.push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+        for &c in msg {
+            self.buf
+                .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
         }
         self.buf.extend_from_slice(b"\r\n");
     }
@@ -59,12 +68,14 @@ impl Out {
 
     /// A missing value where a string was expected (`$-1` / `_`).
     pub fn null(&mut self) {
-        self.buf.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
+        self.buf
+            .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
     }
 
     /// A missing aggregate (`*-1` / `_`).
     pub fn null_array(&mut self) {
-        self.buf.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
+        self.buf
+            .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
     }
 
     pub fn array(&mut self, n: usize) {
@@ -101,7 +112,8 @@ impl Out {
 
     pub fn boolean(&mut self, b: bool) {
         if self.resp3 {
-            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.buf
+                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(b as i64);
         }

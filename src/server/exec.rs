@@ -25,19 +25,41 @@ fn lower<'a>(name: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a str> {
     std::str::from_utf8(&buf[..name.len()]).ok()
 }
 
+/// An argument as Redis's "%.*s" prints it: up to the first NUL, at most
+/// `max` bytes.
+fn c_str(b: &[u8], max: usize) -> &[u8] {
+    let end = memchr::memchr(0, b).unwrap_or(b.len()).min(max);
+    &b[..end]
+}
+
 fn unknown_command(args: &[Bytes]) -> Error {
-    let mut rest = String::new();
+    let mut rest: Vec<u8> = Vec::new();
     for a in &args[1..] {
         if rest.len() >= 128 {
             break;
         }
-        let room = 128 - rest.len();
-        let s = String::from_utf8_lossy(a);
-        let s: String = s.chars().take(room).collect();
-        rest.push_str(&format!("'{s}' "));
+        rest.push(b'\'');
+        rest.extend_from_slice(c_str(a, 128 - rest.len() + 1));
+        rest.extend_from_slice(b"' ");
     }
-    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
-    Error::err(format!("unknown command '{name}', with args beginning with: {rest}"))
+    let mut e = b"ERR unknown command '".to_vec();
+    e.extend_from_slice(c_str(&args[0], 128));
+    e.extend_from_slice(b"', with args beginning with: ");
+    e.extend_from_slice(&rest);
+    Error::Bytes(e)
+}
+
+fn unknown_subcommand(args: &[Bytes]) -> Error {
+    let mut e = b"ERR unknown subcommand '".to_vec();
+    e.extend_from_slice(c_str(&args[1], 128));
+    e.extend_from_slice(b"'. Try ");
+    e.extend(
+        c_str(&args[0], usize::MAX)
+            .iter()
+            .map(|c| c.to_ascii_uppercase()),
+    );
+    e.extend_from_slice(b" HELP.");
+    Error::Bytes(e)
 }
 
 /// Resolves the command (or subcommand) for `args`, checking arity.
@@ -54,13 +76,7 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
         }
         match find_sub(cmd, &args[1]) {
             Some(s) => s,
-            None => {
-                let sub: String = String::from_utf8_lossy(&args[1]).chars().take(128).collect();
-                return Err(Error::err(format!(
-                    "unknown subcommand '{sub}'. Try {} HELP.",
-                    String::from_utf8_lossy(&args[0]).to_uppercase()
-                )));
-            }
+            None => return Err(unknown_subcommand(args)),
         }
     };
     let argc = args.len() as i32;
@@ -71,10 +87,12 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
 }
 
 /// Counts an error reply in INFO errorstats under its code.
-fn count_error(srv: &mut Server, text: &str) {
+fn count_error(srv: &mut Server, text: &[u8]) {
     srv.stats.total_error_replies += 1;
-    let code = text.split(' ').next().unwrap_or("ERR");
-    *srv.error_stats.entry(code.to_string()).or_insert(0) += 1;
+    let code = text.split(|&c| c == b' ').next().unwrap_or(b"ERR");
+    *srv.error_stats
+        .entry(String::from_utf8_lossy(code).into_owned())
+        .or_insert(0) += 1;
 }
 
 /// Runs one command and writes its reply (unless CLIENT REPLY says not
@@ -110,13 +128,13 @@ fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now
         Ok(c) => c,
         Err(e) => {
             count_error(srv, e.text());
-            out.error(e.text());
+            out.error_bytes(e.text());
             return;
         }
     };
     client.last_cmd.set(cmd.name);
     if srv.requires_auth() && !client.authenticated.get() && cmd.flags & commands::NO_AUTH == 0 {
-        count_error(srv, errors::NOAUTH);
+        count_error(srv, errors::NOAUTH.as_bytes());
         out.error(errors::NOAUTH);
         srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
         return;
@@ -124,7 +142,12 @@ fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now
     let start = Instant::now();
     let mark = out.buf.len();
     let result = {
-        let mut ctx = Ctx { srv: &mut *srv, client, out: &mut *out, now_ms };
+        let mut ctx = Ctx {
+            srv: &mut *srv,
+            client,
+            out: &mut *out,
+            now_ms,
+        };
         catch_unwind(AssertUnwindSafe(|| (cmd.handler)(&mut ctx, args)))
     };
     let usec = start.elapsed().as_micros() as u64;
@@ -137,14 +160,14 @@ fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now
             stat.failed += 1;
             out.buf.truncate(mark);
             count_error(srv, e.text());
-            out.error(e.text());
+            out.error_bytes(e.text());
         }
         Err(_) => {
             stat.failed += 1;
             out.buf.truncate(mark);
             tracing::warn!("command '{}' panicked; the server keeps running", cmd.name);
             let msg = format!("ERR internal error while running '{}'", cmd.name);
-            count_error(srv, &msg);
+            count_error(srv, msg.as_bytes());
             out.error(&msg);
         }
     }
