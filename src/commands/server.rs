@@ -381,7 +381,7 @@ fn io_error_text(e: &std::io::Error) -> String {
 fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     // An odd number of arguments (a name without a value): Redis says
     // "syntax error" here, after the arity check.
-    if a.len() % 2 != 0 {
+    if !a.len().is_multiple_of(2) {
         return Err(Error::Syntax);
     }
     let fail = |name: &str, why: &str| Error::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"));
@@ -645,6 +645,8 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             match t.as_str() {
                 "string" => out.bulk(b"Hello World"),
                 "integer" => out.int(12345),
+                // Redis's own test value, not an approximation of pi.
+                #[allow(clippy::approx_constant)]
                 "double" => out.double(3.141),
                 "bignum" => out.big_number("1234567999999999999999999999999999999"),
                 "null" => out.null(),

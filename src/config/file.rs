@@ -202,7 +202,7 @@ pub fn merge_output_limits(current: &str, update: &str) -> Result<String, String
         .map(|c| c.iter().map(|s| s.to_string()).collect())
         .collect();
     let u: Vec<&str> = update.split_whitespace().collect();
-    if u.len() % 4 != 0 {
+    if !u.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     for c in u.chunks(4) {

@@ -126,7 +126,7 @@ pub fn parse_memory(text: &str) -> Option<i64> {
 /// Validates `save` rules and returns them normalised ("" = off).
 fn parse_save(text: &str) -> Result<String, String> {
     let parts: Vec<&str> = text.split_whitespace().collect();
-    if parts.len() % 2 != 0 {
+    if !parts.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut nums = Vec::with_capacity(parts.len());
