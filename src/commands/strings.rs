@@ -100,8 +100,7 @@ fn get(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn reply_str(out: &mut crate::resp::Out, s: &StrVal) {
     match s {
         StrVal::Int(i) | StrVal::IntCopy(i) => out.bulk_int(*i),
-        StrVal::Emb(b) => out.bulk(b),
-        StrVal::Raw(v) => out.bulk(v),
+        StrVal::Emb(b) | StrVal::Raw(b) => out.bulk(b.as_slice()),
     }
 }
 
@@ -367,7 +366,8 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn max_len(ctx: &Ctx) -> usize {
-    ctx.srv.cfg.int(D::PROTO_MAX_BULK_LEN) as usize
+    // A string's length also has to fit its 32-bit header.
+    (ctx.srv.cfg.int(D::PROTO_MAX_BULK_LEN) as usize).min(crate::db::thin::MAX_LEN)
 }
 
 fn append(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -510,10 +510,8 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 }
                 let v = s.make_raw();
                 let end = offset as usize + val.len();
-                if v.len() < end {
-                    v.resize(end, 0);
-                }
-                v[offset as usize..end].copy_from_slice(val);
+                v.zero_extend(end);
+                v.as_mut_slice()[offset as usize..end].copy_from_slice(val);
                 v.len()
             }
         }
@@ -525,8 +523,9 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             if offset.saturating_add(val.len() as i64) > limit {
                 return Err(too_long());
             }
-            let mut v = vec![0u8; offset as usize + val.len()];
-            v[offset as usize..].copy_from_slice(val);
+            let mut v = crate::db::thin::ThinBuf::with_capacity(offset as usize + val.len());
+            v.zero_extend(offset as usize);
+            v.extend_from_slice(val);
             let n = v.len();
             ctx.db().add(&a[1], Value::Str(StrVal::Raw(v)), now);
             n

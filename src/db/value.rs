@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use super::thin::ThinBuf;
 use crate::util::num::{fmt_i64, parse_i64};
 
 /// Redis stores strings of up to 44 bytes in one allocation with their
@@ -18,9 +19,9 @@ pub enum StrVal {
     /// small value is not the shared one (OBJECT REFCOUNT says 1).
     IntCopy(i64),
     /// A short string as SET created it.
-    Emb(Box<[u8]>),
+    Emb(ThinBuf),
     /// A longer string, or one changed in place (APPEND, SETRANGE).
-    Raw(Vec<u8>),
+    Raw(ThinBuf),
 }
 
 impl StrVal {
@@ -32,9 +33,9 @@ impl StrVal {
             }
         }
         if b.len() <= EMBSTR_MAX {
-            StrVal::Emb(b.into())
+            StrVal::Emb(ThinBuf::from_slice(b))
         } else {
-            StrVal::Raw(b.to_vec())
+            StrVal::Raw(ThinBuf::from_slice(b))
         }
     }
 
@@ -45,9 +46,9 @@ impl StrVal {
             }
         }
         if v.len() <= EMBSTR_MAX {
-            StrVal::Emb(v.into_boxed_slice())
+            StrVal::Emb(ThinBuf::from_slice(&v))
         } else {
-            StrVal::Raw(v)
+            StrVal::Raw(ThinBuf::from_slice(&v))
         }
     }
 
@@ -56,9 +57,9 @@ impl StrVal {
     /// embstr), only values that come from arguments.
     pub fn text(v: Vec<u8>) -> StrVal {
         if v.len() <= EMBSTR_MAX {
-            StrVal::Emb(v.into_boxed_slice())
+            StrVal::Emb(ThinBuf::from_slice(&v))
         } else {
-            StrVal::Raw(v)
+            StrVal::Raw(ThinBuf::from_slice(&v))
         }
     }
 
@@ -69,8 +70,7 @@ impl StrVal {
                 fmt_i64(*i, &mut v);
                 Cow::Owned(v)
             }
-            StrVal::Emb(b) => Cow::Borrowed(b),
-            StrVal::Raw(v) => Cow::Borrowed(v),
+            StrVal::Emb(b) | StrVal::Raw(b) => Cow::Borrowed(b.as_slice()),
         }
     }
 
@@ -85,8 +85,7 @@ impl StrVal {
                 }
                 n
             }
-            StrVal::Emb(b) => b.len(),
-            StrVal::Raw(v) => v.len(),
+            StrVal::Emb(b) | StrVal::Raw(b) => b.len(),
         }
     }
 
@@ -98,15 +97,14 @@ impl StrVal {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             StrVal::Int(i) | StrVal::IntCopy(i) => Some(*i),
-            StrVal::Emb(b) => parse_i64(b),
-            StrVal::Raw(v) => parse_i64(v),
+            StrVal::Emb(b) | StrVal::Raw(b) => parse_i64(b.as_slice()),
         }
     }
 
     /// Converts to the mutable raw form for in-place edits.
-    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+    pub fn make_raw(&mut self) -> &mut ThinBuf {
         if !matches!(self, StrVal::Raw(_)) {
-            *self = StrVal::Raw(self.as_bytes().into_owned());
+            *self = StrVal::Raw(ThinBuf::from_slice(&self.as_bytes()));
         }
         match self {
             StrVal::Raw(v) => v,
@@ -160,4 +158,28 @@ pub struct Entry {
     pub val: Value,
     /// Last access, in seconds of the LRU clock (see `db::lru_clock`).
     pub lru: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_stay_small() {
+        // A keyspace node is next pointer + Entry + key; these sizes keep it
+        // in a 48-byte allocation for keys up to 15 bytes.
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(StrVal::from_bytes(b"123").encoding(), "int");
+        assert_eq!(StrVal::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(StrVal::from_bytes(&[b'x'; 45]).encoding(), "raw");
+        let mut s = StrVal::from_bytes(b"ab");
+        s.make_raw().extend_from_slice(b"cd");
+        assert_eq!(&*s.as_bytes(), b"abcd");
+        assert_eq!(s.encoding(), "raw");
+    }
 }
