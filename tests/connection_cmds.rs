@@ -312,7 +312,6 @@ fn client_reply_off_on_skip() {
 }
 
 #[test]
-#[ignore = "blocked by src/server/exec.rs: execute() drops the +OK of CLIENT REPLY ON when it is the command being skipped after CLIENT REPLY SKIP (Redis replies +OK)"]
 fn client_reply_on_right_after_skip_replies_ok() {
     let p = Pair::start(&[]);
     let script = b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n";

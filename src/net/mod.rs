@@ -133,7 +133,7 @@ pub async fn accept_unix(listener: tokio::net::UnixListener, path: String, srv: 
         };
         use std::os::fd::AsRawFd;
         let fd = stream.as_raw_fd();
-        match register(&srv, format!("{path}:0"), path.clone(), fd, true) {
+        match register(&srv, format!("{path}:0"), format!("{path}:0"), fd, true) {
             Some(client) => {
                 tokio::task::spawn_local(conn::serve(stream, srv.clone(), client));
             }

@@ -99,25 +99,21 @@ fn count_error(srv: &mut Server, text: &[u8]) {
 /// to). `now_ms` is the command's notion of the current time, read once per
 /// batch of pipelined commands.
 pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now_ms: i64) {
-    // CLIENT REPLY OFF/SKIP: the reply goes to a scratch buffer we drop.
-    let mode = client.reply_mode.get();
-    if mode == ReplyMode::SkipNext {
+    // CLIENT REPLY SKIP silences the command after it; OFF silences all
+    // until CLIENT REPLY ON. Whether a reply is kept is decided by the mode
+    // once the command has run, so that ON's own +OK is sent.
+    if client.reply_mode.get() == ReplyMode::SkipNext {
         client.reply_mode.set(ReplyMode::Skip);
     }
-    let suppress = matches!(client.reply_mode.get(), ReplyMode::Off | ReplyMode::Skip);
-    if suppress {
-        let mut scratch = Out::new(out.resp3);
-        run(srv, client, &mut scratch, args, now_ms);
-        out.resp3 = scratch.resp3;
-        if client.reply_mode.get() == ReplyMode::Skip {
+    let mark = out.buf.len();
+    run(srv, client, out, args, now_ms);
+    match client.reply_mode.get() {
+        ReplyMode::Off => out.buf.truncate(mark),
+        ReplyMode::Skip => {
+            out.buf.truncate(mark);
             client.reply_mode.set(ReplyMode::On);
         }
-        // CLIENT REPLY ON itself replies OK.
-        if client.reply_mode.get() == ReplyMode::On && mode == ReplyMode::Off {
-            out.buf.extend_from_slice(&scratch.buf);
-        }
-    } else {
-        run(srv, client, out, args, now_ms);
+        ReplyMode::On | ReplyMode::SkipNext => {}
     }
 }
 
