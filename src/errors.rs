@@ -72,12 +72,11 @@ pub fn wrong_arity(full_name: &str) -> Error {
     )))
 }
 
-/// An argument quoted in an error message the way Redis prints it (`%s`):
-/// up to its first NUL byte. Bytes that are not UTF-8 become U+FFFD, as
-/// error texts are `str` (Redis would echo them raw).
-pub fn arg_text(b: &[u8]) -> Cow<'_, str> {
-    let end = memchr::memchr(0, b).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end])
+/// `ERR <before><arg><after>`, quoting a client argument the way Redis
+/// prints it with `%s`: up to its first NUL byte, other bytes as they are.
+pub fn quoting(before: &str, arg: &[u8], after: &str) -> Error {
+    let arg = &arg[..memchr::memchr(0, arg).unwrap_or(arg.len())];
+    Error::Bytes([b"ERR ", before.as_bytes(), arg, after.as_bytes()].concat())
 }
 
 pub fn invalid_expire(cmd: &str) -> Error {

@@ -52,12 +52,14 @@ const TIMING_TOLERANCE_S: i64 = 2;
 /// addresses, ages): only the reply kind is compared.
 const DIFF_CLIENT_IDENTITY: &[&str] = &["client|id", "client|info", "client|list"];
 
-/// Redis 7.2 subcommands Redust implements on purpose; Redis 7.0 answers
-/// "ERR unknown subcommand". Redust must not fail them with that error.
-const REDIS_72_SUBCOMMANDS: &[&str] = &["client|setinfo", "client|no-touch"];
+/// Features newer than Redis 7.0 that Redust implements on purpose: the
+/// Redis 7.2 subcommands CLIENT SETINFO and CLIENT NO-TOUCH (7.0 answers
+/// "ERR unknown subcommand") and the Redis 7.4 CLIENT KILL filter MAXAGE
+/// (7.0 answers "ERR syntax error"). Redust must accept them.
+const NEWER_THAN_70: &[&str] = &["client|setinfo", "client|no-touch", "client kill maxage"];
 
-/// CLIENT HELP: Redust prints the 7.2 text, which documents the two 7.2
-/// subcommands above (SETINFO, NO-TOUCH); Redis 7.0 does not.
+/// CLIENT HELP: Redust's text documents the features above (SETINFO,
+/// NO-TOUCH, MAXAGE); Redis 7.0's does not. Only the reply kind is compared.
 const DIFF_CLIENT_HELP_72: &str = "client|help";
 
 /// Redis 7.2 wording that Redust uses on purpose where Redis 7.0 said
@@ -82,14 +84,6 @@ const DIFF_SHARED_INT_IDLETIME: &str = "object|idletime on shared integers";
 /// expired (looking up their type finds nothing: "none"). Redust filters
 /// them like every other expired key; the generator does not use TYPE none.
 const DIFF_SCAN_TYPE_NONE: &str = "scan type none";
-
-/// Known bugs in the dispatcher (src/server/exec.rs, owned by someone
-/// else), so the generator avoids them; `exec_quoting_bugs` shows them.
-/// Redis quotes command names and arguments in "unknown command" and
-/// "unknown subcommand" errors with C `%s`: the text stops at the first NUL
-/// byte and other bytes are copied raw. Redust quotes the whole argument
-/// and turns non-UTF-8 bytes into U+FFFD.
-const EXEC_BUGS: &str = "unknown (sub)command errors quote NUL / non-UTF-8 bytes differently";
 
 /// All of the above, for the report printed at start.
 const KNOWN_DIFFERENCES: &[&str] =
@@ -141,9 +135,9 @@ enum Check {
     RandomKey,
     /// Same reply kind (first byte); errors must be identical.
     SameKind,
-    /// A Redis 7.2 subcommand: Redis 7.0 must say unknown subcommand and
-    /// Redust must not.
-    Redis72,
+    /// A feature newer than Redis 7.0 (`NEWER_THAN_70`): Redis must reject
+    /// it (unknown subcommand / syntax error) and Redust must not fail.
+    Newer,
 }
 
 /// A connection to each server.
@@ -211,9 +205,9 @@ fn compare(check: Check, ours: &[u8], redis: &[u8]) -> Option<String> {
                 | (Some(Frame::Null | Frame::Bulk(None)), Some(Frame::Null | Frame::Bulk(None)))
         ),
         Check::SameKind => ours.first() == redis.first() && ours.first() != Some(&b'-'),
-        Check::Redis72 => {
-            let unknown = |b: &[u8]| b.starts_with(b"-ERR unknown subcommand");
-            unknown(redis) && !unknown(ours) && !ours.is_empty()
+        Check::Newer => {
+            let rejected = redis.starts_with(b"-ERR unknown subcommand") || redis == b"-ERR syntax error\r\n";
+            rejected && !ours.starts_with(b"-") && !ours.is_empty()
         }
     };
     if ok {
@@ -318,28 +312,6 @@ impl Gen {
             KEY_POOL[self.rng.gen_range(0..6)].to_vec()
         } else {
             self.pick(KEY_POOL).to_vec()
-        }
-    }
-
-    /// A key that error messages can quote: valid UTF-8 (Redust's error
-    /// texts are `str`; see `EXEC_BUGS`).
-    fn text_key(&mut self) -> Vec<u8> {
-        loop {
-            let k = self.key();
-            if std::str::from_utf8(&k).is_ok() {
-                return k;
-            }
-        }
-    }
-
-    /// A key without NUL or non-UTF-8 bytes, for places where the
-    /// dispatcher quotes it in an error (see `EXEC_BUGS`).
-    fn plain_key(&mut self) -> Vec<u8> {
-        loop {
-            let k = self.text_key();
-            if !k.contains(&0) {
-                return k;
-            }
         }
     }
 
@@ -762,10 +734,10 @@ impl Gen {
             }
             720..=769 => self.fuzz(),
             770..=779 => {
-                // No NUL or non-UTF-8 bytes: see EXEC_BUGS.
-                let mut a = vec![self.pick(&[&b"foo"[..], b"GETT", b"sett", b"", b"ob ject", b"x\r\ny"]).to_vec()];
+                let names: &[&[u8]] = &[b"foo", b"GETT", b"sett", b"", b"ob ject", b"x\r\ny", b"get\0", b"\xff"];
+                let mut a = vec![self.pick(names).to_vec()];
                 for _ in 0..self.rng.gen_range(0..4) {
-                    a.push(self.plain_key());
+                    a.push(self.key());
                 }
                 if self.chance(0.2) {
                     let n = self.rng.gen_range(100..200);
@@ -825,7 +797,7 @@ impl Gen {
             a.push(self.w(sub));
         }
         if sub.is_empty() {
-            a.push(self.plain_key());
+            a.push(self.key());
         } else if sub != "HELP" || self.chance(0.2) {
             a.push(self.key());
         }
@@ -844,7 +816,7 @@ impl Gen {
         let mut a = self.cmd(name);
         for _ in 0..self.rng.gen_range(0..=5) {
             let t = match self.rng.gen_range(0..4) {
-                0 | 1 => self.text_key(),
+                0 | 1 => self.key(),
                 2 => self.pick(FUZZ_INTS).into(),
                 _ => self.w_of(FUZZ_WORDS),
             };
@@ -864,7 +836,7 @@ impl Gen {
 
     fn connection(&mut self) -> Step {
         use Check::*;
-        let (args, check): (Vec<&[u8]>, Check) = match self.rng.gen_range(0..26) {
+        let (args, check): (Vec<&[u8]>, Check) = match self.rng.gen_range(0..32) {
             0 => (vec![b"auth", b"pass"], Exact),
             1 => (vec![b"auth", b"default", b"anything"], Exact),
             2 => (vec![b"auth", b"nobody", b"pass"], Exact),
@@ -885,8 +857,9 @@ impl Gen {
             17 => (vec![b"client", b"kill", b"id", b"999999"], Exact),
             18 => (vec![b"client", b"foo"], Exact),
             19 => (vec![b"client"], Exact),
-            20 => (vec![b"client", b"setinfo", b"lib-name", b"x"], Redis72),
-            21 => (vec![b"client", b"no-touch", b"on"], Redis72),
+            20 => (vec![b"client", b"setinfo", b"lib-name", b"x"], Newer),
+            21 if self.chance(0.5) => (vec![b"client", b"no-touch", b"on"], Newer),
+            21 => (vec![b"client", b"kill", b"maxage", b"1000000000"], Newer),
             22 => {
                 let bad: &[&[&[u8]]] = &[
                     &[b"hello", b"4"],
@@ -909,7 +882,37 @@ impl Gen {
                 }
             }
             24 if !self.resp3 => (vec![b"reset"], Exact),
-            _ => (vec![b"select", b"abc"], Exact),
+            25 => (vec![b"select", b"abc"], Exact),
+            _ => {
+                // Filters that match no client, and bad ones. (Nothing that
+                // could kill the test's own connections.)
+                let more: &[(&[&[u8]], Check)] = &[
+                    (&[b"client", b"list", b"type", b"foo"], Exact),
+                    (&[b"client", b"list", b"type", b"normal"], SameKind),
+                    (&[b"client", b"list", b"type", b"pubsub"], Exact),
+                    (&[b"client", b"list", b"id", b"abc"], Exact),
+                    (&[b"client", b"list", b"id", b"0"], Exact),
+                    (&[b"client", b"list", b"id", b"999999", b"999998"], Exact),
+                    (&[b"client", b"list", b"foo"], Exact),
+                    (&[b"client", b"kill", b"id", b"abc"], Exact),
+                    (&[b"client", b"kill", b"id", b"0"], Exact),
+                    (&[b"client", b"kill", b"type", b"foo"], Exact),
+                    (&[b"client", b"kill", b"type", b"pubsub"], Exact),
+                    (&[b"client", b"kill", b"user", b"nobody"], Exact),
+                    (&[b"client", b"kill", b"skipme", b"maybe"], Exact),
+                    (&[b"client", b"kill", b"laddr", b"1.2.3.4:5"], Exact),
+                    (&[b"client", b"kill", b"addr", b"1.1.1.1:1", b"skipme", b"yes"], Exact),
+                    (&[b"client", b"kill", b"addr", b"1.1.1.1:1", b"id"], Exact),
+                    (&[b"client", b"kill", b"foo", b"bar"], Exact),
+                    (&[b"client", b"kill", b"id"], Exact),
+                    (&[b"client", b"info", b"extra"], Exact),
+                    (&[b"client", b"getname", b"extra"], Exact),
+                    (&[b"client", b"no-evict"], Exact),
+                    (&[b"client", b"reply"], Exact),
+                ];
+                let (a, c) = self.pick(more);
+                (a.to_vec(), c)
+            }
         };
         let mut a: Args = args.iter().map(|x| x.to_vec()).collect();
         if self.chance(0.3) {
@@ -1092,7 +1095,7 @@ fn differential_random_streams() {
     let seed = env_u64("DIFF_SEED").unwrap_or_else(|| now_ms() as u64 ^ (std::process::id() as u64) << 32);
     let commands = env_u64("DIFF_COMMANDS").unwrap_or(25_000) as usize;
     eprintln!("differential: seed {seed} (DIFF_SEED), {commands} commands (DIFF_COMMANDS)");
-    eprintln!("differential: documented differences: {KNOWN_DIFFERENCES:?} {DIFF_CLIENT_IDENTITY:?} {REDIS_72_SUBCOMMANDS:?}");
+    eprintln!("differential: documented differences: {KNOWN_DIFFERENCES:?} {DIFF_CLIENT_IDENTITY:?} {NEWER_THAN_70:?}");
 
     let ours = Server::start(&[]);
     let redis = Server::start_redis(&[]);
@@ -1273,11 +1276,10 @@ fn differential_focused_cases() {
     );
 }
 
-/// The dispatcher bugs described in `EXEC_BUGS` (src/server/exec.rs is not
-/// ours to fix). Run with `--ignored` to see them.
+/// Errors that quote client bytes do it as Redis's `%s`: up to the first
+/// NUL byte, other bytes (CR/LF aside) as they are.
 #[test]
-fn exec_quoting_bugs() {
-    let _ = EXEC_BUGS;
+fn differential_error_quoting() {
     if !have_redis() {
         return;
     }
@@ -1291,6 +1293,13 @@ fn exec_quoting_bugs() {
             (&[b"foo", b"a\x00b", b"c"], Some(b"-ERR unknown command 'foo', with args beginning with: 'a' 'c' \r\n")),
             (&[b"foo", b"\xff"], Some(b"-ERR unknown command 'foo', with args beginning with: '\xff' \r\n")),
             (&[b"object", b"x\x00y"], Some(b"-ERR unknown subcommand 'x'. Try OBJECT HELP.\r\n")),
+            (&[b"set", b"k", b"v"], None),
+            (&[b"expire", b"k", b"100", b"\xffx\x00y"], Some(b"-ERR Unsupported option \xffx\r\n")),
+            (&[b"expire", b"k", b"100", b"a\r\nb"], Some(b"-ERR Unsupported option a  b\r\n")),
+            (&[b"hello", b"2", b"\xfe\x00"], None),
+            (&[b"client", b"list", b"type", b"\xff"], None),
+            (&[b"client", b"kill", b"type", b"x\x00\xff"], None),
+            (&[b"client", b"kill", b"user", b"\xff"], None),
         ],
     );
 }

@@ -126,7 +126,7 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             name = Some(&a[j + 1]);
             j += 2;
         } else {
-            return Err(Error::err(format!("Syntax error in HELLO option '{}'", errors::arg_text(&a[j]))));
+            return Err(errors::quoting("Syntax error in HELLO option '", &a[j], "'"));
         }
     }
     if let Some((u, p)) = creds {
@@ -207,7 +207,7 @@ fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     } else if is(&a[2], "lib-ver") {
         &ctx.client.lib_ver
     } else {
-        return Err(Error::err(format!("Unrecognized option '{}'", errors::arg_text(&a[2]))));
+        return Err(errors::quoting("Unrecognized option '", &a[2], "'"));
     };
     if v.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
         return Err(Error::err(format!(
@@ -220,33 +220,28 @@ fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT LIST [TYPE <type> | ID <id> [<id> ...]]: one filter or none.
 fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
-    let mut j = 2;
-    while j < a.len() {
-        if is(&a[j], "type") && j + 1 < a.len() {
-            let t = &a[j + 1];
-            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| is(t, n)) {
-                return Err(Error::err(format!("Unknown client type '{}'", errors::arg_text(t))));
-            }
-            // Only normal clients exist so far.
-            if !is(t, "normal") {
-                ids = Some(Vec::new());
-            }
-            j += 2;
-        } else if is(&a[j], "id") && j + 1 < a.len() {
-            let mut v = Vec::new();
-            for x in &a[j + 1..] {
-                let id = crate::util::num::parse_i64(x)
-                    .filter(|&i| i > 0)
-                    .ok_or_else(|| Error::msg("ERR Invalid client ID"))?;
-                v.push(id as u64);
-            }
-            ids = Some(v);
-            j = a.len();
-        } else {
-            return Err(Error::Syntax);
+    if a.len() == 4 && is(&a[2], "type") {
+        let t = &a[3];
+        if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| is(t, n)) {
+            return Err(errors::quoting("Unknown client type '", t, "'"));
         }
+        // Only normal clients exist so far.
+        if !is(t, "normal") {
+            ids = Some(Vec::new());
+        }
+    } else if a.len() > 3 && is(&a[2], "id") {
+        let mut v = Vec::new();
+        for x in &a[3..] {
+            // Any integer; ids below 1 just match nothing.
+            let id = crate::util::num::parse_i64(x).ok_or_else(|| Error::msg("ERR Invalid client ID"))?;
+            v.push(id as u64);
+        }
+        ids = Some(v);
+    } else if a.len() != 2 {
+        return Err(Error::Syntax);
     }
     let mut text = String::new();
     for (id, c) in &ctx.srv.clients {
@@ -282,6 +277,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         };
     }
     let (mut id, mut addr, mut laddr, mut user, mut maxage) = (None, None, None, None, None);
+    let mut normal: Option<bool> = None;
     let mut skipme = true;
     let mut j = 2;
     while j < a.len() {
@@ -297,13 +293,19 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         } else if is(&a[j], "laddr") {
             laddr = Some(vs);
         } else if is(&a[j], "user") {
+            // Only the default user exists until ACL users do.
+            if vs != "default" {
+                return Err(errors::quoting("No such user '", v, "'"));
+            }
             user = Some(vs);
         } else if is(&a[j], "maxage") {
             maxage = Some(int_arg(v)?);
         } else if is(&a[j], "type") {
             if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| is(v, n)) {
-                return Err(Error::err(format!("Unknown client type '{}'", errors::arg_text(v))));
+                return Err(errors::quoting("Unknown client type '", v, "'"));
             }
+            // Every client is a normal one so far.
+            normal = Some(is(v, "normal"));
         } else if is(&a[j], "skipme") {
             skipme = if is(v, "yes") {
                 true
@@ -328,6 +330,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 && laddr.as_ref().map_or(true, |x| &c.laddr == x)
                 && user.as_ref().map_or(true, |u| *c.user.borrow() == *u)
                 && maxage.map_or(true, |m| c.created.elapsed().as_secs() as i64 >= m)
+                && normal.unwrap_or(true)
                 && !(skipme && c.id == me)
         })
         .cloned()

@@ -264,7 +264,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool, name
         } else if is(o, "lt") {
             lt = true;
         } else {
-            return Err(Error::err(format!("Unsupported option {}", errors::arg_text(o))));
+            return Err(errors::quoting("Unsupported option ", o, ""));
         }
     }
     if nx && (xx || gt || lt) {
