@@ -1,0 +1,446 @@
+#!/usr/bin/env python3
+"""Redust vs. real Redis: throughput, CPU efficiency and memory, in one run.
+
+Builds nothing: give it a built redust-server (default
+target/release/redust-server). Starts a real `redis-server` and Redust,
+each on its own free 127.0.0.1 port with persistence off, then
+
+1. runs `redis-benchmark` (-c 50, -r 100000, --csv) against each for
+   SET / GET / MSET x value size 3 B and 1 KiB, and INCR, each with
+   pipelining 1 and 16, alternating which server goes first. Reports
+   requests/s and requests per server CPU-second (utime+stime of the
+   server process from /proc/<pid>/stat around each run) and the ratios
+   redust/redis;
+2. on freshly started servers, loads 1,000,000 keys (`key:%07d`, 100-byte
+   values) with `redis-cli --pipe`, and reports RSS (/proc/<pid>/statm)
+   and INFO used_memory per key, and the ratios.
+
+Standard library only. Servers are stopped on exit, errors and Ctrl-C.
+
+    python3 benches/ratio.py [--quick] [--requests N] [--redust PATH]
+                             [--json out.json]
+"""
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resp_command(port, *args, timeout=10.0):
+    """Sends one command, returns the reply decoded minimally (for PING,
+    INFO, DBSIZE, FLUSHALL)."""
+    req = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        req += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(req)
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise BenchError("connection closed by server on port %d" % port)
+            buf += chunk
+            if b"\r\n" not in buf:
+                continue
+            head, rest = buf.split(b"\r\n", 1)
+            t = head[:1]
+            if t in (b"+", b"-", b":"):
+                if t == b"-":
+                    raise BenchError("server error: %s" % head[1:].decode(errors="replace"))
+                return head[1:].decode()
+            if t == b"$":
+                n = int(head[1:])
+                if n < 0:
+                    return None
+                if len(rest) >= n + 2:
+                    return rest[:n].decode(errors="replace")
+                continue
+            raise BenchError("unexpected reply %r" % head[:40])
+
+
+def _die_with_parent():
+    """In the child before exec: get SIGTERM if this script dies, even by
+    SIGKILL, so no server outlives a benchmark."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except Exception:
+        pass
+
+
+class Server:
+    def __init__(self, name, binary):
+        self.name = name
+        self.binary = binary
+        self.proc = None
+        self.port = None
+        self.dir = None
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="redust-bench-%s-" % self.name)
+        last = None
+        for _ in range(5):
+            self.port = free_port()
+            cmd = [
+                self.binary,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", self.dir,
+                "--logfile", os.path.join(self.dir, "server.log"),
+            ]
+            # Own session: a Ctrl-C in the terminal reaches this script, which
+            # then stops the servers itself.
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, preexec_fn=_die_with_parent,
+            )
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    if resp_command(self.port, "PING", timeout=1) == "PONG":
+                        return self
+                except (OSError, BenchError) as e:
+                    last = e
+                time.sleep(0.05)
+            self.stop()
+        log = os.path.join(self.dir, "server.log")
+        tail = ""
+        if os.path.exists(log):
+            with open(log, errors="replace") as f:
+                tail = f.read()[-2000:]
+        raise BenchError("%s (%s) did not start: %s\n%s" % (self.name, self.binary, last, tail))
+
+    def stop(self):
+        p, self.proc = self.proc, None
+        if p is not None and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def cleanup(self):
+        self.stop()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def cpu_seconds(self):
+        """utime + stime of the whole process (all threads), in seconds."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            data = f.read()
+        # Fields after the command name, which is in parentheses and may
+        # contain spaces; utime and stime are fields 14 and 15 (1-based).
+        fields = data[data.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def rss_bytes(self):
+        with open("/proc/%d/statm" % self.proc.pid) as f:
+            return int(f.read().split()[1]) * PAGE
+
+    def info_field(self, section, field):
+        text = resp_command(self.port, "INFO", section)
+        for line in text.splitlines():
+            if line.startswith(field + ":"):
+                return line.split(":", 1)[1].strip()
+        raise BenchError("%s: no %s in INFO %s" % (self.name, field, section))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+# ---------------------------------------------------------------------------
+# Throughput
+# ---------------------------------------------------------------------------
+
+def workloads():
+    """(label, test, value size or None, pipeline), ordered so that each
+    GET follows the SET of the same value size (GETs hit)."""
+    out = []
+    for pipe in (1, 16):
+        for size in (3, 1024):
+            for test in ("set", "get", "mset"):
+                out.append((test, size, pipe))
+        out.append(("incr", None, pipe))
+    return out
+
+
+def label(test, size, pipe):
+    sz = "-" if size is None else ("3B" if size == 3 else "1KiB")
+    return "%-4s %-4s P=%-2d" % (test.upper(), sz, pipe)
+
+
+def run_benchmark(server, test, size, pipe, n):
+    cmd = [
+        "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
+        "-c", "50", "-n", str(n), "-r", "100000",
+        "-t", test, "-d", str(size if size is not None else 3),
+        "-P", str(pipe), "--csv", "-q",
+    ]
+    cpu0 = server.cpu_seconds()
+    t0 = time.time()
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=1800)
+    wall = time.time() - t0
+    cpu1 = server.cpu_seconds()
+    if r.returncode != 0 or not server.alive():
+        raise BenchError("redis-benchmark against %s failed (rc %d, server %s):\n%s%s" % (
+            server.name, r.returncode, "alive" if server.alive() else "DEAD",
+            r.stdout.decode(errors="replace")[-1000:], r.stderr.decode(errors="replace")[-1000:]))
+    rps = None
+    for row in csv.reader(io.StringIO(r.stdout.decode(errors="replace"))):
+        if len(row) >= 2 and row[0].upper().startswith(test.upper()):
+            try:
+                rps = float(row[1])
+            except ValueError:
+                pass
+    if rps is None:
+        raise BenchError("could not read requests/s for %s from:\n%s" % (
+            server.name, r.stdout.decode(errors="replace")))
+    cpu = cpu1 - cpu0
+    return {
+        "rps": rps,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        # Operations per server CPU-second; None when the run was too short
+        # to measure (less than one clock tick).
+        "req_per_cpu_s": (n / cpu) if cpu > 0 else None,
+    }
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt_num(x):
+    return "n/a" if x is None else "{:,.0f}".format(x)
+
+
+def fmt_ratio(x):
+    return "n/a" if x is None else "%.2f" % x
+
+
+def throughput(redis_bin, redust_bin, n):
+    servers = {"redis": Server("redis", redis_bin), "redust": Server("redust", redust_bin)}
+    results = []
+    try:
+        for s in servers.values():
+            s.start()
+        for i, (test, size, pipe) in enumerate(workloads()):
+            order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
+            row = {"test": test.upper(), "value_size": size, "pipeline": pipe, "first": order[0]}
+            for name in order:
+                row[name] = run_benchmark(servers[name], test, size, pipe, n)
+            row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
+            row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
+            results.append(row)
+            print_row(row)
+    finally:
+        for s in servers.values():
+            s.cleanup()
+    return results
+
+
+def print_header():
+    print("%-17s | %12s %12s %6s | %12s %12s %6s" % (
+        "workload", "redis rps", "redust rps", "ratio", "redis r/cpu", "redust r/cpu", "ratio"))
+    print("-" * 17 + "-+-" + "-" * 33 + "-+-" + "-" * 33)
+
+
+def print_row(row):
+    print("%-17s | %12s %12s %6s | %12s %12s %6s" % (
+        label(row["test"].lower(), row["value_size"], row["pipeline"]),
+        fmt_num(row["redis"]["rps"]), fmt_num(row["redust"]["rps"]), fmt_ratio(row["rps_ratio"]),
+        fmt_num(row["redis"]["req_per_cpu_s"]), fmt_num(row["redust"]["req_per_cpu_s"]),
+        fmt_ratio(row["cpu_ratio"]),
+    ), flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------
+
+VALUE_SIZE = 100
+
+
+def write_load_file(path, nkeys):
+    """A RESP stream of SET key:%07d <100 bytes> for 0..nkeys-1."""
+    with open(path, "wb", buffering=1 << 20) as f:
+        for i in range(nkeys):
+            key = b"key:%07d" % i
+            val = (b"v" * (VALUE_SIZE - 7)) + (b"%07d" % i)
+            f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(val), val))
+
+
+def memory(redis_bin, redust_bin, nkeys, workdir):
+    load = os.path.join(workdir, "load.resp")
+    write_load_file(load, nkeys)
+    out = {"keys": nkeys, "value_size": VALUE_SIZE}
+    for name, binary in (("redis", redis_bin), ("redust", redust_bin)):
+        s = Server(name, binary)
+        try:
+            s.start()
+            resp_command(s.port, "FLUSHALL")
+            time.sleep(0.2)
+            rss0 = s.rss_bytes()
+            used0 = int(s.info_field("memory", "used_memory"))
+            t0 = time.time()
+            with open(load, "rb") as f:
+                r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(s.port), "--pipe"],
+                                   stdin=f, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+            secs = time.time() - t0
+            text = r.stdout.decode(errors="replace")
+            if r.returncode != 0 or "errors: 0" not in text:
+                raise BenchError("%s: redis-cli --pipe failed:\n%s" % (name, text[-1000:]))
+            dbsize = int(resp_command(s.port, "DBSIZE"))
+            if dbsize != nkeys:
+                raise BenchError("%s: DBSIZE %d after loading %d keys" % (name, dbsize, nkeys))
+            time.sleep(0.5)
+            rss1 = s.rss_bytes()
+            used1 = int(s.info_field("memory", "used_memory"))
+            out[name] = {
+                "load_s": secs,
+                "rss_before": rss0, "rss_after": rss1,
+                "used_memory_before": used0, "used_memory_after": used1,
+                "rss_per_key": (rss1 - rss0) / nkeys,
+                "used_memory_per_key": (used1 - used0) / nkeys,
+            }
+        finally:
+            s.cleanup()
+    out["rss_ratio"] = ratio(out["redust"]["rss_per_key"], out["redis"]["rss_per_key"])
+    out["used_memory_ratio"] = ratio(out["redust"]["used_memory_per_key"], out["redis"]["used_memory_per_key"])
+    return out
+
+
+def print_memory(m):
+    mib = 1024.0 * 1024.0
+    print("%-12s | %11s %11s %9s | %14s %14s %9s | %7s" % (
+        "server", "RSS before", "RSS after", "RSS/key", "used_mem before", "used_mem after", "used/key", "load s"))
+    print("-" * 104)
+    for name in ("redis", "redust"):
+        d = m[name]
+        print("%-12s | %9.1fMi %9.1fMi %9.1f | %12.1fMi %12.1fMi %9.1f | %7.2f" % (
+            name, d["rss_before"] / mib, d["rss_after"] / mib, d["rss_per_key"],
+            d["used_memory_before"] / mib, d["used_memory_after"] / mib, d["used_memory_per_key"],
+            d["load_s"]))
+    print("%-12s | %33s | %41s |" % (
+        "redust/redis", "RSS/key ratio %s" % fmt_ratio(m["rss_ratio"]),
+        "used_memory/key ratio %s" % fmt_ratio(m["used_memory_ratio"])))
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+def _raise_on_signal(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--redust", default=os.path.join(ROOT, "target", "release", "redust-server"),
+                    help="redust-server binary (default: target/release/redust-server)")
+    ap.add_argument("--requests", type=int, default=None,
+                    help="requests per redis-benchmark run (default 200000; 50000 with --quick)")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer requests and 100,000 keys for the memory part")
+    ap.add_argument("--keys", type=int, default=None,
+                    help="keys for the memory part (default 1,000,000; 100,000 with --quick)")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--skip-memory", action="store_true", help="only the throughput part")
+    args = ap.parse_args()
+
+    n = args.requests or (50000 if args.quick else 200000)
+    nkeys = args.keys or (100000 if args.quick else 1000000)
+    redust_bin = os.path.abspath(args.redust)
+    redis_bin = shutil.which("redis-server")
+    for tool, path in (("redust-server", redust_bin if os.access(redust_bin, os.X_OK) else None),
+                       ("redis-server", redis_bin),
+                       ("redis-benchmark", shutil.which("redis-benchmark")),
+                       ("redis-cli", shutil.which("redis-cli"))):
+        if not path:
+            sys.exit("ratio.py: %s not found%s" % (
+                tool, " at %s (cargo build --release first)" % redust_bin if tool == "redust-server" else ""))
+
+    signal.signal(signal.SIGTERM, _raise_on_signal)
+    signal.signal(signal.SIGHUP, _raise_on_signal)
+
+    redis_version = subprocess.run([redis_bin, "--version"], stdout=subprocess.PIPE).stdout.decode().strip()
+    print("redis:  %s" % redis_version)
+    print("redust: %s" % redust_bin)
+    print("machine: %s, %d CPUs, load average %s" % (
+        platform.machine(), os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+    print("redis-benchmark -c 50 -n %d -r 100000 --csv; r/cpu = requests per server CPU-second" % n)
+    print()
+
+    results = {"requests": n, "redis_version": redis_version, "redust": redust_bin,
+               "loadavg_start": os.getloadavg()}
+    workdir = tempfile.mkdtemp(prefix="redust-bench-")
+    try:
+        print_header()
+        results["throughput"] = throughput(redis_bin, redust_bin, n)
+        print()
+        if not args.skip_memory:
+            print("Memory: %d keys key:%%07d with %d-byte values, loaded with redis-cli --pipe" % (
+                nkeys, VALUE_SIZE))
+            results["memory"] = memory(redis_bin, redust_bin, nkeys, workdir)
+            print_memory(results["memory"])
+        results["loadavg_end"] = os.getloadavg()
+        print("\nload average at the end: %s" % " ".join("%.2f" % x for x in results["loadavg_end"]))
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        return 130
+    except BenchError as e:
+        print("\nratio.py: %s" % e, file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+        print("\nwrote %s" % args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
