@@ -21,7 +21,7 @@ use redust::resp::reply::{encode_request, read_frame, Frame};
 type Args = Vec<Vec<u8>>;
 
 /// Parses once and checks the invariants that hold for any input.
-fn parse_checked(buf: &[u8], lim: &Limits) -> Result<(Parsed, Args), String> {
+fn parse_checked(buf: &[u8], lim: &Limits) -> Result<(Parsed, Args), Vec<u8>> {
     // Junk left in the vector must be cleared by the parser.
     let mut ranges = vec![(usize::MAX, 3), (5, 1)];
     let r = parse_request(buf, lim, &mut ranges);
@@ -49,7 +49,7 @@ fn parse_checked(buf: &[u8], lim: &Limits) -> Result<(Parsed, Args), String> {
             Ok((Parsed::Incomplete { need }, Vec::new()))
         }
         Err(e) => {
-            assert!(e.0.starts_with("Protocol error: "), "odd error text {:?}", e.0);
+            assert!(e.0.starts_with(b"Protocol error: "), "odd error text {:?}", e.0);
             // The text may quote the offending byte (even '\n', as Redis
             // does); `Out::error` turns CR/LF into spaces when sending it.
             Err(e.0)
@@ -64,7 +64,7 @@ struct Drained {
     requests: Vec<Args>,
     /// Bytes left unparsed at the end.
     rest: usize,
-    error: Option<String>,
+    error: Option<Vec<u8>>,
 }
 
 fn drain(buf: &[u8], lim: &Limits) -> Drained {
@@ -369,7 +369,7 @@ proptest! {
         if args.len() <= 10 {
             prop_assert_eq!(r, Ok((Parsed::Complete { consumed: enc.len() }, args)));
         } else {
-            prop_assert_eq!(r, Err("Protocol error: unauthenticated multibulk length".to_string()));
+            prop_assert_eq!(r, Err(b"Protocol error: unauthenticated multibulk length".to_vec()));
         }
     }
 
@@ -382,7 +382,7 @@ proptest! {
         if args.iter().all(|a| a.len() as i64 <= max) {
             prop_assert_eq!(r, Ok((Parsed::Complete { consumed: enc.len() }, args)));
         } else {
-            prop_assert_eq!(r, Err("Protocol error: invalid bulk length".to_string()));
+            prop_assert_eq!(r, Err(b"Protocol error: invalid bulk length".to_vec()));
         }
     }
 }
@@ -509,10 +509,10 @@ fn inline_empty_lines_are_empty_requests() {
 #[test]
 fn inline_too_long_is_an_error() {
     let buf = vec![b'a'; INLINE_MAX + 10];
-    assert_eq!(parse_checked(&buf, &auth()), Err("Protocol error: too big inline request".to_string()));
+    assert_eq!(parse_checked(&buf, &auth()), Err(b"Protocol error: too big inline request".to_vec()));
     let mut buf = vec![b'*'];
     buf.extend(vec![b'1'; INLINE_MAX + 10]);
-    assert_eq!(parse_checked(&buf, &auth()), Err("Protocol error: too big mbulk count string".to_string()));
+    assert_eq!(parse_checked(&buf, &auth()), Err(b"Protocol error: too big mbulk count string".to_vec()));
 }
 
 // ---------------------------------------------------------------------------

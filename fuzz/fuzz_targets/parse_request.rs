@@ -12,11 +12,11 @@ use redust::resp::reply::read_frame;
 #[derive(Debug, PartialEq)]
 enum End {
     Incomplete,
-    Error(String),
+    Error(Vec<u8>),
 }
 
 /// Parses one request at the start of `buf` and checks the contract.
-fn parse_one(buf: &[u8], lim: &Limits, ranges: &mut Vec<(usize, usize)>) -> Result<Parsed, String> {
+fn parse_one(buf: &[u8], lim: &Limits, ranges: &mut Vec<(usize, usize)>) -> Result<Parsed, Vec<u8>> {
     match parse_request(buf, lim, ranges) {
         Ok(Parsed::Complete { consumed }) => {
             assert!(consumed >= 1 && consumed <= buf.len(), "consumed {consumed} of {}", buf.len());

@@ -7,8 +7,12 @@
 
 pub mod connection;
 pub mod generic;
+pub mod hashes;
+pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use std::sync::OnceLock;
 
@@ -118,8 +122,16 @@ pub struct Keys {
     pub step: i32,
 }
 
-pub const NO_KEYS: Keys = Keys { first: 0, last: 0, step: 0 };
-pub const KEY1: Keys = Keys { first: 1, last: 1, step: 1 };
+pub const NO_KEYS: Keys = Keys {
+    first: 0,
+    last: 0,
+    step: 0,
+};
+pub const KEY1: Keys = Keys {
+    first: 1,
+    last: 1,
+    step: 1,
+};
 
 pub struct Command {
     pub name: &'static str,
@@ -163,7 +175,10 @@ impl Command {
     }
 
     pub fn flag_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        FLAG_NAMES.iter().filter(move |(f, _)| self.flags & f != 0).map(|(_, n)| *n)
+        FLAG_NAMES
+            .iter()
+            .filter(move |(f, _)| self.flags & f != 0)
+            .map(|(_, n)| *n)
     }
 
     /// Positions of the key arguments in `args` (args[0] is the name).
@@ -172,7 +187,11 @@ impl Command {
         if k.first <= 0 || k.step <= 0 {
             return Vec::new();
         }
-        let last = if k.last < 0 { argc as i32 + k.last } else { k.last };
+        let last = if k.last < 0 {
+            argc as i32 + k.last
+        } else {
+            k.last
+        };
         let mut v = Vec::new();
         let mut i = k.first;
         while i <= last && (i as usize) < argc {
@@ -196,7 +215,18 @@ pub const fn cmd(
     since: &'static str,
     summary: &'static str,
 ) -> Command {
-    Command { name, arity, flags, keys, categories, handler, group, since, summary, subs: &[] }
+    Command {
+        name,
+        arity,
+        flags,
+        keys,
+        categories,
+        handler,
+        group,
+        since,
+        summary,
+        subs: &[],
+    }
 }
 
 /// A container command (CONFIG, CLIENT, ...) whose real work is done by
@@ -237,8 +267,16 @@ impl Table {
 pub fn table() -> &'static Table {
     static T: OnceLock<Table> = OnceLock::new();
     T.get_or_init(|| {
-        let families: &[&'static [Command]] =
-            &[strings::COMMANDS, generic::COMMANDS, connection::COMMANDS, server::COMMANDS];
+        let families: &[&'static [Command]] = &[
+            strings::COMMANDS,
+            generic::COMMANDS,
+            connection::COMMANDS,
+            server::COMMANDS,
+            lists::COMMANDS,
+            hashes::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
+        ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();
         for fam in families {
@@ -275,7 +313,9 @@ pub fn int_arg(b: &[u8]) -> Result<i64, crate::errors::Error> {
 pub fn help_reply(ctx: &mut Ctx, name: &str, lines: &[&str]) {
     let out = &mut *ctx.out;
     out.array(lines.len() + 3);
-    out.simple(&format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    out.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
     for l in lines {
         out.simple(l);
     }

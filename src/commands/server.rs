@@ -2,7 +2,10 @@
 
 use bytes::Bytes;
 
-use super::{cmd, container, is, table, Command, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_KEYS, STALE, C_CONNECTION, C_DANGEROUS, NO_MULTI};
+use super::{
+    cmd, container, is, table, Command, ADMIN, ALLOW_BUSY, C_CONNECTION, C_DANGEROUS, FAST,
+    LOADING, NOSCRIPT, NO_KEYS, NO_MULTI, STALE,
+};
 use crate::config::{self, file, D, TABLE};
 use crate::errors::{CmdResult, Error};
 use crate::server::{Ctx, ShutdownMode};
@@ -11,33 +14,220 @@ const G: &str = "server";
 const LS: u32 = LOADING | STALE;
 
 pub static COMMANDS: &[Command] = &[
-    cmd("command", -1, LS, NO_KEYS, C_CONNECTION, command_all, G, "2.8.13", "Returns detailed information about all commands."),
-    container("config", 0, G, "2.0.0", "A container for server configuration commands.", CONFIG_SUBS),
-    cmd("info", -1, LS, NO_KEYS, C_DANGEROUS, info, G, "1.0.0", "Returns information and statistics about the server."),
-    cmd("time", 1, LS | FAST, NO_KEYS, 0, time, G, "2.6.0", "Returns the server time."),
-    cmd("lastsave", 1, LS | FAST, NO_KEYS, 0, lastsave, G, "1.0.0", "Returns the Unix timestamp of the last successful save to disk."),
-    cmd("debug", -2, ADMIN | NOSCRIPT | LS, NO_KEYS, 0, debug, G, "1.0.0", "A container for debugging commands."),
-    cmd("shutdown", -1, ADMIN | NOSCRIPT | LS | NO_MULTI | ALLOW_BUSY, NO_KEYS, 0, shutdown, G, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    cmd(
+        "command",
+        -1,
+        LS,
+        NO_KEYS,
+        C_CONNECTION,
+        command_all,
+        G,
+        "2.8.13",
+        "Returns detailed information about all commands.",
+    ),
+    container(
+        "config",
+        0,
+        G,
+        "2.0.0",
+        "A container for server configuration commands.",
+        CONFIG_SUBS,
+    ),
+    cmd(
+        "info",
+        -1,
+        LS,
+        NO_KEYS,
+        C_DANGEROUS,
+        info,
+        G,
+        "1.0.0",
+        "Returns information and statistics about the server.",
+    ),
+    cmd(
+        "time",
+        1,
+        LS | FAST,
+        NO_KEYS,
+        0,
+        time,
+        G,
+        "2.6.0",
+        "Returns the server time.",
+    ),
+    cmd(
+        "lastsave",
+        1,
+        LS | FAST,
+        NO_KEYS,
+        0,
+        lastsave,
+        G,
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+    ),
+    cmd(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LS,
+        NO_KEYS,
+        0,
+        debug,
+        G,
+        "1.0.0",
+        "A container for debugging commands.",
+    ),
+    cmd(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LS | NO_MULTI | ALLOW_BUSY,
+        NO_KEYS,
+        0,
+        shutdown,
+        G,
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+    ),
 ];
 
 static CONFIG_SUBS: &[Command] = &[
-    cmd("config|get", -3, ADMIN | NOSCRIPT | LS, NO_KEYS, 0, config_get, G, "2.0.0", "Returns the effective values of configuration parameters."),
-    cmd("config|set", -4, ADMIN | NOSCRIPT | LS, NO_KEYS, 0, config_set, G, "2.0.0", "Sets configuration parameters in-flight."),
-    cmd("config|resetstat", 2, ADMIN | NOSCRIPT | LS, NO_KEYS, 0, config_resetstat, G, "2.0.0", "Resets the server's statistics."),
-    cmd("config|rewrite", 2, ADMIN | NOSCRIPT | LS, NO_KEYS, 0, config_rewrite, G, "2.8.0", "Persists the effective configuration to file."),
-    cmd("config|help", 2, LS, NO_KEYS, 0, config_help, G, "5.0.0", "Returns helpful text about the different subcommands."),
+    cmd(
+        "config|get",
+        -3,
+        ADMIN | NOSCRIPT | LS,
+        NO_KEYS,
+        0,
+        config_get,
+        G,
+        "2.0.0",
+        "Returns the effective values of configuration parameters.",
+    ),
+    cmd(
+        "config|set",
+        -4,
+        ADMIN | NOSCRIPT | LS,
+        NO_KEYS,
+        0,
+        config_set,
+        G,
+        "2.0.0",
+        "Sets configuration parameters in-flight.",
+    ),
+    cmd(
+        "config|resetstat",
+        2,
+        ADMIN | NOSCRIPT | LS,
+        NO_KEYS,
+        0,
+        config_resetstat,
+        G,
+        "2.0.0",
+        "Resets the server's statistics.",
+    ),
+    cmd(
+        "config|rewrite",
+        2,
+        ADMIN | NOSCRIPT | LS,
+        NO_KEYS,
+        0,
+        config_rewrite,
+        G,
+        "2.8.0",
+        "Persists the effective configuration to file.",
+    ),
+    cmd(
+        "config|help",
+        2,
+        LS,
+        NO_KEYS,
+        0,
+        config_help,
+        G,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 // ---- COMMAND ----
 
 static COMMAND_SUBS: &[Command] = &[
-    cmd("command|count", 2, LS, NO_KEYS, C_CONNECTION, command_count, G, "2.8.13", "Returns a count of commands."),
-    cmd("command|info", -2, LS, NO_KEYS, C_CONNECTION, command_info, G, "2.8.13", "Returns information about one, multiple or all commands."),
-    cmd("command|docs", -2, LS, NO_KEYS, C_CONNECTION, command_docs, G, "7.0.0", "Returns documentary information about one, multiple or all commands."),
-    cmd("command|list", -2, LS, NO_KEYS, C_CONNECTION, command_list, G, "7.0.0", "Returns a list of command names."),
-    cmd("command|getkeys", -4, LS, NO_KEYS, C_CONNECTION, command_getkeys, G, "2.8.13", "Extracts the key names from an arbitrary command."),
-    cmd("command|getkeysandflags", -4, LS, NO_KEYS, C_CONNECTION, command_getkeysandflags, G, "7.0.0", "Extracts the key names and access flags for an arbitrary command."),
-    cmd("command|help", 2, LS, NO_KEYS, C_CONNECTION, command_help, G, "5.0.0", "Returns helpful text about the different subcommands."),
+    cmd(
+        "command|count",
+        2,
+        LS,
+        NO_KEYS,
+        C_CONNECTION,
+        command_count,
+        G,
+        "2.8.13",
+        "Returns a count of commands.",
+    ),
+    cmd(
+        "command|info",
+        -2,
+        LS,
+        NO_KEYS,
+        C_CONNECTION,
+        command_info,
+        G,
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+    ),
+    cmd(
+        "command|docs",
+        -2,
+        LS,
+        NO_KEYS,
+        C_CONNECTION,
+        command_docs,
+        G,
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+    ),
+    cmd(
+        "command|list",
+        -2,
+        LS,
+        NO_KEYS,
+        C_CONNECTION,
+        command_list,
+        G,
+        "7.0.0",
+        "Returns a list of command names.",
+    ),
+    cmd(
+        "command|getkeys",
+        -4,
+        LS,
+        NO_KEYS,
+        C_CONNECTION,
+        command_getkeys,
+        G,
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+    ),
+    cmd(
+        "command|getkeysandflags",
+        -4,
+        LS,
+        NO_KEYS,
+        C_CONNECTION,
+        command_getkeysandflags,
+        G,
+        "7.0.0",
+        "Extracts the key names and access flags for an arbitrary command.",
+    ),
+    cmd(
+        "command|help",
+        2,
+        LS,
+        NO_KEYS,
+        C_CONNECTION,
+        command_help,
+        G,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 /// COMMAND is both callable bare and a container: dispatch by hand.
@@ -60,13 +250,22 @@ fn command_all(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         None => Err(Error::err(format!(
             "unknown subcommand '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(&a[1]).chars().take(128).collect::<String>()
+            String::from_utf8_lossy(&a[1])
+                .chars()
+                .take(128)
+                .collect::<String>()
         ))),
     }
 }
 
-static COMMAND_CONTAINER: Command =
-    container("command", C_CONNECTION, G, "2.8.13", "Returns detailed information about all commands.", COMMAND_SUBS);
+static COMMAND_CONTAINER: Command = container(
+    "command",
+    C_CONNECTION,
+    G,
+    "2.8.13",
+    "Returns detailed information about all commands.",
+    COMMAND_SUBS,
+);
 
 /// The subcommands of a table entry (COMMAND keeps its own list above).
 fn subs_of(c: &Command) -> &'static [Command] {
@@ -92,7 +291,11 @@ fn command_entry(ctx: &mut Ctx, c: &Command) {
     out.int(c.keys.last as i64);
     out.int(c.keys.step as i64);
     let cats = c.acl_categories();
-    let names: Vec<&str> = super::CATEGORIES.iter().filter(|(b, _)| cats & b != 0).map(|(_, n)| *n).collect();
+    let names: Vec<&str> = super::CATEGORIES
+        .iter()
+        .filter(|(b, _)| cats & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
     out.set(names.len());
     for n in names {
         out.simple(&format!("@{n}"));
@@ -123,7 +326,11 @@ fn command_entry(ctx: &mut Ctx, c: &Command) {
         out.bulk(b"spec");
         out.map(3);
         out.bulk(b"lastkey");
-        out.int(if c.keys.last < 0 { c.keys.last as i64 } else { (c.keys.last - c.keys.first) as i64 });
+        out.int(if c.keys.last < 0 {
+            c.keys.last as i64
+        } else {
+            (c.keys.last - c.keys.first) as i64
+        });
         out.bulk(b"keystep");
         out.int(c.keys.step as i64);
         out.bulk(b"limit");
@@ -147,7 +354,11 @@ fn lookup_any(name: &[u8]) -> Option<&'static Command> {
     let n = String::from_utf8_lossy(name).to_ascii_lowercase();
     match n.split_once('|') {
         None => table().get(&n),
-        Some((c, s)) => table().get(c).and_then(|c| subs_of(c).iter().find(|x| x.name.rsplit('|').next() == Some(s))),
+        Some((c, s)) => table().get(c).and_then(|c| {
+            subs_of(c)
+                .iter()
+                .find(|x| x.name.rsplit('|').next() == Some(s))
+        }),
     }
 }
 
@@ -210,10 +421,19 @@ fn command_list(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         5 if is(&a[2], "filterby") => {
             let v = &a[4];
             if is(&a[3], "aclcat") {
-                let cat = super::CATEGORIES.iter().find(|(_, n)| is(v, n)).map(|(b, _)| *b);
-                all.iter().filter(|c| cat.is_some_and(|b| c.acl_categories() & b != 0)).map(|c| c.name).collect()
+                let cat = super::CATEGORIES
+                    .iter()
+                    .find(|(_, n)| is(v, n))
+                    .map(|(b, _)| *b);
+                all.iter()
+                    .filter(|c| cat.is_some_and(|b| c.acl_categories() & b != 0))
+                    .map(|c| c.name)
+                    .collect()
             } else if is(&a[3], "pattern") {
-                all.iter().filter(|c| crate::util::glob::glob_match(v, c.name.as_bytes(), true)).map(|c| c.name).collect()
+                all.iter()
+                    .filter(|c| crate::util::glob::glob_match(v, c.name.as_bytes(), true))
+                    .map(|c| c.name)
+                    .collect()
             } else if is(&a[3], "module") {
                 Vec::new()
             } else {
@@ -239,7 +459,9 @@ fn getkeys(a: &[Bytes]) -> Result<(&'static Command, Vec<usize>), Error> {
                 for (d, s) in buf.iter_mut().zip(n.iter()) {
                     *d = s.to_ascii_lowercase();
                 }
-                std::str::from_utf8(&buf[..n.len()]).ok().and_then(|s| table().get(s))
+                std::str::from_utf8(&buf[..n.len()])
+                    .ok()
+                    .and_then(|s| table().get(s))
             })
             .flatten()
             .ok_or_else(|| Error::msg("ERR Invalid command specified"))?;
@@ -254,7 +476,9 @@ fn getkeys(a: &[Bytes]) -> Result<(&'static Command, Vec<usize>), Error> {
     };
     let argc = args.len() as i32;
     if (c.arity > 0 && argc != c.arity) || argc < -c.arity {
-        return Err(Error::msg("ERR Invalid number of arguments specified for command"));
+        return Err(Error::msg(
+            "ERR Invalid number of arguments specified for command",
+        ));
     }
     let keys = c.key_positions(args.len());
     if keys.is_empty() {
@@ -288,11 +512,22 @@ fn key_spec_flags(c: &Command, second: bool) -> &'static [&'static str] {
         ("renamenx", true) => OW_INSERT,
         ("rename", false) | ("renamenx", false) => RW_ACCESS_DELETE,
         ("copy", false) => RO_ACCESS,
-        ("get" | "mget" | "getrange" | "substr" | "lcs" | "ttl" | "pttl" | "expiretime" | "pexpiretime", _) => RO_ACCESS,
-        ("strlen" | "exists" | "touch" | "type" | "object|encoding" | "object|idletime" | "object|freq" | "object|refcount", _) => RO,
+        (
+            "get" | "mget" | "getrange" | "substr" | "lcs" | "ttl" | "pttl" | "expiretime"
+            | "pexpiretime",
+            _,
+        ) => RO_ACCESS,
+        (
+            "strlen" | "exists" | "touch" | "type" | "object|encoding" | "object|idletime"
+            | "object|freq" | "object|refcount",
+            _,
+        ) => RO,
         ("set" | "setex" | "psetex" | "mset", _) => OW_UPDATE,
         ("setnx" | "msetnx", _) => OW_INSERT,
-        ("getex" | "getset" | "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "move", _) => RW_ACCESS_UPDATE,
+        (
+            "getex" | "getset" | "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "move",
+            _,
+        ) => RW_ACCESS_UPDATE,
         ("getdel", _) => RW_ACCESS_DELETE,
         ("append", _) => &["RW", "insert"],
         ("setrange" | "expire" | "pexpire" | "expireat" | "pexpireat" | "persist", _) => RW_UPDATE,
@@ -318,26 +553,30 @@ fn command_getkeysandflags(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn command_help(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    super::help_reply(ctx, "COMMAND", &[
-        "(no subcommand)",
-        "    Return details about all Redis commands.",
-        "COUNT",
-        "    Return the total number of commands in this Redis server.",
-        "LIST",
-        "    Return a list of all commands in this Redis server.",
-        "INFO [<command-name> ...]",
-        "    Return details about multiple Redis commands.",
-        "    If no command names are given, documentation details for all",
-        "    commands are returned.",
-        "DOCS [<command-name> ...]",
-        "    Return documentation details about multiple Redis commands.",
-        "    If no command names are given, documentation details for all",
-        "    commands are returned.",
-        "GETKEYS <full-command>",
-        "    Return the keys from a full Redis command.",
-        "GETKEYSANDFLAGS <full-command>",
-        "    Return the keys and the access flags from a full Redis command.",
-    ]);
+    super::help_reply(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    );
     Ok(())
 }
 
@@ -384,14 +623,20 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if !a.len().is_multiple_of(2) {
         return Err(Error::Syntax);
     }
-    let fail = |name: &str, why: &str| Error::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+    let fail = |name: &str, why: &str| {
+        Error::err(format!(
+            "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+        ))
+    };
     // First the names (all of them), then the values, so that the change
     // is all or nothing and errors are reported in Redis's order.
     let mut targets: Vec<(usize, &'static config::Directive, String)> = Vec::new();
     for p in a[2..].chunks(2) {
         let name = String::from_utf8_lossy(&p[0]).into_owned();
         let Some((idx, d)) = config::table::find(&name) else {
-            return Err(Error::err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'")));
+            return Err(Error::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
         };
         if d.flags & config::table::IMMUTABLE != 0 {
             return Err(fail(&name, "can't set immutable config"));
@@ -399,7 +644,10 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         if d.flags & config::table::PROTECTED != 0 && !protected_allowed(ctx) {
             return Err(fail(&name, "can't set protected config"));
         }
-        if targets.iter().any(|(_, _, n)| n.eq_ignore_ascii_case(&name)) {
+        if targets
+            .iter()
+            .any(|(_, _, n)| n.eq_ignore_ascii_case(&name))
+        {
             return Err(fail(&name, "duplicate parameter"));
         }
         targets.push((idx, d, name));
@@ -408,7 +656,8 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     for ((idx, d, name), p) in targets.iter().zip(a[2..].chunks(2)) {
         let value = String::from_utf8_lossy(&p[1]).into_owned();
         let value = if d.name == "client-output-buffer-limit" {
-            file::merge_output_limits(&ctx.srv.cfg.display(*idx), &value).map_err(|e| fail(name, &e))?
+            file::merge_output_limits(&ctx.srv.cfg.display(*idx), &value)
+                .map_err(|e| fail(name, &e))?
         } else {
             value
         };
@@ -430,7 +679,11 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 if let Err(e) = std::env::set_current_dir(path) {
                     return Err(fail("dir", &io_error_text(&e)));
                 }
-                config::Val::Str(std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default())
+                config::Val::Str(
+                    std::env::current_dir()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                )
             }
             _ => v,
         };
@@ -464,7 +717,9 @@ fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 
 fn config_rewrite(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     let Some(path) = ctx.srv.cfg.file.clone() else {
-        return Err(Error::msg("ERR The server is running without a config file"));
+        return Err(Error::msg(
+            "ERR The server is running without a config file",
+        ));
     };
     let original = std::fs::read_to_string(&path).unwrap_or_default();
     let text = file::rewrite_text(&original, &ctx.srv.cfg);
@@ -481,30 +736,39 @@ fn config_rewrite(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 }
 
 fn config_help(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    super::help_reply(ctx, "CONFIG", &[
-        "GET <pattern>",
-        "    Return parameters matching the glob-like <pattern> and their values.",
-        "SET <directive> <value>",
-        "    Set the configuration <directive> to <value>.",
-        "RESETSTAT",
-        "    Reset statistics reported by the INFO command.",
-        "REWRITE",
-        "    Rewrite the configuration file.",
-    ]);
+    super::help_reply(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
     Ok(())
 }
 
 // ---- INFO, TIME, LASTSAVE ----
 
 fn info(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let sections: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+    let sections: Vec<String> = a[1..]
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
     let text = crate::server::info::render(ctx.srv, &sections);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
 
 fn time(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     ctx.out.array(2);
     ctx.out.bulk(d.as_secs().to_string().as_bytes());
     ctx.out.bulk(d.subsec_micros().to_string().as_bytes());
@@ -605,12 +869,16 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&a[2]));
             ctx.out.ok();
         }
-        ("jmap", 2) | ("quicklist-packed-threshold", 3) | ("set-skip-checksum-validation", 3) => ctx.out.ok(),
+        ("jmap", 2) | ("quicklist-packed-threshold", 3) | ("set-skip-checksum-validation", 3) => {
+            ctx.out.ok()
+        }
         ("change-repl-id", 2) => ctx.out.ok(),
         ("object", 3) => {
             let i = ctx.db_index();
             let db = &mut ctx.srv.ks.dbs[i];
-            let Some(e) = db.peek(&a[2], now) else { return Err(Error::NoSuchKey) };
+            let Some(e) = db.peek(&a[2], now) else {
+                return Err(Error::NoSuchKey);
+            };
             let idle = crate::db::lru_clock(now).saturating_sub(e.lru);
             let line = format!(
                 "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
@@ -618,6 +886,8 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 e.val.encoding(),
                 match &e.val {
                     crate::db::Value::Str(s) => s.len() + 1,
+                    // Collections: an estimate until RDB sizes exist.
+                    _ => 0,
                 },
                 e.lru & 0xFFFFFF,
                 idle

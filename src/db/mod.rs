@@ -6,8 +6,12 @@
 //! is never returned: every lookup goes through `expire_if_needed`.
 
 pub mod dict;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod thin;
 pub mod value;
+pub mod zset;
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;

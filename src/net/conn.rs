@@ -22,6 +22,9 @@ enum Flow {
     /// Stopped with complete requests still buffered because the pending
     /// replies are big: write them first, then carry on without reading.
     Yield,
+    /// The client is parked in a blocking command; the rest of its input
+    /// waits until it is served or times out.
+    Blocked,
     Close,
 }
 
@@ -74,17 +77,26 @@ fn process(
                         }
                     })
                     .collect();
-                exec::execute(srv, client, out, &args, now);
+                let block = exec::execute(srv, client, out, &args, now);
+                if !srv.ready_keys.is_empty() {
+                    srv.serve_ready_keys(now);
+                }
                 if client.close_asap.get() || srv.shutdown.is_some() {
                     return Flow::Close;
+                }
+                if let Some(req) = block {
+                    srv.block(client, &args, req);
+                    return Flow::Blocked;
                 }
                 if out.buf.len() >= OUT_YIELD && !inbuf.is_empty() {
                     return Flow::Yield;
                 }
             }
             Err(e) => {
-                out.error(&format!("ERR {}", e.0));
-                tracing::info!("Protocol error ({}) from client: {}", e.0, client.addr);
+                let mut msg = b"ERR ".to_vec();
+                msg.extend_from_slice(&e.0);
+                out.error_bytes(&msg);
+                tracing::info!("{} from client: {}", String::from_utf8_lossy(&e.0), client.addr);
                 return Flow::Close;
             }
         }
@@ -111,6 +123,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         let idle_deadline = (idle_limit > 0)
             .then(|| client.last_interaction.get() + Duration::from_secs(idle_limit as u64));
         let mut read_some = 0usize;
+        let was_blocked = client.blocked.borrow().is_some();
+        let block_deadline = client.blocked.borrow().as_ref().and_then(|b| b.deadline);
         if !yielded {
             tokio::select! {
                 biased;
@@ -123,7 +137,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 },
                 _ = client.wake.notified() => {}
-                _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {
+                _ = sleep_until(block_deadline), if block_deadline.is_some() => {
+                    srv.borrow_mut().unblock_timeout(&client, &mut out);
+                }
+                _ = sleep_until(idle_deadline), if idle_deadline.is_some() && !was_blocked => {
                     if Instant::now().duration_since(client.last_interaction.get()).as_secs() >= idle_limit as u64 {
                         tracing::debug!("Closing idle client {}", client.addr);
                         break;
@@ -132,17 +149,22 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         let mut flow = Flow::Continue;
-        if read_some > 0 || yielded {
+        let blocked = client.blocked.borrow().is_some();
+        // Just served or timed out: the input that waited gets its turn.
+        let unblocked = was_blocked && !blocked;
+        if inbuf.len() > qbuf_limit {
+            tracing::warn!(
+                "Closing client that reached max query buffer length: {}",
+                client.addr
+            );
+            break;
+        }
+        if read_some > 0 {
+            srv.borrow_mut().stats.net_input_bytes += read_some as u64;
+        }
+        if (read_some > 0 || yielded || unblocked) && !blocked {
             let mut s = srv.borrow_mut();
-            s.stats.net_input_bytes += read_some as u64;
-            if inbuf.len() > qbuf_limit {
-                tracing::warn!(
-                    "Closing client that reached max query buffer length: {}",
-                    client.addr
-                );
-                break;
-            }
-            if inbuf.len() >= need || yielded {
+            if inbuf.len() >= need || yielded || unblocked {
                 out.resp3 = client.resp.get() == 3;
                 flow = process(&mut s, &client, &mut inbuf, &mut out, &mut need);
             }
@@ -175,7 +197,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         yielded = matches!(flow, Flow::Yield);
     }
     let _ = stream.shutdown().await;
-    srv.borrow_mut().clients.remove(&client.id);
+    let mut s = srv.borrow_mut();
+    s.unblock(&client);
+    s.clients.remove(&client.id);
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -29,8 +29,9 @@ impl Default for Limits {
 }
 
 /// The error text after `-ERR ` Redis sends before closing the connection.
+/// Bytes, because it may quote the offending (non-UTF-8) byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError(pub String);
+pub struct ProtocolError(pub Vec<u8>);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
@@ -61,7 +62,7 @@ pub fn parse_request(
 }
 
 fn proto_err(msg: &str) -> ProtocolError {
-    ProtocolError(format!("Protocol error: {msg}"))
+    ProtocolError(format!("Protocol error: {msg}").into_bytes())
 }
 
 /// Parses the decimal number of a header line (`*3` / `$5`), Redis-strict.
@@ -103,10 +104,6 @@ fn parse_multibulk(
         if pos >= buf.len() {
             return Ok(Parsed::Incomplete { need: pos + 1 });
         }
-        if buf[pos] != b'$' {
-            let got = buf[pos] as char;
-            return Err(ProtocolError(format!("Protocol error: expected '$', got '{got}'")));
-        }
         let rest = &buf[pos..];
         let Some(nl) = memchr(b'\r', rest) else {
             if rest.len() > INLINE_MAX {
@@ -116,6 +113,14 @@ fn parse_multibulk(
         };
         if nl > INLINE_MAX {
             return Err(proto_err("too big bulk count string"));
+        }
+        // Like Redis, the header line must be there before its first byte
+        // is judged.
+        if rest[0] != b'$' {
+            let mut m = b"Protocol error: expected '$', got '".to_vec();
+            m.push(rest[0]);
+            m.push(b'\'');
+            return Err(ProtocolError(m));
         }
         if nl + 1 >= rest.len() {
             return Ok(Parsed::Incomplete { need: pos + nl + 2 });
@@ -183,7 +188,9 @@ fn split_inline(line: &[u8], args: &mut Vec<(usize, usize)>) -> Result<(), Proto
                 if i >= n {
                     return Err(proto_err("unbalanced quotes in request"));
                 }
-                if line[i] == b'\\' && i + 1 < n {
+                // In double quotes a backslash escapes any byte; in single
+                // quotes only a single quote.
+                if line[i] == b'\\' && i + 1 < n && (q == b'"' || line[i + 1] == b'\'') {
                     i += 2;
                     continue;
                 }
@@ -290,10 +297,13 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse(b"*x\r\n").unwrap_err().0, "Protocol error: invalid multibulk length");
-        assert_eq!(parse(b"*1\r\n+a\r\n").unwrap_err().0, "Protocol error: expected '$', got '+'");
-        assert_eq!(parse(b"*1\r\n$-5\r\n").unwrap_err().0, "Protocol error: invalid bulk length");
-        assert_eq!(parse(b"PING \"a\r\n").unwrap_err().0, "Protocol error: unbalanced quotes in request");
+        assert_eq!(parse(b"*x\r\n").unwrap_err().0, b"Protocol error: invalid multibulk length");
+        assert_eq!(parse(b"*1\r\n+a\r\n").unwrap_err().0, b"Protocol error: expected '$', got '+'");
+        assert_eq!(parse(b"*1\r\n\xff\r\n").unwrap_err().0, b"Protocol error: expected '$', got '\xff'");
+        assert!(matches!(parse(b"*1\r\n+a").unwrap().0, Parsed::Incomplete { .. }));
+        assert_eq!(parse(b"*1\r\n$-5\r\n").unwrap_err().0, b"Protocol error: invalid bulk length");
+        assert_eq!(parse(b"PING \"a\r\n").unwrap_err().0, b"Protocol error: unbalanced quotes in request");
+        assert_eq!(parse(b"ECHO 'a\\\\'\r\n").unwrap_err().0, b"Protocol error: unbalanced quotes in request");
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Client {
     pub tot_net_in: Cell<u64>,
     pub tot_net_out: Cell<u64>,
     pub tot_cmds: Cell<u64>,
+    /// Set while the client waits in a blocking command.
+    pub blocked: RefCell<Option<super::blocking::Blocked>>,
 }
 
 impl Client {
@@ -73,6 +75,7 @@ impl Client {
             tot_net_in: Cell::new(0),
             tot_net_out: Cell::new(0),
             tot_cmds: Cell::new(0),
+            blocked: RefCell::new(None),
         }
     }
 
@@ -86,11 +89,20 @@ impl Client {
     pub fn info_line(&self) -> String {
         let now = Instant::now();
         let name = self.name.borrow();
-        let name = name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let name = name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         let lib_name = self.lib_name.borrow();
-        let lib_name = lib_name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let lib_name = lib_name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         let lib_ver = self.lib_ver.borrow();
-        let lib_ver = lib_ver.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let lib_ver = lib_ver
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         let mut flags = String::new();
         if self.close_asap.get() {
             flags.push('A');

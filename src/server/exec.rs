@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::blocking::BlockRequest;
 use super::client::ReplyMode;
 use super::{Client, Ctx, Server};
 use crate::commands::{self, find_sub, Command};
@@ -97,8 +98,15 @@ fn count_error(srv: &mut Server, text: &[u8]) {
 
 /// Runs one command and writes its reply (unless CLIENT REPLY says not
 /// to). `now_ms` is the command's notion of the current time, read once per
-/// batch of pipelined commands.
-pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now_ms: i64) {
+/// batch of pipelined commands. Returns the block request of a command
+/// that wants to park the client (see `blocking`).
+pub fn execute(
+    srv: &mut Server,
+    client: &Rc<Client>,
+    out: &mut Out,
+    args: &[Bytes],
+    now_ms: i64,
+) -> Option<BlockRequest> {
     // CLIENT REPLY SKIP silences the command after it; OFF silences all
     // until CLIENT REPLY ON. Whether a reply is kept is decided by the mode
     // once the command has run, so that ON's own +OK is sent.
@@ -106,7 +114,7 @@ pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Byt
         client.reply_mode.set(ReplyMode::Skip);
     }
     let mark = out.buf.len();
-    run(srv, client, out, args, now_ms);
+    let block = run(srv, client, out, args, now_ms);
     match client.reply_mode.get() {
         ReplyMode::Off => out.buf.truncate(mark),
         ReplyMode::Skip => {
@@ -115,9 +123,16 @@ pub fn execute(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Byt
         }
         ReplyMode::On | ReplyMode::SkipNext => {}
     }
+    block
 }
 
-fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now_ms: i64) {
+fn run(
+    srv: &mut Server,
+    client: &Rc<Client>,
+    out: &mut Out,
+    args: &[Bytes],
+    now_ms: i64,
+) -> Option<BlockRequest> {
     srv.stats.total_commands += 1;
     client.tot_cmds.set(client.tot_cmds.get() + 1);
     let cmd = match resolve(args) {
@@ -125,7 +140,7 @@ fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now
         Err(e) => {
             count_error(srv, e.text());
             out.error_bytes(e.text());
-            return;
+            return None;
         }
     };
     client.last_cmd.set(cmd.name);
@@ -133,25 +148,30 @@ fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now
         count_error(srv, errors::NOAUTH.as_bytes());
         out.error(errors::NOAUTH);
         srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
-        return;
+        return None;
     }
     let start = Instant::now();
     let mark = out.buf.len();
+    let block;
     let result = {
         let mut ctx = Ctx {
             srv: &mut *srv,
             client,
             out: &mut *out,
             now_ms,
+            block: None,
+            no_block: false,
         };
-        catch_unwind(AssertUnwindSafe(|| (cmd.handler)(&mut ctx, args)))
+        let r = catch_unwind(AssertUnwindSafe(|| (cmd.handler)(&mut ctx, args)));
+        block = ctx.block.take();
+        r
     };
     let usec = start.elapsed().as_micros() as u64;
     let stat = srv.cmd_stats.entry(cmd.name).or_default();
     stat.calls += 1;
     stat.usec += usec;
     match result {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => return block,
         Ok(Err(e)) => {
             stat.failed += 1;
             out.buf.truncate(mark);
@@ -167,4 +187,5 @@ fn run(srv: &mut Server, client: &Rc<Client>, out: &mut Out, args: &[Bytes], now
             out.error(&msg);
         }
     }
+    None
 }

@@ -7,7 +7,17 @@ use crate::config::D;
 use crate::server::{now_ms, Server};
 
 const DEFAULT: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
@@ -25,7 +35,11 @@ pub fn rss() -> u64 {
     let page = 4096;
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|x| x.parse::<u64>().ok())
+        })
         .map(|p| p * page)
         .unwrap_or(0)
 }
@@ -60,7 +74,11 @@ fn uname() -> String {
         if libc::uname(&mut u) != 0 {
             return "Linux".into();
         }
-        let f = |x: &[libc::c_char]| std::ffi::CStr::from_ptr(x.as_ptr()).to_string_lossy().into_owned();
+        let f = |x: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(x.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
         format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
     }
 }
@@ -87,7 +105,19 @@ pub fn render(srv: &Server, asked: &[String]) -> String {
         }
     }
     let order = [
-        "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace",
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "modules",
+        "commandstats",
+        "errorstats",
+        "latencystats",
+        "cluster",
+        "keyspace",
     ];
     let mut out = String::new();
     for s in order.iter().filter(|s| want.contains(s)) {
@@ -148,14 +178,23 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "configured_hz:{}", cfg.int(D::HZ));
             field!(o, "lru_clock:{}", crate::db::lru_clock(now_ms()) & 0xFFFFFF);
             field!(o, "executable:{}", srv.executable);
-            field!(o, "config_file:{}", srv.config_file.as_deref().unwrap_or(""));
+            field!(
+                o,
+                "config_file:{}",
+                srv.config_file.as_deref().unwrap_or("")
+            );
             field!(o, "io_threads_active:0");
         }
         "clients" => {
             field!(o, "connected_clients:{}", srv.clients.len());
             field!(o, "cluster_connections:0");
             field!(o, "maxclients:{}", cfg.int(D::MAXCLIENTS));
-            let maxq = srv.clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0);
+            let maxq = srv
+                .clients
+                .values()
+                .map(|c| c.qbuf.get())
+                .max()
+                .unwrap_or(0);
             field!(o, "client_recent_max_input_buffer:{maxq}");
             field!(o, "client_recent_max_output_buffer:0");
             field!(o, "blocked_clients:0");
@@ -175,19 +214,38 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             let maxmem = cfg.int(D::MAXMEMORY) as u64;
             let active = allocator_stat(tikv_jemalloc_ctl::stats::active::read);
             let resident = allocator_stat(tikv_jemalloc_ctl::stats::resident::read);
-            let sysmem = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) as u64 * libc::sysconf(libc::_SC_PAGESIZE) as u64 };
+            let sysmem = unsafe {
+                libc::sysconf(libc::_SC_PHYS_PAGES) as u64
+                    * libc::sysconf(libc::_SC_PAGESIZE) as u64
+            };
             field!(o, "used_memory:{used}");
             field!(o, "used_memory_human:{}", human(used));
             field!(o, "used_memory_rss:{rss}");
             field!(o, "used_memory_rss_human:{}", human(rss));
             field!(o, "used_memory_peak:{peak}");
             field!(o, "used_memory_peak_human:{}", human(peak));
-            field!(o, "used_memory_peak_perc:{:.2}%", if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 100.0 });
+            field!(
+                o,
+                "used_memory_peak_perc:{:.2}%",
+                if peak > 0 {
+                    used as f64 * 100.0 / peak as f64
+                } else {
+                    100.0
+                }
+            );
             field!(o, "used_memory_overhead:{}", srv.startup_memory);
             field!(o, "used_memory_startup:{}", srv.startup_memory);
             let dataset = used.saturating_sub(srv.startup_memory);
             field!(o, "used_memory_dataset:{dataset}");
-            field!(o, "used_memory_dataset_perc:{:.2}%", if used > 0 { dataset as f64 * 100.0 / used as f64 } else { 0.0 });
+            field!(
+                o,
+                "used_memory_dataset_perc:{:.2}%",
+                if used > 0 {
+                    dataset as f64 * 100.0 / used as f64
+                } else {
+                    0.0
+                }
+            );
             field!(o, "allocator_allocated:{used}");
             field!(o, "allocator_active:{active}");
             field!(o, "allocator_resident:{resident}");
@@ -209,13 +267,45 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "maxmemory:{maxmem}");
             field!(o, "maxmemory_human:{}", human(maxmem));
             field!(o, "maxmemory_policy:{}", cfg.str(D::MAXMEMORY_POLICY));
-            field!(o, "allocator_frag_ratio:{:.2}", if used > 0 { active as f64 / used as f64 } else { 1.0 });
+            field!(
+                o,
+                "allocator_frag_ratio:{:.2}",
+                if used > 0 {
+                    active as f64 / used as f64
+                } else {
+                    1.0
+                }
+            );
             field!(o, "allocator_frag_bytes:{}", active.saturating_sub(used));
-            field!(o, "allocator_rss_ratio:{:.2}", if active > 0 { resident as f64 / active as f64 } else { 1.0 });
+            field!(
+                o,
+                "allocator_rss_ratio:{:.2}",
+                if active > 0 {
+                    resident as f64 / active as f64
+                } else {
+                    1.0
+                }
+            );
             field!(o, "allocator_rss_bytes:{}", resident.saturating_sub(active));
-            field!(o, "rss_overhead_ratio:{:.2}", if resident > 0 { rss as f64 / resident as f64 } else { 1.0 });
+            field!(
+                o,
+                "rss_overhead_ratio:{:.2}",
+                if resident > 0 {
+                    rss as f64 / resident as f64
+                } else {
+                    1.0
+                }
+            );
             field!(o, "rss_overhead_bytes:{}", rss as i64 - resident as i64);
-            field!(o, "mem_fragmentation_ratio:{:.2}", if used > 0 { rss as f64 / used as f64 } else { 1.0 });
+            field!(
+                o,
+                "mem_fragmentation_ratio:{:.2}",
+                if used > 0 {
+                    rss as f64 / used as f64
+                } else {
+                    1.0
+                }
+            );
             field!(o, "mem_fragmentation_bytes:{}", rss as i64 - used as i64);
             field!(o, "mem_not_counted_for_evict:0");
             field!(o, "mem_replication_backlog:0");
@@ -265,13 +355,25 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             let st = &srv.stats;
             field!(o, "total_connections_received:{}", st.total_connections);
             field!(o, "total_commands_processed:{}", st.total_commands);
-            field!(o, "instantaneous_ops_per_sec:{}", srv.ops_sampler.borrow().rate(0));
+            field!(
+                o,
+                "instantaneous_ops_per_sec:{}",
+                srv.ops_sampler.borrow().rate(0)
+            );
             field!(o, "total_net_input_bytes:{}", st.net_input_bytes);
             field!(o, "total_net_output_bytes:{}", st.net_output_bytes);
             field!(o, "total_net_repl_input_bytes:0");
             field!(o, "total_net_repl_output_bytes:0");
-            field!(o, "instantaneous_input_kbps:{:.2}", srv.ops_sampler.borrow().rate(1) as f64 / 1024.0);
-            field!(o, "instantaneous_output_kbps:{:.2}", srv.ops_sampler.borrow().rate(2) as f64 / 1024.0);
+            field!(
+                o,
+                "instantaneous_input_kbps:{:.2}",
+                srv.ops_sampler.borrow().rate(1) as f64 / 1024.0
+            );
+            field!(
+                o,
+                "instantaneous_output_kbps:{:.2}",
+                srv.ops_sampler.borrow().rate(2) as f64 / 1024.0
+            );
             field!(o, "instantaneous_input_repl_kbps:0.00");
             field!(o, "instantaneous_output_repl_kbps:0.00");
             field!(o, "rejected_connections:{}", st.rejected_connections);
@@ -281,7 +383,11 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "expired_keys:{}", srv.ks.expired_keys());
             field!(o, "expired_stale_perc:0.00");
             field!(o, "expired_time_cap_reached_count:0");
-            field!(o, "expire_cycle_cpu_milliseconds:{}", st.expire_cycle_time_used_ms);
+            field!(
+                o,
+                "expire_cycle_cpu_milliseconds:{}",
+                st.expire_cycle_time_used_ms
+            );
             field!(o, "evicted_keys:0");
             field!(o, "evicted_clients:0");
             field!(o, "total_eviction_exceeded_time:0");
@@ -304,7 +410,11 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "tracking_total_keys:0");
             field!(o, "tracking_total_items:0");
             field!(o, "tracking_total_prefixes:0");
-            field!(o, "unexpected_error_replies:{}", st.unexpected_error_replies);
+            field!(
+                o,
+                "unexpected_error_replies:{}",
+                st.unexpected_error_replies
+            );
             field!(o, "total_error_replies:{}", st.total_error_replies);
             field!(o, "dump_payload_sanitizations:0");
             field!(o, "total_reads_processed:{}", st.total_reads);
@@ -350,7 +460,11 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             let mut names: Vec<_> = srv.cmd_stats.iter().collect();
             names.sort_by_key(|(n, _)| **n);
             for (n, s) in names {
-                let per = if s.calls > 0 { s.usec as f64 / s.calls as f64 } else { 0.0 };
+                let per = if s.calls > 0 {
+                    s.usec as f64 / s.calls as f64
+                } else {
+                    0.0
+                };
                 field!(
                     o,
                     "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}",
@@ -385,7 +499,12 @@ fn section(srv: &Server, name: &str, o: &mut String) {
                     }
                 }
                 let avg = if cnt > 0 { sum / cnt } else { 0 };
-                field!(o, "db{i}:keys={},expires={},avg_ttl={avg}", db.len(), db.expires.len());
+                field!(
+                    o,
+                    "db{i}:keys={},expires={},avg_ttl={avg}",
+                    db.len(),
+                    db.expires.len()
+                );
             }
         }
         _ => {}

@@ -2,6 +2,7 @@
 //! configuration, clients and statistics. Commands run one at a time on it,
 //! so they are atomic without locks.
 
+pub mod blocking;
 pub mod client;
 pub mod exec;
 pub mod info;
@@ -101,10 +102,18 @@ pub struct Server {
     /// Memory in use right after start-up (used_memory_startup).
     pub startup_memory: u64,
     pub ops_sampler: std::cell::RefCell<Sampler>,
+    /// Clients waiting on each (db, key), in arrival order.
+    pub blocking: std::collections::HashMap<(usize, Vec<u8>), std::collections::VecDeque<u64>>,
+    /// Keys that got data blocked clients may want, to serve after the
+    /// current command.
+    pub ready_keys: std::collections::VecDeque<(usize, Vec<u8>)>,
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Server {
@@ -113,7 +122,9 @@ impl Server {
         let run_id: String = {
             use rand::Rng;
             let mut r = rand::thread_rng();
-            (0..40).map(|_| std::char::from_digit(r.gen_range(0..16), 16).unwrap_or('0')).collect()
+            (0..40)
+                .map(|_| std::char::from_digit(r.gen_range(0..16), 16).unwrap_or('0'))
+                .collect()
         };
         Server {
             ks: Keyspace::new(dbs),
@@ -129,13 +140,17 @@ impl Server {
             shutdown_notify: Rc::new(Notify::new()),
             dirty: 0,
             active_expire: true,
-            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             config_file: None,
             bound_port: 0,
             last_save: now_ms() / 1000,
             peak_memory: std::cell::Cell::new(0),
             startup_memory: info::used_memory(),
             ops_sampler: Default::default(),
+            blocking: Default::default(),
+            ready_keys: Default::default(),
         }
     }
 
@@ -146,7 +161,11 @@ impl Server {
     /// Periodic work (serverCron): active expiry.
     pub fn cron(&mut self) {
         let st = &self.stats;
-        self.ops_sampler.borrow_mut().record([st.total_commands, st.net_input_bytes, st.net_output_bytes]);
+        self.ops_sampler.borrow_mut().record([
+            st.total_commands,
+            st.net_input_bytes,
+            st.net_output_bytes,
+        ]);
         if self.active_expire {
             let hz = self.cfg.int(D::HZ).clamp(1, 500) as u64;
             // Redis's slow cycle may use 25% of each cron period.
@@ -166,6 +185,10 @@ pub struct Ctx<'a> {
     pub client: &'a Rc<Client>,
     pub out: &'a mut Out,
     pub now_ms: i64,
+    /// Set by `block_on`: the command parks the client instead of replying.
+    pub block: Option<blocking::BlockRequest>,
+    /// True where blocking is not allowed (MULTI, scripts).
+    pub no_block: bool,
 }
 
 impl Ctx<'_> {

@@ -1,0 +1,5 @@
+//! Placeholder: this family's commands are added here.
+
+use super::Command;
+
+pub static COMMANDS: &[Command] = &[];
