@@ -195,3 +195,36 @@ impl Keyspace {
         total
     }
 }
+
+/// Values with more elements than this are freed on the lazyfree thread
+/// when freeing is lazy (Redis uses the same threshold).
+const LAZYFREE_THRESHOLD: usize = 64;
+
+/// Frees a removed entry. With `lazy`, a big collection is handed to a
+/// background thread so that deleting millions of elements does not stall
+/// the executor (UNLINK, lazyfree-lazy-* settings).
+pub fn free_entry(e: Entry, lazy: bool) {
+    use std::sync::mpsc::{channel, Sender};
+    use std::sync::{Mutex, OnceLock};
+    static LAZY: OnceLock<Mutex<Sender<Entry>>> = OnceLock::new();
+    if !lazy || e.val.elements() <= LAZYFREE_THRESHOLD {
+        return drop(e);
+    }
+    let tx = LAZY.get_or_init(|| {
+        let (tx, rx) = channel::<Entry>();
+        let spawned = std::thread::Builder::new().name("lazyfree".into()).spawn(move || {
+            for e in rx {
+                drop(e);
+            }
+        });
+        if spawned.is_err() {
+            tracing::warn!("could not start the lazyfree thread; freeing synchronously");
+        }
+        Mutex::new(tx)
+    });
+    // If the thread is gone the entry comes back in the error and is
+    // dropped here, synchronously.
+    if let Ok(tx) = tx.lock() {
+        let _ = tx.send(e);
+    }
+}

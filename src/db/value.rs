@@ -159,6 +159,17 @@ impl Value {
         }
     }
 
+    /// Number of elements (1 for a string): what freeing costs.
+    pub fn elements(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(l) => l.len(),
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
+
     pub fn bytes(b: &[u8]) -> Value {
         Value::Str(StrVal::from_bytes(b))
     }
