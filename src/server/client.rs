@@ -110,6 +110,9 @@ impl Client {
         if self.unix {
             flags.push('U');
         }
+        if self.blocked.borrow().is_some() {
+            flags.push('b');
+        }
         if flags.is_empty() {
             flags.push('N');
         }

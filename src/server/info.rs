@@ -197,13 +197,14 @@ fn section(srv: &Server, name: &str, o: &mut String) {
                 .unwrap_or(0);
             field!(o, "client_recent_max_input_buffer:{maxq}");
             field!(o, "client_recent_max_output_buffer:0");
-            field!(o, "blocked_clients:0");
+            let blocked = srv.clients.values().filter(|c| c.blocked.borrow().is_some()).count();
+            field!(o, "blocked_clients:{blocked}");
             field!(o, "tracking_clients:0");
             field!(o, "pubsub_clients:0");
             field!(o, "watching_clients:0");
             field!(o, "clients_in_timeout_table:0");
             field!(o, "total_watched_keys:0");
-            field!(o, "total_blocking_keys:0");
+            field!(o, "total_blocking_keys:{}", srv.blocking.len());
             field!(o, "total_blocking_keys_on_nokey:0");
         }
         "memory" => {
