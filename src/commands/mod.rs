@@ -12,6 +12,7 @@ pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod tx;
 pub mod zsets;
 
 use std::sync::OnceLock;
@@ -276,6 +277,7 @@ pub fn table() -> &'static Table {
             hashes::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            tx::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

@@ -199,6 +199,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = stream.shutdown().await;
     let mut s = srv.borrow_mut();
     s.unblock(&client);
+    s.unwatch_all(&client);
     s.clients.remove(&client.id);
 }
 

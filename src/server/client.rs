@@ -46,6 +46,14 @@ pub struct Client {
     pub tot_cmds: Cell<u64>,
     /// Set while the client waits in a blocking command.
     pub blocked: RefCell<Option<super::blocking::Blocked>>,
+    /// Commands queued since MULTI (None outside a transaction).
+    pub multi: RefCell<Option<Vec<Vec<bytes::Bytes>>>>,
+    /// A command was refused while queuing: EXEC must answer EXECABORT.
+    pub multi_error: Cell<bool>,
+    /// Keys this client WATCHes, and whether one was touched since.
+    /// Each with its expiry time when WATCH ran.
+    pub watched: RefCell<Vec<((usize, Vec<u8>), Option<i64>)>>,
+    pub watch_touched: Cell<bool>,
 }
 
 impl Client {
@@ -76,6 +84,10 @@ impl Client {
             tot_net_out: Cell::new(0),
             tot_cmds: Cell::new(0),
             blocked: RefCell::new(None),
+            multi: RefCell::new(None),
+            multi_error: Cell::new(false),
+            watched: RefCell::new(Vec::new()),
+            watch_touched: Cell::new(false),
         }
     }
 
@@ -113,11 +125,14 @@ impl Client {
         if self.blocked.borrow().is_some() {
             flags.push('b');
         }
+        if self.multi.borrow().is_some() {
+            flags.push('x');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -127,6 +142,7 @@ impl Client {
             now.duration_since(self.last_interaction.get()).as_secs(),
             flags,
             self.db.get(),
+            self.multi.borrow().as_ref().map_or(-1, |q| q.len() as i64),
             self.qbuf.get(),
             self.last_cmd.get(),
             self.user.borrow(),

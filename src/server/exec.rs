@@ -114,7 +114,7 @@ pub fn execute(
         client.reply_mode.set(ReplyMode::Skip);
     }
     let mark = out.buf.len();
-    let block = run(srv, client, out, args, now_ms);
+    let block = run(srv, client, out, args, now_ms, false);
     match client.reply_mode.get() {
         ReplyMode::Off => out.buf.truncate(mark),
         ReplyMode::Skip => {
@@ -126,18 +126,42 @@ pub fn execute(
     block
 }
 
+/// Runs a command queued by MULTI, as part of EXEC: it may not block.
+pub fn run_queued(
+    srv: &mut Server,
+    client: &Rc<Client>,
+    out: &mut Out,
+    args: &[Bytes],
+    now_ms: i64,
+) {
+    run(srv, client, out, args, now_ms, true);
+}
+
+/// Commands that act on the transaction itself rather than being queued.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
 fn run(
     srv: &mut Server,
     client: &Rc<Client>,
     out: &mut Out,
     args: &[Bytes],
     now_ms: i64,
+    no_block: bool,
 ) -> Option<BlockRequest> {
     srv.stats.total_commands += 1;
     client.tot_cmds.set(client.tot_cmds.get() + 1);
+    let in_multi = client.multi.borrow().is_some();
     let cmd = match resolve(args) {
         Ok(c) => c,
         Err(e) => {
+            if in_multi {
+                client.multi_error.set(true);
+            }
             count_error(srv, e.text());
             out.error_bytes(e.text());
             return None;
@@ -150,6 +174,21 @@ fn run(
         srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
         return None;
     }
+    if in_multi && !runs_inside_multi(cmd.name) {
+        if cmd.flags & commands::NO_MULTI != 0 {
+            client.multi_error.set(true);
+            let e = b"ERR Command not allowed inside a transaction";
+            count_error(srv, e);
+            out.error_bytes(e);
+            return None;
+        }
+        if let Some(q) = client.multi.borrow_mut().as_mut() {
+            q.push(args.to_vec());
+        }
+        out.simple("QUEUED");
+        return None;
+    }
+    let dirty_before = srv.dirty;
     let start = Instant::now();
     let mark = out.buf.len();
     let block;
@@ -160,12 +199,15 @@ fn run(
             out: &mut *out,
             now_ms,
             block: None,
-            no_block: false,
+            no_block,
         };
         let r = catch_unwind(AssertUnwindSafe(|| (cmd.handler)(&mut ctx, args)));
         block = ctx.block.take();
         r
     };
+    if srv.dirty != dirty_before && !srv.watched_keys.is_empty() {
+        touch_keys(srv, client, cmd, args);
+    }
     let usec = start.elapsed().as_micros() as u64;
     let stat = srv.cmd_stats.entry(cmd.name).or_default();
     stat.calls += 1;
@@ -188,4 +230,20 @@ fn run(
         }
     }
     None
+}
+
+/// A write changed the dataset: the watchers of the keys it names are told.
+fn touch_keys(srv: &mut Server, client: &Client, cmd: &Command, args: &[Bytes]) {
+    let db = client.db.get();
+    match cmd.name {
+        "flushall" => srv.touch_all_watched(None),
+        // SWAPDB changes the contents of two databases; be conservative.
+        "swapdb" => srv.touch_all_watched(None),
+        "flushdb" => srv.touch_all_watched(Some(db)),
+        _ => {
+            for p in cmd.key_positions(args.len()) {
+                srv.touch_watched(db, &args[p]);
+            }
+        }
+    }
 }

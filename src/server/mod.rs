@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod client;
 pub mod exec;
 pub mod info;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -107,6 +108,8 @@ pub struct Server {
     /// Keys that got data blocked clients may want, to serve after the
     /// current command.
     pub ready_keys: std::collections::VecDeque<(usize, Vec<u8>)>,
+    /// WATCHed keys and the clients watching each.
+    pub watched_keys: std::collections::HashMap<(usize, Vec<u8>), Vec<u64>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -151,6 +154,7 @@ impl Server {
             ops_sampler: Default::default(),
             blocking: Default::default(),
             ready_keys: Default::default(),
+            watched_keys: Default::default(),
         }
     }
 
