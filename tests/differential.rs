@@ -72,7 +72,10 @@ const DIFF_CLIENT_HELP: &str = "client|help";
 ///   7.2; 7.0 said "HELLO AUTH <user> <pass>".
 const WORDING_70_TO_72: &[(&str, &str)] = &[
     ("+    Prints this help.\r\n", "+    Print this help.\r\n"),
-    ("otherwise the HELLO AUTH <user> <pass> option", "otherwise the HELLO <proto> AUTH <user> <pass> option"),
+    (
+        "otherwise the HELLO AUTH <user> <pass> option",
+        "otherwise the HELLO <proto> AUTH <user> <pass> option",
+    ),
 ];
 
 /// OBJECT IDLETIME of a small integer value (0..9999): Redis stores all
@@ -87,8 +90,14 @@ const DIFF_SHARED_INT_IDLETIME: &str = "object|idletime on shared integers";
 const DIFF_SCAN_TYPE_NONE: &str = "scan type none";
 
 /// All of the above, for the report printed at start.
-const KNOWN_DIFFERENCES: &[&str] =
-    &[DIFF_HELLO, DIFF_INFO, DIFF_RANDOMKEY, DIFF_CLIENT_HELP, DIFF_SHARED_INT_IDLETIME, DIFF_SCAN_TYPE_NONE];
+const KNOWN_DIFFERENCES: &[&str] = &[
+    DIFF_HELLO,
+    DIFF_INFO,
+    DIFF_RANDOMKEY,
+    DIFF_CLIENT_HELP,
+    DIFF_SHARED_INT_IDLETIME,
+    DIFF_SCAN_TYPE_NONE,
+];
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -97,7 +106,10 @@ const KNOWN_DIFFERENCES: &[&str] =
 type Args = Vec<Vec<u8>>;
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 /// Printable form of binary data.
@@ -117,7 +129,10 @@ fn show(b: &[u8]) -> String {
 }
 
 fn show_cmd(args: &[Vec<u8>]) -> String {
-    args.iter().map(|a| format!("\"{}\"", show(a))).collect::<Vec<_>>().join(" ")
+    args.iter()
+        .map(|a| format!("\"{}\"", show(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn frame(b: &[u8]) -> Option<Frame> {
@@ -150,7 +165,10 @@ struct Pair {
 
 impl Pair {
     fn new(a: &Server, b: &Server) -> Pair {
-        Pair { ours: a.raw(), redis: b.raw() }
+        Pair {
+            ours: a.raw(),
+            redis: b.raw(),
+        }
     }
 
     /// Sends to both before reading either, so both run the command at
@@ -204,18 +222,26 @@ fn compare(check: Check, ours: &[u8], redis: &[u8]) -> Option<String> {
         Check::RandomKey => matches!(
             (fa, fb),
             (Some(Frame::Bulk(Some(_))), Some(Frame::Bulk(Some(_))))
-                | (Some(Frame::Null | Frame::Bulk(None)), Some(Frame::Null | Frame::Bulk(None)))
+                | (
+                    Some(Frame::Null | Frame::Bulk(None)),
+                    Some(Frame::Null | Frame::Bulk(None))
+                )
         ),
         Check::SameKind => ours.first() == redis.first() && ours.first() != Some(&b'-'),
         Check::Newer => {
-            let rejected = redis.starts_with(b"-ERR unknown subcommand") || redis == b"-ERR syntax error\r\n";
+            let rejected =
+                redis.starts_with(b"-ERR unknown subcommand") || redis == b"-ERR syntax error\r\n";
             rejected && !ours.starts_with(b"-") && !ours.is_empty()
         }
     };
     if ok {
         None
     } else {
-        Some(format!("redust: {}\n    redis:  {}", show(ours), show(redis)))
+        Some(format!(
+            "redust: {}\n    redis:  {}",
+            show(ours),
+            show(redis)
+        ))
     }
 }
 
@@ -243,29 +269,105 @@ const KEY_POOL: &[&[u8]] = &[
 ];
 
 const PATTERNS: &[&[u8]] = &[
-    b"*", b"*", b"k*", b"k?", b"k[0-2]", b"k[^0-2]", b"key:*", b"*:*", b"k\\*", b"*\\**", b"[kK]*", b"?", b"",
-    b"bin*", b"*\xff*", b"\xff*", b"k[", b"*[", b"[a-z]*", b"K*", b"*e*", b"k[2-0]", b"*0*9", b"??",
+    b"*", b"*", b"k*", b"k?", b"k[0-2]", b"k[^0-2]", b"key:*", b"*:*", b"k\\*", b"*\\**", b"[kK]*",
+    b"?", b"", b"bin*", b"*\xff*", b"\xff*", b"k[", b"*[", b"[a-z]*", b"K*", b"*e*", b"k[2-0]",
+    b"*0*9", b"??",
 ];
 
 /// Integer tokens that are never a short positive TTL (so a fuzzed EXPIRE
 /// cannot start a race) nor a huge allocation (SETRANGE).
-const FUZZ_INTS: &[&str] =
-    &["0", "-1", "1000000000", "9223372036854775807", "-9223372036854775808", "1.5", "abc", "", "00", "+1"];
+const FUZZ_INTS: &[&str] = &[
+    "0",
+    "-1",
+    "1000000000",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1.5",
+    "abc",
+    "",
+    "00",
+    "+1",
+];
 
 const FUZZ_WORDS: &[&str] = &[
-    "NX", "XX", "GT", "LT", "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET", "PERSIST", "LEN", "IDX", "MINMATCHLEN",
-    "WITHMATCHLEN", "DB", "REPLACE", "MATCH", "COUNT", "TYPE", "ASYNC", "SYNC", "v", "hello",
+    "NX",
+    "XX",
+    "GT",
+    "LT",
+    "EX",
+    "PX",
+    "EXAT",
+    "PXAT",
+    "KEEPTTL",
+    "GET",
+    "PERSIST",
+    "LEN",
+    "IDX",
+    "MINMATCHLEN",
+    "WITHMATCHLEN",
+    "DB",
+    "REPLACE",
+    "MATCH",
+    "COUNT",
+    "TYPE",
+    "ASYNC",
+    "SYNC",
+    "v",
+    "hello",
 ];
 
 /// Commands the arity/argument fuzzer may call (nothing that closes the
 /// connection, changes the protocol, iterates with a cursor or kills
 /// clients).
 const FUZZ_COMMANDS: &[&str] = &[
-    "get", "set", "setnx", "setex", "psetex", "getex", "getdel", "getset", "mget", "mset", "msetnx", "append",
-    "strlen", "incr", "decr", "incrby", "decrby", "incrbyfloat", "getrange", "substr", "setrange", "lcs", "del",
-    "unlink", "exists", "touch", "type", "rename", "renamenx", "keys", "dbsize", "expire", "pexpire", "expireat",
-    "pexpireat", "ttl", "pttl", "expiretime", "pexpiretime", "persist", "move", "copy", "swapdb", "select",
-    "flushdb", "ping", "echo", "auth",
+    "get",
+    "set",
+    "setnx",
+    "setex",
+    "psetex",
+    "getex",
+    "getdel",
+    "getset",
+    "mget",
+    "mset",
+    "msetnx",
+    "append",
+    "strlen",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "incrbyfloat",
+    "getrange",
+    "substr",
+    "setrange",
+    "lcs",
+    "del",
+    "unlink",
+    "exists",
+    "touch",
+    "type",
+    "rename",
+    "renamenx",
+    "keys",
+    "dbsize",
+    "expire",
+    "pexpire",
+    "expireat",
+    "pexpireat",
+    "ttl",
+    "pttl",
+    "expiretime",
+    "pexpiretime",
+    "persist",
+    "move",
+    "copy",
+    "swapdb",
+    "select",
+    "flushdb",
+    "ping",
+    "echo",
+    "auth",
 ];
 
 enum Step {
@@ -303,7 +405,15 @@ impl Gen {
     /// A command or option word, sometimes in mixed case.
     fn w(&mut self, s: &str) -> Vec<u8> {
         if self.chance(0.3) {
-            s.bytes().map(|c| if self.rng.gen_bool(0.5) { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
+            s.bytes()
+                .map(|c| {
+                    if self.rng.gen_bool(0.5) {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                })
+                .collect()
         } else {
             s.as_bytes().to_vec()
         }
@@ -337,12 +447,30 @@ impl Gen {
         match self.rng.gen_range(0..18) {
             0..=2 => self.rng.gen_range(0..10_000).to_string().into_bytes(),
             3 => self.pick(&["9999", "10000", "10001", "-1", "0"]).into(),
-            4 => self.rng.gen_range(-1_000_000_000i64..1_000_000_000).to_string().into_bytes(),
+            4 => self
+                .rng
+                .gen_range(-1_000_000_000i64..1_000_000_000)
+                .to_string()
+                .into_bytes(),
             5 => self
-                .pick(&["9223372036854775807", "-9223372036854775808", "9223372036854775806", "9223372036854775808", "-9223372036854775809", "12345678901234567890"])
+                .pick(&[
+                    "9223372036854775807",
+                    "-9223372036854775808",
+                    "9223372036854775806",
+                    "9223372036854775808",
+                    "-9223372036854775809",
+                    "12345678901234567890",
+                ])
                 .into(),
-            6 => self.pick(&["007", "+5", "-0", " 5", "5 ", "1e3", "0x10", "1_000"]).into(),
-            7 => self.pick(&["1.5", "-0.25", "3.0", "1e3", "0.1", "inf", "-inf", "nan", "1e400", "10.5", "5.0e3", "1.", ".5"]).into(),
+            6 => self
+                .pick(&["007", "+5", "-0", " 5", "5 ", "1e3", "0x10", "1_000"])
+                .into(),
+            7 => self
+                .pick(&[
+                    "1.5", "-0.25", "3.0", "1e3", "0.1", "inf", "-inf", "nan", "1e400", "10.5",
+                    "5.0e3", "1.", ".5",
+                ])
+                .into(),
             8 | 9 => {
                 let n = self.rng.gen_range(1..12);
                 self.alnum(n)
@@ -358,10 +486,21 @@ impl Gen {
             }
             14 => {
                 let n = self.rng.gen_range(0..20);
-                (0..n).map(|_| self.pick(&[0u8, b'\r', b'\n', 0xff, b'a', b' ', 0x80, b'$', b'*'])).collect()
+                (0..n)
+                    .map(|_| self.pick(&[0u8, b'\r', b'\n', 0xff, b'a', b' ', 0x80, b'$', b'*']))
+                    .collect()
             }
             15 => Vec::new(),
-            _ => self.pick(&["hello", "Hello World", "foo", "bar", "ohmytext", "mynewtext"]).into(),
+            _ => self
+                .pick(&[
+                    "hello",
+                    "Hello World",
+                    "foo",
+                    "bar",
+                    "ohmytext",
+                    "mynewtext",
+                ])
+                .into(),
         }
     }
 
@@ -379,10 +518,22 @@ impl Gen {
             14 => -1,
             15 => {
                 return self
-                    .pick(&["9223372036854775807", "-9223372036854775808", "9223372036854775", "9223372036854776", "-9223372036854775", "-9223372036854776", "9223372036854775000"])
+                    .pick(&[
+                        "9223372036854775807",
+                        "-9223372036854775808",
+                        "9223372036854775",
+                        "9223372036854776",
+                        "-9223372036854775",
+                        "-9223372036854776",
+                        "9223372036854775000",
+                    ])
                     .into()
             }
-            16 => return self.pick(&["abc", "", "1.5", "+100000", " 100000", "100000 "]).into(),
+            16 => {
+                return self
+                    .pick(&["abc", "", "1.5", "+100000", " 100000", "100000 "])
+                    .into()
+            }
             _ => now + self.rng.gen_range(1000..100_000) * unit,
         };
         v.to_string().into_bytes()
@@ -396,7 +547,18 @@ impl Gen {
         if self.chance(0.8) {
             self.rng.gen_range(0..4).to_string().into_bytes()
         } else {
-            self.pick(&["15", "16", "-1", "abc", "4294967296", "2147483648", "", "1.0", "01"]).into()
+            self.pick(&[
+                "15",
+                "16",
+                "-1",
+                "abc",
+                "4294967296",
+                "2147483648",
+                "",
+                "1.0",
+                "01",
+            ])
+            .into()
         }
     }
 
@@ -404,7 +566,16 @@ impl Gen {
         if self.chance(0.9) {
             self.rng.gen_range(-60..60).to_string().into_bytes()
         } else {
-            self.pick(&["9223372036854775807", "-9223372036854775808", "abc", "1.5", "", "2147483648", "-2147483649"]).into()
+            self.pick(&[
+                "9223372036854775807",
+                "-9223372036854775808",
+                "abc",
+                "1.5",
+                "",
+                "2147483648",
+                "-2147483649",
+            ])
+            .into()
         }
     }
 
@@ -412,14 +583,50 @@ impl Gen {
         if self.chance(0.6) {
             self.rng.gen_range(-1000..1000).to_string().into_bytes()
         } else {
-            self.pick(&["9223372036854775807", "-9223372036854775808", "9223372036854775808", "1.5", "abc", "", "+1", "01", " 1", "-0", "4611686018427387904"]).into()
+            self.pick(&[
+                "9223372036854775807",
+                "-9223372036854775808",
+                "9223372036854775808",
+                "1.5",
+                "abc",
+                "",
+                "+1",
+                "01",
+                " 1",
+                "-0",
+                "4611686018427387904",
+            ])
+            .into()
         }
     }
 
     fn float_arg(&mut self) -> Vec<u8> {
         self.pick(&[
-            "1", "-1", "0.1", "1.5", "-2.25", "1e3", "3.0e3", "1e-5", "10.5", "0", "-0", "inf", "-inf", "nan", "abc", "", " 1",
-            "1e400", "0x10", "5e-18", "1e30", "9e18", "1.7976931348623157e308", "+2", ".5",
+            "1",
+            "-1",
+            "0.1",
+            "1.5",
+            "-2.25",
+            "1e3",
+            "3.0e3",
+            "1e-5",
+            "10.5",
+            "0",
+            "-0",
+            "inf",
+            "-inf",
+            "nan",
+            "abc",
+            "",
+            " 1",
+            "1e400",
+            "0x10",
+            "5e-18",
+            "1e30",
+            "9e18",
+            "1.7976931348623157e308",
+            "+2",
+            ".5",
         ])
         .into()
     }
@@ -598,9 +805,20 @@ impl Gen {
                 a.push(if self.chance(0.9) {
                     self.rng.gen_range(0..70).to_string().into_bytes()
                 } else {
-                    self.pick(&["-1", "536870912", "1000000000", "abc", "9223372036854775807"]).into()
+                    self.pick(&[
+                        "-1",
+                        "536870912",
+                        "1000000000",
+                        "abc",
+                        "9223372036854775807",
+                    ])
+                    .into()
                 });
-                a.push(if self.chance(0.15) { Vec::new() } else { self.value() });
+                a.push(if self.chance(0.15) {
+                    Vec::new()
+                } else {
+                    self.value()
+                });
                 c(a)
             }
             390..=419 => {
@@ -614,7 +832,19 @@ impl Gen {
                         5..=6 => a.push(self.w("WITHMATCHLEN")),
                         7..=8 => {
                             a.push(self.w("MINMATCHLEN"));
-                            a.push(self.pick(&["0", "1", "2", "3", "4", "-5", "abc", "9223372036854775807"]).into());
+                            a.push(
+                                self.pick(&[
+                                    "0",
+                                    "1",
+                                    "2",
+                                    "3",
+                                    "4",
+                                    "-5",
+                                    "abc",
+                                    "9223372036854775807",
+                                ])
+                                .into(),
+                            );
                         }
                         9 => a.push(self.w("MINMATCHLEN")),
                         _ => a.push(self.w("FOO")),
@@ -652,14 +882,19 @@ impl Gen {
                 a.push(self.key());
                 a.push(self.ttl(name.starts_with('p'), name.ends_with("at")));
                 for _ in 0..self.rng.gen_range(0..=2) {
-                    let o = self.pick(&["NX", "XX", "GT", "LT", "NX", "XX", "GT", "LT", "FOO", "EX"]);
+                    let o =
+                        self.pick(&["NX", "XX", "GT", "LT", "NX", "XX", "GT", "LT", "FOO", "EX"]);
                     a.push(self.w(o));
                 }
                 c(a)
             }
             560..=589 => {
                 let name = self.pick(&["ttl", "pttl", "expiretime", "pexpiretime"]);
-                let tol = if name.starts_with('p') { TIMING_TOLERANCE_S * 1000 } else { TIMING_TOLERANCE_S };
+                let tol = if name.starts_with('p') {
+                    TIMING_TOLERANCE_S * 1000
+                } else {
+                    TIMING_TOLERANCE_S
+                };
                 let mut a = self.cmd(name);
                 a.push(self.key());
                 Step::Cmd(a, Timing(tol))
@@ -736,7 +971,9 @@ impl Gen {
             }
             720..=769 => self.fuzz(),
             770..=779 => {
-                let names: &[&[u8]] = &[b"foo", b"GETT", b"sett", b"", b"ob ject", b"x\r\ny", b"get\0", b"\xff"];
+                let names: &[&[u8]] = &[
+                    b"foo", b"GETT", b"sett", b"", b"ob ject", b"x\r\ny", b"get\0", b"\xff",
+                ];
                 let mut a = vec![self.pick(names).to_vec()];
                 for _ in 0..self.rng.gen_range(0..4) {
                     a.push(self.key());
@@ -762,11 +999,28 @@ impl Gen {
     fn scan(&mut self) -> Step {
         let mut a = self.cmd("scan");
         if self.chance(0.1) {
-            a.push(self.pick(&["abc", " 0", "-1x", "18446744073709551616", "0x0", "1.5", "-", "+", "0 "]).into());
+            a.push(
+                self.pick(&[
+                    "abc",
+                    " 0",
+                    "-1x",
+                    "18446744073709551616",
+                    "0x0",
+                    "1.5",
+                    "-",
+                    "+",
+                    "0 ",
+                ])
+                .into(),
+            );
             return Step::Cmd(a, Check::Exact);
         }
         // Other spellings of cursor 0 (Redis parses it with strtoul).
-        a.push(if self.chance(0.9) { b("0") } else { self.pick(&["", "+0", "-0", "00"]).into() });
+        a.push(if self.chance(0.9) {
+            b("0")
+        } else {
+            self.pick(&["", "+0", "-0", "00"]).into()
+        });
         for _ in 0..self.rng.gen_range(0..=2) {
             match self.rng.gen_range(0..10) {
                 0..=3 => {
@@ -793,7 +1047,10 @@ impl Gen {
     }
 
     fn object(&mut self) -> Step {
-        let sub = self.pick(&["ENCODING", "ENCODING", "ENCODING", "REFCOUNT", "REFCOUNT", "IDLETIME", "FREQ", "HELP", "FOO", ""]);
+        let sub = self.pick(&[
+            "ENCODING", "ENCODING", "ENCODING", "REFCOUNT", "REFCOUNT", "IDLETIME", "FREQ", "HELP",
+            "FOO", "",
+        ]);
         let mut a = self.cmd("object");
         if !sub.is_empty() {
             a.push(self.w(sub));
@@ -848,7 +1105,14 @@ impl Gen {
             8 => (vec![b"client", b"id"], SameKind),
             9 => (vec![b"client", b"info"], SameKind),
             10 => (vec![b"client", b"list"], SameKind),
-            11 => (vec![b"client", b"no-evict", if self.chance(0.5) { b"on" } else { b"off" }], Exact),
+            11 => (
+                vec![
+                    b"client",
+                    b"no-evict",
+                    if self.chance(0.5) { b"on" } else { b"off" },
+                ],
+                Exact,
+            ),
             12 => (vec![b"client", b"no-evict", b"maybe"], Exact),
             13 => (vec![b"client", b"help"], SameKind),
             14 => (vec![b"client", b"reply", b"on"], Exact),
@@ -901,7 +1165,10 @@ impl Gen {
                     (&[b"client", b"kill", b"user", b"nobody"], Exact),
                     (&[b"client", b"kill", b"skipme", b"maybe"], Exact),
                     (&[b"client", b"kill", b"laddr", b"1.2.3.4:5"], Exact),
-                    (&[b"client", b"kill", b"addr", b"1.1.1.1:1", b"skipme", b"yes"], Exact),
+                    (
+                        &[b"client", b"kill", b"addr", b"1.1.1.1:1", b"skipme", b"yes"],
+                        Exact,
+                    ),
                     (&[b"client", b"kill", b"addr", b"1.1.1.1:1", b"id"], Exact),
                     (&[b"client", b"kill", b"foo", b"bar"], Exact),
                     (&[b"client", b"kill", b"id"], Exact),
@@ -958,7 +1225,8 @@ impl Runner {
         if self.history.len() == 40 {
             self.history.pop_front();
         }
-        self.history.push_back(format!("[{}] {tag} {}", self.step, show_cmd(args)));
+        self.history
+            .push_back(format!("[{}] {tag} {}", self.step, show_cmd(args)));
     }
 
     /// Reports a mismatch and stops: the servers' states may have diverged,
@@ -970,17 +1238,37 @@ impl Runner {
             self.step,
             show_cmd(args),
             why,
-            self.history.iter().cloned().collect::<Vec<_>>().join("\n    ")
+            self.history
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n    ")
         );
         eprintln!("{msg}");
-        panic!("differential mismatch; rerun with DIFF_SEED={} (see above)", self.seed);
+        panic!(
+            "differential mismatch; rerun with DIFF_SEED={} (see above)",
+            self.seed
+        );
     }
 
-    fn call(&mut self, p: &mut Pair, tag: &str, args: &[Vec<u8>], check: Check) -> (Vec<u8>, Vec<u8>) {
+    fn call(
+        &mut self,
+        p: &mut Pair,
+        tag: &str,
+        args: &[Vec<u8>],
+        check: Check,
+    ) -> (Vec<u8>, Vec<u8>) {
         self.record(tag, args);
         let (a, b) = p.call(args);
         if a.is_empty() || b.is_empty() {
-            self.fail(args, format!("connection closed (redust {} bytes, redis {} bytes)", a.len(), b.len()));
+            self.fail(
+                args,
+                format!(
+                    "connection closed (redust {} bytes, redis {} bytes)",
+                    a.len(),
+                    b.len()
+                ),
+            );
         }
         if let Some(why) = compare(check, &a, &b) {
             self.fail(args, why);
@@ -991,7 +1279,10 @@ impl Runner {
                     r.send(&[b"exists".to_vec(), k.clone()]);
                     let n = r.read_raw().map(|x| x.1).unwrap_or_default();
                     if n != b":1\r\n" {
-                        self.fail(args, format!("{who} returned {} which does not exist", show(&k)));
+                        self.fail(
+                            args,
+                            format!("{who} returned {} which does not exist", show(&k)),
+                        );
                     }
                 }
             }
@@ -1025,8 +1316,16 @@ impl Runner {
             Err(e) => self.fail(args, format!("redis: {e}")),
         };
         if ka != kb {
-            let s = |k: &BTreeSet<Vec<u8>>| k.iter().map(|x| show(x)).collect::<Vec<_>>().join(", ");
-            self.fail(args, format!("scan sets differ\n    redust: {}\n    redis:  {}", s(&ka), s(&kb)));
+            let s =
+                |k: &BTreeSet<Vec<u8>>| k.iter().map(|x| show(x)).collect::<Vec<_>>().join(", ");
+            self.fail(
+                args,
+                format!(
+                    "scan sets differ\n    redust: {}\n    redis:  {}",
+                    s(&ka),
+                    s(&kb)
+                ),
+            );
         }
     }
 
@@ -1044,7 +1343,16 @@ impl Runner {
                 let refcount = vec![b("object"), b("refcount"), a[2].clone()];
                 let (rc, _) = self.call(p, tag, &refcount, Check::Exact);
                 let shared = rc == b":2147483647\r\n";
-                self.call(p, tag, &a, if shared { Check::SameKind } else { Check::Timing(TIMING_TOLERANCE_S) });
+                self.call(
+                    p,
+                    tag,
+                    &a,
+                    if shared {
+                        Check::SameKind
+                    } else {
+                        Check::Timing(TIMING_TOLERANCE_S)
+                    },
+                );
             }
             Step::DbSize => {
                 self.scan(p, tag, &[b("scan"), b("0")]);
@@ -1101,7 +1409,8 @@ fn differential_random_streams() {
         eprintln!("redis-server not installed; skipping the differential test");
         return;
     }
-    let seed = env_u64("DIFF_SEED").unwrap_or_else(|| now_ms() as u64 ^ (std::process::id() as u64) << 32);
+    let seed =
+        env_u64("DIFF_SEED").unwrap_or_else(|| now_ms() as u64 ^ (std::process::id() as u64) << 32);
     let commands = env_u64("DIFF_COMMANDS").unwrap_or(25_000) as usize;
     eprintln!("differential: seed {seed} (DIFF_SEED), {commands} commands (DIFF_COMMANDS)");
     eprintln!("differential: documented differences: {KNOWN_DIFFERENCES:?} {DIFF_CLIENT_IDENTITY:?} {NEWER_THAN_70:?}");
@@ -1110,12 +1419,23 @@ fn differential_random_streams() {
     let redis = Server::start_redis(&[]);
     let mut main = Pair::new(&ours, &redis);
     let mut r3 = Pair::new(&ours, &redis);
-    let mut runner = Runner { seed, stats: Default::default(), step: 0, history: VecDeque::new() };
+    let mut runner = Runner {
+        seed,
+        stats: Default::default(),
+        step: 0,
+        history: VecDeque::new(),
+    };
     // RESP3 on the second pair: HELLO's reply is a documented difference.
     runner.call(&mut r3, "resp3", &[b("HELLO"), b("3")], Check::SameKind);
 
-    let mut g2 = Gen { rng: SmallRng::seed_from_u64(seed), resp3: false };
-    let mut g3 = Gen { rng: SmallRng::seed_from_u64(seed.wrapping_add(1)), resp3: true };
+    let mut g2 = Gen {
+        rng: SmallRng::seed_from_u64(seed),
+        resp3: false,
+    };
+    let mut g3 = Gen {
+        rng: SmallRng::seed_from_u64(seed.wrapping_add(1)),
+        resp3: true,
+    };
     let mut pick = SmallRng::seed_from_u64(seed.wrapping_add(2));
     let start = Instant::now();
     for i in 0..commands {
@@ -1128,7 +1448,10 @@ fn differential_random_streams() {
             runner.run_step(&mut main, "resp2", s);
         }
     }
-    eprintln!("differential: {commands} commands in {:.1}s, no mismatch", start.elapsed().as_secs_f64());
+    eprintln!(
+        "differential: {commands} commands in {:.1}s, no mismatch",
+        start.elapsed().as_secs_f64()
+    );
     eprintln!("differential: replies per command (errors / nil / other):");
     for (name, [e, n, o]) in &runner.stats {
         eprintln!("    {name:<14} {e:>6} {n:>6} {o:>6}");
@@ -1148,7 +1471,12 @@ fn script(pair: &mut Pair, steps: &[ScriptStep]) {
     for (args, expect) in steps {
         let args: Args = args.iter().map(|a| a.to_vec()).collect();
         let (a, b) = pair.call(&args);
-        assert_eq!(show(&a), show(&normalize_70(&b)), "redust vs redis for {}", show_cmd(&args));
+        assert_eq!(
+            show(&a),
+            show(&normalize_70(&b)),
+            "redust vs redis for {}",
+            show_cmd(&args)
+        );
         if let Some(e) = expect {
             assert_eq!(show(&a), show(e), "expected reply for {}", show_cmd(&args));
         }
@@ -1265,18 +1593,42 @@ fn differential_focused_cases() {
     for (args, expect) in [
         (vec![b("set"), b("la"), vec![b'a'; 12_000]], "+OK\\r\\n"),
         (vec![b("set"), b("lb"), vec![b'b'; 12_000]], "+OK\\r\\n"),
-        (vec![b("lcs"), b("la"), b("lb")], "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\\r\\n"),
-        (vec![b("set"), b("big"), [&b"1"[..], &[b'0'; 5110]].concat()], "+OK\\r\\n"),
-        (vec![b("incrbyfloat"), b("big"), b("1")], "-ERR value is not a valid float\\r\\n"),
-        (vec![b("incrbyfloat"), b("nosuch"), [&b"1"[..], &[b'0'; 5200]].concat()], "-ERR value is not a valid float\\r\\n"),
+        (
+            vec![b("lcs"), b("la"), b("lb")],
+            "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\\r\\n",
+        ),
+        (
+            vec![b("set"), b("big"), [&b"1"[..], &[b'0'; 5110]].concat()],
+            "+OK\\r\\n",
+        ),
+        (
+            vec![b("incrbyfloat"), b("big"), b("1")],
+            "-ERR value is not a valid float\\r\\n",
+        ),
+        (
+            vec![
+                b("incrbyfloat"),
+                b("nosuch"),
+                [&b"1"[..], &[b'0'; 5200]].concat(),
+            ],
+            "-ERR value is not a valid float\\r\\n",
+        ),
     ] {
         let (x, y) = p.call(&args);
-        assert_eq!((show(&x), show(&y)), (expect.to_string(), expect.to_string()), "{}", show_cmd(&args[..2]));
+        assert_eq!(
+            (show(&x), show(&y)),
+            (expect.to_string(), expect.to_string()),
+            "{}",
+            show_cmd(&args[..2])
+        );
     }
 
     // QUIT replies OK, then the connection closes.
     let (x, y) = p.call(&[b("quit")]);
-    assert_eq!((show(&x), show(&y)), ("+OK\\r\\n".into(), "+OK\\r\\n".into()));
+    assert_eq!(
+        (show(&x), show(&y)),
+        ("+OK\\r\\n".into(), "+OK\\r\\n".into())
+    );
     assert!(p.ours.is_closed());
 
     // RESP3: nil, LCS IDX as a map.
@@ -1314,13 +1666,31 @@ fn differential_error_quoting() {
     script(
         &mut p,
         &[
-            (&[b"get\x00x", b"k"], Some(b"-ERR unknown command 'get', with args beginning with: 'k' \r\n")),
-            (&[b"foo", b"a\x00b", b"c"], Some(b"-ERR unknown command 'foo', with args beginning with: 'a' 'c' \r\n")),
-            (&[b"foo", b"\xff"], Some(b"-ERR unknown command 'foo', with args beginning with: '\xff' \r\n")),
-            (&[b"object", b"x\x00y"], Some(b"-ERR unknown subcommand 'x'. Try OBJECT HELP.\r\n")),
+            (
+                &[b"get\x00x", b"k"],
+                Some(b"-ERR unknown command 'get', with args beginning with: 'k' \r\n"),
+            ),
+            (
+                &[b"foo", b"a\x00b", b"c"],
+                Some(b"-ERR unknown command 'foo', with args beginning with: 'a' 'c' \r\n"),
+            ),
+            (
+                &[b"foo", b"\xff"],
+                Some(b"-ERR unknown command 'foo', with args beginning with: '\xff' \r\n"),
+            ),
+            (
+                &[b"object", b"x\x00y"],
+                Some(b"-ERR unknown subcommand 'x'. Try OBJECT HELP.\r\n"),
+            ),
             (&[b"set", b"k", b"v"], None),
-            (&[b"expire", b"k", b"100", b"\xffx\x00y"], Some(b"-ERR Unsupported option \xffx\r\n")),
-            (&[b"expire", b"k", b"100", b"a\r\nb"], Some(b"-ERR Unsupported option a  b\r\n")),
+            (
+                &[b"expire", b"k", b"100", b"\xffx\x00y"],
+                Some(b"-ERR Unsupported option \xffx\r\n"),
+            ),
+            (
+                &[b"expire", b"k", b"100", b"a\r\nb"],
+                Some(b"-ERR Unsupported option a  b\r\n"),
+            ),
             (&[b"hello", b"2", b"\xfe\x00"], None),
             (&[b"client", b"list", b"type", b"\xff"], None),
             (&[b"client", b"kill", b"type", b"x\x00\xff"], None),
@@ -1342,18 +1712,27 @@ fn differential_auth_and_client_reply() {
     script(
         &mut p,
         &[
-            (&[b"get", b"k"], Some(b"-NOAUTH Authentication required.\r\n")),
+            (
+                &[b"get", b"k"],
+                Some(b"-NOAUTH Authentication required.\r\n"),
+            ),
             (&[b"ping"], None),
             (&[b"nosuch"], None),
             (&[b"hello", b"2"], None),
             (&[b"hello", b"3", b"auth", b"default", b"wrong"], None),
-            (&[b"auth", b"wrong"], Some(b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")),
+            (
+                &[b"auth", b"wrong"],
+                Some(b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"),
+            ),
             (&[b"auth", b"nobody", b"secret"], None),
             (&[b"auth", b"a", b"b", b"c"], None),
             (&[b"auth", b"secret"], Some(b"+OK\r\n")),
             (&[b"set", b"k", b"v"], Some(b"+OK\r\n")),
             (&[b"reset"], Some(b"+RESET\r\n")),
-            (&[b"get", b"k"], Some(b"-NOAUTH Authentication required.\r\n")),
+            (
+                &[b"get", b"k"],
+                Some(b"-NOAUTH Authentication required.\r\n"),
+            ),
             (&[b"auth", b"default", b"secret"], Some(b"+OK\r\n")),
             (&[b"get", b"k"], Some(b"$1\r\nv\r\n")),
         ],
@@ -1363,13 +1742,21 @@ fn differential_auth_and_client_reply() {
 
     // CLIENT REPLY OFF / SKIP: only the reply of CLIENT REPLY ON comes back.
     for r in [&mut p.ours, &mut p.redis] {
-        for cmd in [&["client", "reply", "off"][..], &["set", "x", "1"], &["client", "reply", "skip"], &["get", "x"], &["client", "reply", "on"]] {
+        for cmd in [
+            &["client", "reply", "off"][..],
+            &["set", "x", "1"],
+            &["client", "reply", "skip"],
+            &["get", "x"],
+            &["client", "reply", "on"],
+        ] {
             r.send(cmd);
         }
         r.send(&["client", "reply", "skip"]);
         r.send(&["incr", "x"]);
         r.send(&["get", "x"]);
-        let replies: Vec<String> = (0..2).map(|_| show(&r.read_raw().expect("reply").1)).collect();
+        let replies: Vec<String> = (0..2)
+            .map(|_| show(&r.read_raw().expect("reply").1))
+            .collect();
         assert_eq!(replies, ["+OK\\r\\n", "$1\\r\\n2\\r\\n"]);
     }
 }
@@ -1431,14 +1818,21 @@ fn differential_access_time() {
     }
     std::thread::sleep(Duration::from_millis(3300));
     for (i, probe) in probes.iter().enumerate() {
-        let args: Args = probe.iter().map(|a| a.replace("K", &key(i)).into_bytes()).collect();
+        let args: Args = probe
+            .iter()
+            .map(|a| a.replace("K", &key(i)).into_bytes())
+            .collect();
         let (x, y) = p.call(&args);
         assert_eq!(show(&x), show(&y), "{}", show_cmd(&args));
     }
     let mut bad = Vec::new();
     for (i, probe) in probes.iter().enumerate() {
         // After a RENAME the value lives at the destination.
-        let k = if probe.contains(&"K:dst") { format!("{}:dst", key(i)) } else { key(i) };
+        let k = if probe.contains(&"K:dst") {
+            format!("{}:dst", key(i))
+        } else {
+            key(i)
+        };
         let (x, y) = p.call(&[b("object"), b("idletime"), k.into_bytes()]);
         if let Some(why) = compare(Check::Timing(1), &x, &y) {
             bad.push(format!("idle time after {probe:?}: {why}"));

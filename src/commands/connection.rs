@@ -3,7 +3,10 @@
 
 use bytes::Bytes;
 
-use super::{cmd, container, int_arg, is, Command, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_AUTH, NO_KEYS, STALE, C_CONNECTION, ADMIN};
+use super::{
+    cmd, container, int_arg, is, Command, ADMIN, ALLOW_BUSY, C_CONNECTION, FAST, LOADING, NOSCRIPT,
+    NO_AUTH, NO_KEYS, STALE,
+};
 use crate::config::D;
 use crate::errors::{self, CmdResult, Error};
 use crate::server::client::ReplyMode;
@@ -13,30 +16,217 @@ const G: &str = "connection";
 const CONN: u32 = LOADING | STALE;
 
 pub static COMMANDS: &[Command] = &[
-    cmd("ping", -1, FAST, NO_KEYS, C_CONNECTION, ping, G, "1.0.0", "Returns the server's liveliness response."),
-    cmd("echo", 2, FAST, NO_KEYS, C_CONNECTION, echo, G, "1.0.0", "Returns the given string."),
-    cmd("quit", -1, ALLOW_BUSY | NOSCRIPT | CONN | FAST | NO_AUTH, NO_KEYS, C_CONNECTION, quit, G, "1.0.0", "Closes the connection."),
-    cmd("reset", 1, NOSCRIPT | CONN | FAST | NO_AUTH, NO_KEYS, C_CONNECTION, reset, G, "6.2.0", "Resets the connection."),
-    cmd("select", 2, CONN | FAST, NO_KEYS, C_CONNECTION, select, G, "1.0.0", "Changes the selected database."),
-    cmd("auth", -2, NOSCRIPT | CONN | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, C_CONNECTION, auth, G, "1.0.0", "Authenticates the connection."),
-    cmd("hello", -1, NOSCRIPT | CONN | FAST | NO_AUTH | ALLOW_BUSY, NO_KEYS, C_CONNECTION, hello, G, "6.0.0", "Handshakes with the Redis server."),
-    container("client", C_CONNECTION, G, "2.4.0", "A container for client connection commands.", CLIENT_SUBS),
+    cmd(
+        "ping",
+        -1,
+        FAST,
+        NO_KEYS,
+        C_CONNECTION,
+        ping,
+        G,
+        "1.0.0",
+        "Returns the server's liveliness response.",
+    ),
+    cmd(
+        "echo",
+        2,
+        FAST,
+        NO_KEYS,
+        C_CONNECTION,
+        echo,
+        G,
+        "1.0.0",
+        "Returns the given string.",
+    ),
+    cmd(
+        "quit",
+        -1,
+        ALLOW_BUSY | NOSCRIPT | CONN | FAST | NO_AUTH,
+        NO_KEYS,
+        C_CONNECTION,
+        quit,
+        G,
+        "1.0.0",
+        "Closes the connection.",
+    ),
+    cmd(
+        "reset",
+        1,
+        NOSCRIPT | CONN | FAST | NO_AUTH,
+        NO_KEYS,
+        C_CONNECTION,
+        reset,
+        G,
+        "6.2.0",
+        "Resets the connection.",
+    ),
+    cmd(
+        "select",
+        2,
+        CONN | FAST,
+        NO_KEYS,
+        C_CONNECTION,
+        select,
+        G,
+        "1.0.0",
+        "Changes the selected database.",
+    ),
+    cmd(
+        "auth",
+        -2,
+        NOSCRIPT | CONN | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
+        C_CONNECTION,
+        auth,
+        G,
+        "1.0.0",
+        "Authenticates the connection.",
+    ),
+    cmd(
+        "hello",
+        -1,
+        NOSCRIPT | CONN | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
+        C_CONNECTION,
+        hello,
+        G,
+        "6.0.0",
+        "Handshakes with the Redis server.",
+    ),
+    container(
+        "client",
+        C_CONNECTION,
+        G,
+        "2.4.0",
+        "A container for client connection commands.",
+        CLIENT_SUBS,
+    ),
 ];
 
 const CS: u32 = NOSCRIPT | CONN;
 
 static CLIENT_SUBS: &[Command] = &[
-    cmd("client|id", 2, CS, NO_KEYS, C_CONNECTION, client_id, G, "5.0.0", "Returns the unique client ID of the connection."),
-    cmd("client|setname", 3, CS, NO_KEYS, C_CONNECTION, client_setname, G, "2.6.9", "Sets the connection name."),
-    cmd("client|getname", 2, CS, NO_KEYS, C_CONNECTION, client_getname, G, "2.6.9", "Returns the name of the connection."),
-    cmd("client|setinfo", 4, CS, NO_KEYS, C_CONNECTION, client_setinfo, G, "7.2.0", "Sets information specific to the client or connection."),
-    cmd("client|list", -2, ADMIN | CS, NO_KEYS, C_CONNECTION, client_list, G, "2.4.0", "Lists open connections."),
-    cmd("client|info", 2, CS, NO_KEYS, C_CONNECTION, client_info, G, "6.2.0", "Returns information about the connection."),
-    cmd("client|kill", -3, ADMIN | CS, NO_KEYS, C_CONNECTION, client_kill, G, "2.4.0", "Terminates open connections."),
-    cmd("client|reply", 3, CS, NO_KEYS, C_CONNECTION, client_reply, G, "3.2.0", "Instructs the server whether to reply to commands."),
-    cmd("client|no-evict", 3, ADMIN | CS, NO_KEYS, C_CONNECTION, client_onoff, G, "7.0.0", "Sets the client eviction mode of the connection."),
-    cmd("client|no-touch", 3, CS, NO_KEYS, C_CONNECTION, client_onoff, G, "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
-    cmd("client|help", 2, CS, NO_KEYS, C_CONNECTION, client_help, G, "5.0.0", "Returns helpful text about the different subcommands."),
+    cmd(
+        "client|id",
+        2,
+        CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_id,
+        G,
+        "5.0.0",
+        "Returns the unique client ID of the connection.",
+    ),
+    cmd(
+        "client|setname",
+        3,
+        CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_setname,
+        G,
+        "2.6.9",
+        "Sets the connection name.",
+    ),
+    cmd(
+        "client|getname",
+        2,
+        CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_getname,
+        G,
+        "2.6.9",
+        "Returns the name of the connection.",
+    ),
+    cmd(
+        "client|setinfo",
+        4,
+        CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_setinfo,
+        G,
+        "7.2.0",
+        "Sets information specific to the client or connection.",
+    ),
+    cmd(
+        "client|list",
+        -2,
+        ADMIN | CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_list,
+        G,
+        "2.4.0",
+        "Lists open connections.",
+    ),
+    cmd(
+        "client|info",
+        2,
+        CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_info,
+        G,
+        "6.2.0",
+        "Returns information about the connection.",
+    ),
+    cmd(
+        "client|kill",
+        -3,
+        ADMIN | CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_kill,
+        G,
+        "2.4.0",
+        "Terminates open connections.",
+    ),
+    cmd(
+        "client|reply",
+        3,
+        CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_reply,
+        G,
+        "3.2.0",
+        "Instructs the server whether to reply to commands.",
+    ),
+    cmd(
+        "client|no-evict",
+        3,
+        ADMIN | CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_onoff,
+        G,
+        "7.0.0",
+        "Sets the client eviction mode of the connection.",
+    ),
+    cmd(
+        "client|no-touch",
+        3,
+        CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_onoff,
+        G,
+        "7.2.0",
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+    ),
+    cmd(
+        "client|help",
+        2,
+        CS,
+        NO_KEYS,
+        C_CONNECTION,
+        client_help,
+        G,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 fn ping(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -93,7 +283,11 @@ fn auth(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if a.len() == 2 && !ctx.srv.requires_auth() {
         return Err(Error::msg(errors::NO_PASSWORD_SET));
     }
-    let (user, pass): (&[u8], &[u8]) = if a.len() == 2 { (b"default", &a[1]) } else { (&a[1], &a[2]) };
+    let (user, pass): (&[u8], &[u8]) = if a.len() == 2 {
+        (b"default", &a[1])
+    } else {
+        (&a[1], &a[2])
+    };
     if !check_credentials(ctx, user, pass) {
         return Err(Error::msg(errors::WRONGPASS));
     }
@@ -126,7 +320,11 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             name = Some(&a[j + 1]);
             j += 2;
         } else {
-            return Err(errors::quoting("Syntax error in HELLO option '", &a[j], "'"));
+            return Err(errors::quoting(
+                "Syntax error in HELLO option '",
+                &a[j],
+                "'",
+            ));
         }
     }
     if let Some((u, p)) = creds {
@@ -179,7 +377,9 @@ fn client_id(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 
 fn validate_name(n: &[u8]) -> CmdResult {
     if n.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(Error::msg("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(Error::msg(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     Ok(())
 }
@@ -225,7 +425,10 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
     if a.len() == 4 && is(&a[2], "type") {
         let t = &a[3];
-        if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| is(t, n)) {
+        if !["normal", "master", "replica", "slave", "pubsub"]
+            .iter()
+            .any(|n| is(t, n))
+        {
             return Err(errors::quoting("Unknown client type '", t, "'"));
         }
         // Only normal clients exist so far.
@@ -236,7 +439,8 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         let mut v = Vec::new();
         for x in &a[3..] {
             // Any integer; ids below 1 just match nothing.
-            let id = crate::util::num::parse_i64(x).ok_or_else(|| Error::msg("ERR Invalid client ID"))?;
+            let id = crate::util::num::parse_i64(x)
+                .ok_or_else(|| Error::msg("ERR Invalid client ID"))?;
             v.push(id as u64);
         }
         ids = Some(v);
@@ -287,7 +491,12 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         let v = &a[j + 1];
         let vs = String::from_utf8_lossy(v).into_owned();
         if is(&a[j], "id") {
-            id = Some(crate::util::num::parse_i64(v).filter(|&i| i > 0).ok_or_else(|| Error::msg("ERR client-id should be greater than 0"))? as u64);
+            id = Some(
+                crate::util::num::parse_i64(v)
+                    .filter(|&i| i > 0)
+                    .ok_or_else(|| Error::msg("ERR client-id should be greater than 0"))?
+                    as u64,
+            );
         } else if is(&a[j], "addr") {
             addr = Some(vs);
         } else if is(&a[j], "laddr") {
@@ -301,7 +510,10 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         } else if is(&a[j], "maxage") {
             maxage = Some(int_arg(v)?);
         } else if is(&a[j], "type") {
-            if !["normal", "master", "replica", "slave", "pubsub"].iter().any(|n| is(v, n)) {
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|n| is(v, n))
+            {
                 return Err(errors::quoting("Unknown client type '", v, "'"));
             }
             // Every client is a normal one so far.
@@ -368,51 +580,55 @@ fn client_onoff(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn client_help(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    super::help_reply(ctx, "CLIENT", &[
-        "CACHING (YES|NO)",
-        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
-        "GETREDIR",
-        "    Return the client ID we are redirecting to when tracking is enabled.",
-        "GETNAME",
-        "    Return the name of the current connection.",
-        "ID",
-        "    Return the ID of the current connection.",
-        "INFO",
-        "    Return information about the current client connection.",
-        "KILL <ip:port>",
-        "    Kill connection made from <ip:port>.",
-        "KILL <option> <value> [<option> <value> [...]]",
-        "    Kill connections. Options are:",
-        "    * ADDR (<ip:port>|<unixsocket>:0)",
-        "      Kill connections made from the specified address",
-        "    * LADDR (<ip:port>|<unixsocket>:0)",
-        "      Kill connections made to specified local address",
-        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-        "      Kill connections by type.",
-        "    * USER <username>",
-        "      Kill connections authenticated by <username>.",
-        "    * SKIPME (YES|NO)",
-        "      Skip killing current connection (default: yes).",
-        "    * ID <client-id>",
-        "      Kill connections by client id.",
-        "    * MAXAGE <maxage>",
-        "      Kill connections older than the specified age.",
-        "LIST [options ...]",
-        "    Return information about client connections. Options:",
-        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-        "      Return clients of specified type.",
-        "REPLY (ON|OFF|SKIP)",
-        "    Control the replies sent to the current connection.",
-        "SETNAME <name>",
-        "    Assign the name <name> to the current connection.",
-        "SETINFO <option> <value>",
-        "    Set client meta attr. Options are:",
-        "    * LIB-NAME: the client lib name.",
-        "    * LIB-VER: the client lib version.",
-        "NO-EVICT (ON|OFF)",
-        "    Protect current client connection from eviction.",
-        "NO-TOUCH (ON|OFF)",
-        "    Will not touch LRU/LFU stats when this mode is on.",
-    ]);
+    super::help_reply(
+        ctx,
+        "CLIENT",
+        &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ],
+    );
     Ok(())
 }

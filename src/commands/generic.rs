@@ -3,7 +3,10 @@
 
 use bytes::Bytes;
 
-use super::{cmd, container, int_arg, is, Command, Keys, FAST, KEY1, READONLY, WRITE, C_KEYSPACE, DENYOOM, NO_KEYS, STALE, LOADING};
+use super::{
+    cmd, container, int_arg, is, Command, Keys, C_KEYSPACE, DENYOOM, FAST, KEY1, LOADING, NO_KEYS,
+    READONLY, STALE, WRITE,
+};
 use crate::config::D;
 use crate::db::Db;
 use crate::errors::{self, CmdResult, Error};
@@ -11,8 +14,16 @@ use crate::server::Ctx;
 use crate::util::glob::glob_match;
 
 const G: &str = "generic";
-const ALL_KEYS: Keys = Keys { first: 1, last: -1, step: 1 };
-const TWO_KEYS: Keys = Keys { first: 1, last: 2, step: 1 };
+const ALL_KEYS: Keys = Keys {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+const TWO_KEYS: Keys = Keys {
+    first: 1,
+    last: 2,
+    step: 1,
+};
 
 pub static COMMANDS: &[Command] = &[
     cmd("del", -2, WRITE, ALL_KEYS, C_KEYSPACE, del, G, "1.0.0", "Deletes one or more keys."),
@@ -44,11 +55,77 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 static OBJECT_SUBS: &[Command] = &[
-    cmd("object|encoding", 3, READONLY, Keys { first: 2, last: 2, step: 1 }, C_KEYSPACE, object_encoding, G, "2.2.3", "Returns the internal encoding of a Redis object."),
-    cmd("object|idletime", 3, READONLY, Keys { first: 2, last: 2, step: 1 }, C_KEYSPACE, object_idletime, G, "2.2.3", "Returns the time since the last access to a Redis object."),
-    cmd("object|freq", 3, READONLY, Keys { first: 2, last: 2, step: 1 }, C_KEYSPACE, object_freq, G, "4.0.0", "Returns the logarithmic access frequency counter of a Redis object."),
-    cmd("object|refcount", 3, READONLY, Keys { first: 2, last: 2, step: 1 }, C_KEYSPACE, object_refcount, G, "2.2.3", "Returns the reference count of a value of a key."),
-    cmd("object|help", 2, LOADING | STALE, NO_KEYS, C_KEYSPACE, object_help, G, "6.2.0", "Returns helpful text about the different subcommands."),
+    cmd(
+        "object|encoding",
+        3,
+        READONLY,
+        Keys {
+            first: 2,
+            last: 2,
+            step: 1,
+        },
+        C_KEYSPACE,
+        object_encoding,
+        G,
+        "2.2.3",
+        "Returns the internal encoding of a Redis object.",
+    ),
+    cmd(
+        "object|idletime",
+        3,
+        READONLY,
+        Keys {
+            first: 2,
+            last: 2,
+            step: 1,
+        },
+        C_KEYSPACE,
+        object_idletime,
+        G,
+        "2.2.3",
+        "Returns the time since the last access to a Redis object.",
+    ),
+    cmd(
+        "object|freq",
+        3,
+        READONLY,
+        Keys {
+            first: 2,
+            last: 2,
+            step: 1,
+        },
+        C_KEYSPACE,
+        object_freq,
+        G,
+        "4.0.0",
+        "Returns the logarithmic access frequency counter of a Redis object.",
+    ),
+    cmd(
+        "object|refcount",
+        3,
+        READONLY,
+        Keys {
+            first: 2,
+            last: 2,
+            step: 1,
+        },
+        C_KEYSPACE,
+        object_refcount,
+        G,
+        "2.2.3",
+        "Returns the reference count of a value of a key.",
+    ),
+    cmd(
+        "object|help",
+        2,
+        LOADING | STALE,
+        NO_KEYS,
+        C_KEYSPACE,
+        object_help,
+        G,
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+    ),
 ];
 
 fn del(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -80,14 +157,21 @@ fn exists(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn touch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let db = ctx.db();
-    let n = a[1..].iter().filter(|k| db.lookup(k, now).is_some()).count();
+    let n = a[1..]
+        .iter()
+        .filter(|k| db.lookup(k, now).is_some())
+        .count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn type_(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    let t = ctx.db().peek(&a[1], now).map(|e| e.val.type_name()).unwrap_or("none");
+    let t = ctx
+        .db()
+        .peek(&a[1], now)
+        .map(|e| e.val.type_name())
+        .unwrap_or("none");
     ctx.out.simple(t);
     Ok(())
 }
@@ -107,7 +191,9 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Result<bool, Error> {
         return Ok(false);
     }
     let ttl = db.expire_at(&a[1]);
-    let Some(e) = db.remove(&a[1]) else { return Err(Error::NoSuchKey) };
+    let Some(e) = db.remove(&a[1]) else {
+        return Err(Error::NoSuchKey);
+    };
     if let Some(old) = db.remove(&a[2]) {
         drop(old);
     }
@@ -168,7 +254,10 @@ pub fn parse_cursor(b: &[u8]) -> Result<u64, Error> {
         if !c.is_ascii_digit() {
             return Err(bad());
         }
-        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).ok_or_else(bad)?;
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as u64))
+            .ok_or_else(bad)?;
     }
     Ok(if neg { v.wrapping_neg() } else { v })
 }
@@ -233,7 +322,9 @@ fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     // Keys that turn out to be expired are deleted and another is drawn;
     // bounded so a database of only expired keys cannot loop forever.
     for _ in 0..100 {
-        let Some((k, _)) = db.dict.random(&mut ks.rng) else { break };
+        let Some((k, _)) = db.dict.random(&mut ks.rng) else {
+            break;
+        };
         let k = k.to_vec();
         if !db.expire_if_needed(&k, now) {
             ctx.out.bulk(&k);
@@ -252,7 +343,13 @@ fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 
 /// EXPIRE family. `unit_ms` converts the argument to ms; `absolute` means
 /// it is a unix time rather than a delay.
-fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool, name: &str) -> CmdResult {
+fn expire_generic(
+    ctx: &mut Ctx,
+    a: &[Bytes],
+    unit_ms: i64,
+    absolute: bool,
+    name: &str,
+) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for o in &a[3..] {
         if is(o, "nx") {
@@ -268,10 +365,14 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, absolute: bool, name
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(Error::msg("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(Error::msg(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Err(Error::msg("ERR GT and LT options at the same time are not compatible"));
+        return Err(Error::msg(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     let mut when = int_arg(&a[2])?;
     if unit_ms == 1000 {
@@ -396,10 +497,20 @@ pub fn db_arg(ctx: &Ctx, b: &[u8]) -> Result<usize, Error> {
 
 /// Copies or moves `key` from db `src` to db `dst`; false if the source is
 /// missing or the destination exists (and not `replace`).
-fn transfer(ctx: &mut Ctx, src: usize, key: &[u8], dst: usize, dkey: &[u8], replace: bool, remove: bool) -> bool {
+fn transfer(
+    ctx: &mut Ctx,
+    src: usize,
+    key: &[u8],
+    dst: usize,
+    dkey: &[u8],
+    replace: bool,
+    remove: bool,
+) -> bool {
     let now = ctx.now_ms;
     let dbs = &mut ctx.srv.ks.dbs;
-    let Some(e) = dbs[src].lookup(key, now) else { return false };
+    let Some(e) = dbs[src].lookup(key, now) else {
+        return false;
+    };
     let val = if remove { e.val.clone() } else { e.val.copy() };
     let ttl = dbs[src].expire_at(key);
     if dbs[dst].lookup(dkey, now).is_some() {
@@ -424,7 +535,9 @@ fn move_(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let dst = db_arg(ctx, &a[2])?;
     let src = ctx.db_index();
     if src == dst {
-        return Err(Error::msg("ERR source and destination objects are the same"));
+        return Err(Error::msg(
+            "ERR source and destination objects are the same",
+        ));
     }
     let done = transfer(ctx, src, &a[1], dst, &a[1], false, true);
     ctx.out.int(done as i64);
@@ -448,7 +561,9 @@ fn copy(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         j += 1;
     }
     if src == dst && a[1] == a[2] {
-        return Err(Error::msg("ERR source and destination objects are the same"));
+        return Err(Error::msg(
+            "ERR source and destination objects are the same",
+        ));
     }
     let done = transfer(ctx, src, &a[1], dst, &a[2], replace, false);
     ctx.out.int(done as i64);
@@ -457,7 +572,9 @@ fn copy(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let index = |b: &[u8], msg: &'static str| {
-        crate::util::num::parse_i64(b).filter(|&i| i32::try_from(i).is_ok()).ok_or(Error::msg(msg))
+        crate::util::num::parse_i64(b)
+            .filter(|&i| i32::try_from(i).is_ok())
+            .ok_or(Error::msg(msg))
     };
     let i = index(&a[1], "ERR invalid first DB index")?;
     let j = index(&a[2], "ERR invalid second DB index")?;
@@ -565,7 +682,9 @@ fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             ctx.out.null();
             return Ok(());
         }
-        Some(crate::db::Value::Str(crate::db::StrVal::Int(i))) if (0..10000).contains(i) => i32::MAX as i64,
+        Some(crate::db::Value::Str(crate::db::StrVal::Int(i))) if (0..10000).contains(i) => {
+            i32::MAX as i64
+        }
         Some(_) => 1,
     };
     ctx.out.int(rc);
@@ -573,19 +692,23 @@ fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn object_help(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    super::help_reply(ctx, "OBJECT", &[
-        "ENCODING <key>",
-        "    Return the kind of internal representation used in order to store the value",
-        "    associated with a <key>.",
-        "FREQ <key>",
-        "    Return the access frequency index of the <key>. The returned integer is",
-        "    proportional to the logarithm of the recent access frequency of the key.",
-        "IDLETIME <key>",
-        "    Return the idle time of the <key>, that is the approximated number of",
-        "    seconds elapsed since the last access to the key.",
-        "REFCOUNT <key>",
-        "    Return the number of references of the value associated with the specified",
-        "    <key>.",
-    ]);
+    super::help_reply(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
     Ok(())
 }

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{cmd, int_arg, is, Command, Keys, DENYOOM, FAST, KEY1, READONLY, WRITE, C_STRING};
+use super::{cmd, int_arg, is, Command, Keys, C_STRING, DENYOOM, FAST, KEY1, READONLY, WRITE};
 use crate::config::D;
 use crate::db::{StrVal, Value};
 use crate::errors::{self, CmdResult, Error};
@@ -127,7 +127,13 @@ struct SetOpts<'a> {
 
 /// Parses SET/GETEX options (from `a[start..]`) with Redis's conflict rules.
 fn parse_set_opts(a: &[Bytes], start: usize, is_set: bool) -> Result<SetOpts<'_>, Error> {
-    let mut o = SetOpts { nx: false, xx: false, get: false, ttl: Ttl::None, expire: None };
+    let mut o = SetOpts {
+        nx: false,
+        xx: false,
+        get: false,
+        ttl: Ttl::None,
+        expire: None,
+    };
     // Which expiry form was given: 0 none, 1 EX, 2 PX, 3 EXAT, 4 PXAT.
     let mut form = 0;
     let mut keep = false;
@@ -171,7 +177,9 @@ fn parse_set_opts(a: &[Bytes], start: usize, is_set: bool) -> Result<SetOpts<'_>
 
 /// Validates the EX/PX/EXAT/PXAT argument into `o.ttl`.
 fn resolve_expire(now_ms: i64, o: &mut SetOpts, name: &str) -> CmdResult {
-    let Some((form, arg)) = o.expire else { return Ok(()) };
+    let Some((form, arg)) = o.expire else {
+        return Ok(());
+    };
     let v = int_arg(arg)?;
     let seconds = form == 1 || form == 3;
     if v <= 0 || (seconds && v > i64::MAX / 1000) {
@@ -179,7 +187,9 @@ fn resolve_expire(now_ms: i64, o: &mut SetOpts, name: &str) -> CmdResult {
     }
     let mut ms = if seconds { v * 1000 } else { v };
     if form == 1 || form == 2 {
-        ms = ms.checked_add(now_ms).ok_or_else(|| errors::invalid_expire(name))?;
+        ms = ms
+            .checked_add(now_ms)
+            .ok_or_else(|| errors::invalid_expire(name))?;
     }
     o.ttl = Ttl::At(ms);
     Ok(())
@@ -237,7 +247,9 @@ fn setex_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, name: &str) -> CmdRes
     if v <= 0 || v > i64::MAX / unit_ms {
         return Err(errors::invalid_expire(name));
     }
-    let at = (v * unit_ms).checked_add(ctx.now_ms).ok_or_else(|| errors::invalid_expire(name))?;
+    let at = (v * unit_ms)
+        .checked_add(ctx.now_ms)
+        .ok_or_else(|| errors::invalid_expire(name))?;
     let now = ctx.now_ms;
     let db = ctx.db();
     db.set(&a[1], Value::bytes(&a[3]), false, now);
@@ -557,16 +569,22 @@ fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         j += 1;
     }
-    let sa = read_str(ctx, &a[1]).map_err(|_| Error::msg("ERR The specified keys must contain string values"))?;
+    let sa = read_str(ctx, &a[1])
+        .map_err(|_| Error::msg("ERR The specified keys must contain string values"))?;
     let sa = sa.map(|s| s.as_bytes().into_owned()).unwrap_or_default();
-    let sb = read_str(ctx, &a[2]).map_err(|_| Error::msg("ERR The specified keys must contain string values"))?;
+    let sb = read_str(ctx, &a[2])
+        .map_err(|_| Error::msg("ERR The specified keys must contain string values"))?;
     let sb = sb.map(|s| s.as_bytes().into_owned()).unwrap_or_default();
     if want_len && idx {
-        return Err(Error::msg("ERR If you want both the length and indexes, please just use IDX."));
+        return Err(Error::msg(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
     }
     let (n, m) = (sa.len(), sb.len());
     if (n as u64 + 1) * (m as u64 + 1) * 4 > max_len(ctx) as u64 {
-        return Err(Error::msg("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+        return Err(Error::msg(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
     }
     // table[i][j] = LCS length of sa[..i] and sb[..j].
     let w = m + 1;
@@ -598,7 +616,9 @@ fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             common[k] = sa[i - 1];
             let (ai, bj) = (i - 1, jj - 1);
             cur = match cur {
-                Some(((s, e), (bs, be))) if s == ai + 1 && bs == bj + 1 => Some(((ai, e), (bj, be))),
+                Some(((s, e), (bs, be))) if s == ai + 1 && bs == bj + 1 => {
+                    Some(((ai, e), (bj, be)))
+                }
                 Some(r) => {
                     runs.push(r);
                     Some(((ai, ai), (bj, bj)))
@@ -625,7 +645,10 @@ fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         ctx.out.bulk(&common);
         return Ok(());
     }
-    let runs: Vec<_> = runs.into_iter().filter(|((s, e), _)| (e - s + 1) as i64 >= minlen).collect();
+    let runs: Vec<_> = runs
+        .into_iter()
+        .filter(|((s, e), _)| (e - s + 1) as i64 >= minlen)
+        .collect();
     let out = &mut *ctx.out;
     out.map(2);
     out.bulk(b"matches");
