@@ -230,6 +230,16 @@ static CLIENT_SUBS: &[Command] = &[
 ];
 
 fn ping(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    // A subscribed RESP2 client gets PING's answer in the message format.
+    if ctx.client.resp.get() == 2 && ctx.client.in_pubsub() {
+        if a.len() > 2 {
+            return Err(errors::wrong_arity("ping"));
+        }
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(a.get(1).map_or(&b""[..], |b| &b[..]));
+        return Ok(());
+    }
     match a.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&a[1]),
@@ -251,6 +261,9 @@ fn quit(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 
 fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     let c = ctx.client;
+    *c.multi.borrow_mut() = None;
+    ctx.srv.unwatch_all(c);
+    ctx.srv.unsubscribe_all(c);
     c.db.set(0);
     c.resp.set(2);
     ctx.out.resp3 = false;
@@ -537,11 +550,11 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         .clients
         .values()
         .filter(|c| {
-            id.map_or(true, |i| c.id == i)
-                && addr.as_ref().map_or(true, |x| &c.addr == x)
-                && laddr.as_ref().map_or(true, |x| &c.laddr == x)
-                && user.as_ref().map_or(true, |u| *c.user.borrow() == *u)
-                && maxage.map_or(true, |m| c.created.elapsed().as_secs() as i64 >= m)
+            id.is_none_or(|i| c.id == i)
+                && addr.as_ref().is_none_or(|x| &c.addr == x)
+                && laddr.as_ref().is_none_or(|x| &c.laddr == x)
+                && user.as_ref().is_none_or(|u| *c.user.borrow() == *u)
+                && maxage.is_none_or(|m| c.created.elapsed().as_secs() as i64 >= m)
                 && normal.unwrap_or(true)
                 && !(skipme && c.id == me)
         })

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod generic;
 pub mod hashes;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -278,6 +279,7 @@ pub fn table() -> &'static Table {
             sets::COMMANDS,
             zsets::COMMANDS,
             tx::COMMANDS,
+            pubsub::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

@@ -179,7 +179,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
         if !out.buf.is_empty() {
             let n = out.buf.len() as u64;
-            if stream.write_all(&out.buf).await.is_err() {
+            // A client told to close (output limits, CLIENT KILL) must not
+            // keep us waiting on a socket it never reads.
+            let written = tokio::select! {
+                r = stream.write_all(&out.buf) => r.is_ok(),
+                _ = closed(&client) => false,
+            };
+            if !written {
                 break;
             }
             client.tot_net_out.set(client.tot_net_out.get() + n);
@@ -200,7 +206,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut s = srv.borrow_mut();
     s.unblock(&client);
     s.unwatch_all(&client);
+    s.unsubscribe_all(&client);
     s.clients.remove(&client.id);
+}
+
+/// Completes once the client has been told to close.
+async fn closed(client: &Client) {
+    while !client.close_asap.get() {
+        client.wake.notified().await;
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

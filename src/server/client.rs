@@ -54,6 +54,12 @@ pub struct Client {
     /// Each with its expiry time when WATCH ran.
     pub watched: RefCell<Vec<((usize, Vec<u8>), Option<i64>)>>,
     pub watch_touched: Cell<bool>,
+    /// Pub/Sub subscriptions, in subscription order.
+    pub subs: RefCell<Vec<Vec<u8>>>,
+    pub psubs: RefCell<Vec<Vec<u8>>>,
+    pub ssubs: RefCell<Vec<Vec<u8>>>,
+    /// Since when pending output has been over the soft output limit.
+    pub soft_limit_since: Cell<Option<Instant>>,
 }
 
 impl Client {
@@ -88,7 +94,16 @@ impl Client {
             multi_error: Cell::new(false),
             watched: RefCell::new(Vec::new()),
             watch_touched: Cell::new(false),
+            subs: RefCell::new(Vec::new()),
+            psubs: RefCell::new(Vec::new()),
+            ssubs: RefCell::new(Vec::new()),
+            soft_limit_since: Cell::new(None),
         }
+    }
+
+    /// Subscribed to anything (RESP2 clients are then restricted).
+    pub fn in_pubsub(&self) -> bool {
+        !self.subs.borrow().is_empty() || !self.psubs.borrow().is_empty() || !self.ssubs.borrow().is_empty()
     }
 
     /// Asks the connection task to close after flushing.
@@ -128,11 +143,14 @@ impl Client {
         if self.multi.borrow().is_some() {
             flags.push('x');
         }
+        if self.in_pubsub() {
+            flags.push('P');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -142,6 +160,9 @@ impl Client {
             now.duration_since(self.last_interaction.get()).as_secs(),
             flags,
             self.db.get(),
+            self.subs.borrow().len(),
+            self.psubs.borrow().len(),
+            self.ssubs.borrow().len(),
             self.multi.borrow().as_ref().map_or(-1, |q| q.len() as i64),
             self.qbuf.get(),
             self.last_cmd.get(),

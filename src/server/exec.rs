@@ -137,6 +137,14 @@ pub fn run_queued(
     run(srv, client, out, args, now_ms, true);
 }
 
+/// What a RESP2 client may run while it has subscriptions.
+fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+    )
+}
+
 /// Commands that act on the transaction itself rather than being queued.
 fn runs_inside_multi(name: &str) -> bool {
     matches!(
@@ -172,6 +180,16 @@ fn run(
         count_error(srv, errors::NOAUTH.as_bytes());
         out.error(errors::NOAUTH);
         srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        return None;
+    }
+    if client.resp.get() == 2 && client.in_pubsub() && !allowed_when_subscribed(cmd.name) {
+        let mut e = b"ERR Can't execute '".to_vec();
+        e.extend_from_slice(cmd.name.as_bytes());
+        e.extend_from_slice(
+            b"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+        );
+        count_error(srv, &e);
+        out.error_bytes(&e);
         return None;
     }
     if in_multi && !runs_inside_multi(cmd.name) {

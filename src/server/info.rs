@@ -200,7 +200,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             let blocked = srv.clients.values().filter(|c| c.blocked.borrow().is_some()).count();
             field!(o, "blocked_clients:{blocked}");
             field!(o, "tracking_clients:0");
-            field!(o, "pubsub_clients:0");
+            field!(o, "pubsub_clients:{}", srv.clients.values().filter(|c| c.in_pubsub()).count());
             field!(o, "watching_clients:0");
             field!(o, "clients_in_timeout_table:0");
             field!(o, "total_watched_keys:0");
@@ -395,9 +395,9 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "current_eviction_exceeded_time:0");
             field!(o, "keyspace_hits:{}", st.keyspace_hits);
             field!(o, "keyspace_misses:{}", st.keyspace_misses);
-            field!(o, "pubsub_channels:0");
-            field!(o, "pubsub_patterns:0");
-            field!(o, "pubsubshard_channels:0");
+            field!(o, "pubsub_channels:{}", srv.pubsub.channels.len());
+            field!(o, "pubsub_patterns:{}", srv.pubsub.patterns.len());
+            field!(o, "pubsubshard_channels:{}", srv.pubsub.shard_channels.len());
             field!(o, "latest_fork_usec:0");
             field!(o, "total_forks:0");
             field!(o, "migrate_cached_sockets:0");

@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod client;
 pub mod exec;
 pub mod info;
+pub mod pubsub;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -110,6 +111,7 @@ pub struct Server {
     pub ready_keys: std::collections::VecDeque<(usize, Vec<u8>)>,
     /// WATCHed keys and the clients watching each.
     pub watched_keys: std::collections::HashMap<(usize, Vec<u8>), Vec<u64>>,
+    pub pubsub: pubsub::PubSub,
 }
 
 pub fn now_ms() -> i64 {
@@ -155,6 +157,7 @@ impl Server {
             blocking: Default::default(),
             ready_keys: Default::default(),
             watched_keys: Default::default(),
+            pubsub: Default::default(),
         }
     }
 
