@@ -227,6 +227,7 @@ static CLIENT_SUBS: &[Command] = &[
         "5.0.0",
         "Returns helpful text about the different subcommands.",
     ),
+    cmd("client|unblock", -3, ADMIN | CS, NO_KEYS, C_CONNECTION, client_unblock, G, "5.0.0", "Unblocks a client blocked by a blocking command from a different connection."),
 ];
 
 fn ping(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -590,6 +591,35 @@ fn client_onoff(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     } else {
         Err(Error::Syntax)
     }
+}
+
+fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let id = crate::util::num::parse_i64(&a[2]).ok_or(Error::NotInteger)?;
+    let as_error = match a.get(3) {
+        None => false,
+        Some(m) if is(m, "timeout") => false,
+        Some(m) if is(m, "error") => true,
+        Some(_) => return Err(Error::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    if a.len() > 4 {
+        return Err(Error::Syntax);
+    }
+    let target = ctx.srv.clients.get(&(id as u64)).cloned();
+    let Some(t) = target.filter(|t| t.blocked.borrow().is_some()) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let mut reply = crate::resp::Out::new(t.resp.get() == 3);
+    if as_error {
+        ctx.srv.unblock(&t);
+        reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else {
+        ctx.srv.unblock_timeout(&t, &mut reply);
+    }
+    t.pending.borrow_mut().extend_from_slice(&reply.buf);
+    t.wake.notify_one();
+    ctx.out.int(1);
+    Ok(())
 }
 
 fn client_help(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
