@@ -32,6 +32,9 @@ enum Flow {
 /// memory one pipelining client can pin, e.g. many GETs of a big value).
 const OUT_YIELD: usize = 256 * 1024;
 
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// Parses and runs everything complete in `inbuf`.
 fn process(
     srv: &mut Server,
@@ -108,7 +111,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     srv: Rc<RefCell<Server>>,
     client: Rc<Client>,
 ) {
-    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Out::new(false);
     let mut need = 1usize;
     let mut yielded = false;
@@ -123,6 +126,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         let idle_deadline = (idle_limit > 0)
             .then(|| client.last_interaction.get() + Duration::from_secs(idle_limit as u64));
         let mut read_some = 0usize;
+        // Keep room for a full read: without it BytesMut hands the socket
+        // only a few bytes at a time once the first buffer is used up.
+        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
+            inbuf.reserve(READ_CHUNK);
+        }
         let was_blocked = client.blocked.borrow().is_some();
         let block_deadline = client.blocked.borrow().as_ref().and_then(|b| b.deadline);
         if !yielded {
