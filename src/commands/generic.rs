@@ -224,7 +224,7 @@ fn keys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let mut found: Vec<Vec<u8>> = Vec::new();
     for (k, _) in db.dict.iter() {
-        if (all || glob_match(pat, k, false)) && !db.expire_at(k).is_some_and(|t| t <= now) {
+        if (all || glob_match(pat, k, false)) && db.expire_at(k).is_none_or(|t| t > now) {
             found.push(k.to_vec());
         }
     }
@@ -376,7 +376,7 @@ fn expire_generic(
     }
     let mut when = int_arg(&a[2])?;
     if unit_ms == 1000 {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(errors::invalid_expire(name));
         }
         when *= 1000;
@@ -396,7 +396,7 @@ fn expire_generic(
     let cur = db.expire_at(key);
     let refuse = (nx && cur.is_some())
         || (xx && cur.is_none())
-        || (gt && cur.map_or(true, |c| when <= c))
+        || (gt && cur.is_none_or(|c| when <= c))
         || (lt && cur.is_some_and(|c| when >= c));
     if refuse {
         ctx.out.int(0);

@@ -285,11 +285,7 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             ctx.db().set_expire(key, at);
             ctx.dirty(1);
         }
-        Ttl::Persist => {
-            if ctx.db().persist(key) {
-                ctx.dirty(1);
-            }
-        }
+        Ttl::Persist if ctx.db().persist(key) => ctx.dirty(1),
         _ => {}
     }
     ctx.out.bulk(&v);
@@ -344,7 +340,7 @@ fn mget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn mset_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> CmdResult {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(errors::wrong_arity(if nx { "msetnx" } else { "mset" }));
     }
     let now = ctx.now_ms;
