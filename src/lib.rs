@@ -10,6 +10,7 @@ pub mod db;
 pub mod errors;
 pub mod logging;
 pub mod net;
+pub mod persist;
 pub mod resp;
 pub mod server;
 pub mod startup;

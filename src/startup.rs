@@ -78,7 +78,10 @@ pub fn version_line() -> String {
 
 pub fn main() -> i32 {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(argv.first().map(String::as_str), Some("-v" | "-V" | "--version")) {
+    if matches!(
+        argv.first().map(String::as_str),
+        Some("-v" | "-V" | "--version")
+    ) {
         println!("{}", version_line());
         return 0;
     }
@@ -132,7 +135,10 @@ pub fn main() -> i32 {
             tracing::warn!("Failed to write PID file: {e}");
         }
     }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("Can't start the runtime: {e}");
@@ -158,12 +164,23 @@ async fn run(cfg: Config) -> i32 {
     let unixsocket = cfg.str(D::UNIXSOCKET).to_string();
     let mut srv = Server::new(cfg);
     srv.config_file = srv.cfg.file.as_ref().map(|p| p.display().to_string());
-    srv.bound_port = listeners.first().and_then(|l| l.local_addr().ok()).map(|a| a.port()).unwrap_or(0);
+    if let Err(e) = srv.load_rdb() {
+        tracing::warn!("{e}");
+        return 1;
+    }
+    srv.bound_port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port())
+        .unwrap_or(0);
     let srv = Rc::new(RefCell::new(srv));
     let mut tasks = Vec::new();
     let has_tcp = !listeners.is_empty();
     for l in listeners {
-        tasks.push(tokio::task::spawn_local(crate::net::accept_tcp(l, srv.clone())));
+        tasks.push(tokio::task::spawn_local(crate::net::accept_tcp(
+            l,
+            srv.clone(),
+        )));
     }
     if !unixsocket.is_empty() {
         let _ = std::fs::remove_file(&unixsocket);
@@ -173,11 +190,18 @@ async fn run(cfg: Config) -> i32 {
                 if let Ok(mode) = u32::from_str_radix(&perm, 8) {
                     if mode != 0 {
                         use std::os::unix::fs::PermissionsExt;
-                        let _ = std::fs::set_permissions(&unixsocket, std::fs::Permissions::from_mode(mode));
+                        let _ = std::fs::set_permissions(
+                            &unixsocket,
+                            std::fs::Permissions::from_mode(mode),
+                        );
                     }
                 }
                 tracing::info!("The server is now ready to accept connections at {unixsocket}");
-                tasks.push(tokio::task::spawn_local(crate::net::accept_unix(l, unixsocket.clone(), srv.clone())));
+                tasks.push(tokio::task::spawn_local(crate::net::accept_unix(
+                    l,
+                    unixsocket.clone(),
+                    srv.clone(),
+                )));
             }
             Err(e) => {
                 tracing::warn!("Failed opening Unix socket: {e}");
@@ -219,6 +243,27 @@ async fn run(cfg: Config) -> i32 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     while !srv.borrow().clients.is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    {
+        let mut s = srv.borrow_mut();
+        // A signal (or SHUTDOWN without a saved snapshot) saves when save
+        // rules are configured; SHUTDOWN saves itself and says NoSave here.
+        let mode = s.shutdown.unwrap_or(ShutdownMode::Default);
+        if s.persist.bgsave.is_some() {
+            tracing::warn!("There is a child saving an .rdb. Waiting for it to finish.");
+            while s.persist.bgsave.is_some() {
+                s.persist_cron();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let wants = mode == ShutdownMode::Save
+            || (mode == ShutdownMode::Default && !s.cfg.save_rules().is_empty());
+        if wants {
+            tracing::info!("Saving the final RDB snapshot before exiting.");
+            if let Err(e) = s.save_now() {
+                tracing::warn!("Error trying to save the DB: {e}");
+            }
+        }
     }
     let pidfile = srv.borrow().cfg.str(D::PIDFILE).to_string();
     if !pidfile.is_empty() {

@@ -55,6 +55,8 @@ pub static COMMANDS: &[Command] = &[
         "2.6.0",
         "Returns the server time.",
     ),
+    cmd("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, 0, save, G, "1.0.0", "Synchronously saves the database(s) to disk."),
+    cmd("bgsave", -1, ADMIN | NOSCRIPT, NO_KEYS, 0, bgsave, G, "1.0.0", "Asynchronously saves the database(s) to disk."),
     cmd(
         "lastsave",
         1,
@@ -782,6 +784,37 @@ fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 
 // ---- SHUTDOWN ----
 
+fn save(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    if ctx.srv.persist.bgsave.is_some() {
+        return Err(Error::msg("ERR Background save already in progress"));
+    }
+    ctx.srv.save_now().map_err(|e| {
+        tracing::warn!("Error saving DB on disk: {e}");
+        Error::msg("ERR")
+    })?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let schedule = match a.len() {
+        1 => false,
+        2 if is(&a[1], "schedule") => true,
+        _ => return Err(Error::Syntax),
+    };
+    if ctx.srv.persist.bgsave.is_some() {
+        if schedule {
+            ctx.srv.persist.scheduled = true;
+            ctx.out.simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(Error::msg("ERR Background save already in progress"));
+    }
+    ctx.srv.bgsave().map_err(|e| Error::err(e))?;
+    ctx.out.simple("Background saving started");
+    Ok(())
+}
+
 fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut mode = ShutdownMode::Default;
     for o in &a[1..] {
@@ -797,7 +830,16 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     tracing::warn!("User requested shutdown...");
-    ctx.srv.shutdown = Some(mode);
+    let save = mode == ShutdownMode::Save || (mode == ShutdownMode::Default && !ctx.srv.cfg.save_rules().is_empty());
+    if save {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if let Err(e) = ctx.srv.save_now() {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+            return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
+    }
+    // Already saved (or not wanted): the exit path must not save again.
+    ctx.srv.shutdown = Some(ShutdownMode::NoSave);
     ctx.srv.shutdown_notify.notify_one();
     Ok(())
 }
@@ -867,6 +909,13 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         ("log", 3) => {
             tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&a[2]));
+            ctx.out.ok();
+        }
+        ("reload", _) => {
+            ctx.srv.save_now().map_err(|e| Error::err(format!("Error trying to save the DB: {e}")))?;
+            let n = ctx.srv.ks.dbs.len();
+            ctx.srv.ks = crate::db::Keyspace::new(n);
+            ctx.srv.load_rdb().map_err(|e| Error::err(format!("Error trying to load the RDB dump: {e}")))?;
             ctx.out.ok();
         }
         ("jmap", 2) | ("quicklist-packed-threshold", 3) | ("set-skip-checksum-validation", 3) => {

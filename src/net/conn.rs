@@ -99,7 +99,11 @@ fn process(
                 let mut msg = b"ERR ".to_vec();
                 msg.extend_from_slice(&e.0);
                 out.error_bytes(&msg);
-                tracing::info!("{} from client: {}", String::from_utf8_lossy(&e.0), client.addr);
+                tracing::info!(
+                    "{} from client: {}",
+                    String::from_utf8_lossy(&e.0),
+                    client.addr
+                );
                 return Flow::Close;
             }
         }
@@ -189,9 +193,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             let n = out.buf.len() as u64;
             // A client told to close (output limits, CLIENT KILL) must not
             // keep us waiting on a socket it never reads.
-            let written = tokio::select! {
-                r = stream.write_all(&out.buf) => r.is_ok(),
-                _ = closed(&client) => false,
+            // A close the command itself asked for (QUIT, CLIENT KILL of
+            // oneself) still gets its reply written first.
+            let written = if client.close_asap.get() {
+                stream.write_all(&out.buf).await.is_ok()
+            } else {
+                tokio::select! {
+                    r = stream.write_all(&out.buf) => r.is_ok(),
+                    _ = closed(&client) => false,
+                }
             };
             if !written {
                 break;

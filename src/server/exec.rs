@@ -192,6 +192,12 @@ fn run(
         out.error_bytes(&e);
         return None;
     }
+    if (cmd.flags & commands::WRITE != 0 || cmd.name == "ping") && srv.writes_refused() {
+        let e = errors::MISCONF.as_bytes();
+        count_error(srv, e);
+        out.error_bytes(e);
+        return None;
+    }
     if in_multi && !runs_inside_multi(cmd.name) {
         if cmd.flags & commands::NO_MULTI != 0 {
             client.multi_error.set(true);

@@ -330,12 +330,12 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "current_save_keys_processed:0");
             field!(o, "current_save_keys_total:0");
             field!(o, "rdb_changes_since_last_save:{}", srv.dirty);
-            field!(o, "rdb_bgsave_in_progress:0");
+            field!(o, "rdb_bgsave_in_progress:{}", srv.persist.bgsave.is_some() as u8);
             field!(o, "rdb_last_save_time:{}", srv.last_save);
-            field!(o, "rdb_last_bgsave_status:ok");
-            field!(o, "rdb_last_bgsave_time_sec:-1");
+            field!(o, "rdb_last_bgsave_status:{}", if srv.persist.last_bgsave_ok { "ok" } else { "err" });
+            field!(o, "rdb_last_bgsave_time_sec:{}", srv.persist.last_bgsave_secs);
             field!(o, "rdb_current_bgsave_time_sec:-1");
-            field!(o, "rdb_saves:0");
+            field!(o, "rdb_saves:{}", srv.persist.saves);
             field!(o, "rdb_last_cow_size:0");
             field!(o, "rdb_last_load_keys_expired:0");
             field!(o, "rdb_last_load_keys_loaded:0");

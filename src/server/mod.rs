@@ -112,6 +112,7 @@ pub struct Server {
     /// WATCHed keys and the clients watching each.
     pub watched_keys: std::collections::HashMap<(usize, Vec<u8>), Vec<u64>>,
     pub pubsub: pubsub::PubSub,
+    pub persist: crate::persist::PersistState,
 }
 
 pub fn now_ms() -> i64 {
@@ -158,6 +159,7 @@ impl Server {
             ready_keys: Default::default(),
             watched_keys: Default::default(),
             pubsub: Default::default(),
+            persist: crate::persist::PersistState::new(),
         }
     }
 
@@ -167,6 +169,7 @@ impl Server {
 
     /// Periodic work (serverCron): active expiry.
     pub fn cron(&mut self) {
+        self.persist_cron();
         let st = &self.stats;
         self.ops_sampler.borrow_mut().record([
             st.total_commands,

@@ -1,0 +1,207 @@
+//! Persistence: RDB snapshots (SAVE, BGSAVE, save rules, load at start-up,
+//! save at shutdown).
+//!
+//! BGSAVE serialises the dataset on the executor (a point-in-time image,
+//! with no fork) and leaves writing, fsync and the atomic rename to a
+//! background thread; the cron collects the result. A crash mid-save never
+//! leaves a broken dump: the file is written under a temporary name and
+//! renamed over the old one only once complete and synced.
+
+pub mod lzf;
+pub mod rdb;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver, TryRecvError};
+use std::time::Instant;
+
+use crate::config::D;
+use crate::server::{now_ms, Server};
+
+/// A BGSAVE under way.
+pub struct BgSave {
+    rx: Receiver<Result<(), String>>,
+    started: Instant,
+    /// Changes included in the snapshot.
+    dirty_at_start: u64,
+    started_unix: i64,
+}
+
+#[derive(Default)]
+pub struct PersistState {
+    pub bgsave: Option<BgSave>,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_secs: i64,
+    pub saves: u64,
+    /// BGSAVE SCHEDULE asked for one while another was running.
+    pub scheduled: bool,
+}
+
+impl PersistState {
+    pub fn new() -> Self {
+        PersistState {
+            last_bgsave_ok: true,
+            last_bgsave_secs: -1,
+            ..Default::default()
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync dir.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!("temp-{}-{}.rdb", std::process::id(), now_ms()));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+impl Server {
+    pub fn rdb_path(&self) -> PathBuf {
+        Path::new(self.cfg.str(D::DIR)).join(self.cfg.str(D::DBFILENAME))
+    }
+
+    fn rdb_image(&self) -> Result<Vec<u8>, String> {
+        let aux = [
+            ("redis-ver", crate::REDIS_VERSION.to_string()),
+            ("redis-bits", "64".to_string()),
+            ("ctime", (now_ms() / 1000).to_string()),
+            ("used-mem", crate::server::info::used_memory().to_string()),
+            ("aof-base", "0".to_string()),
+        ];
+        rdb::snapshot(
+            &self.ks,
+            now_ms(),
+            self.cfg.bool(D::RDBCOMPRESSION),
+            self.cfg.bool(D::RDBCHECKSUM),
+            &aux,
+        )
+    }
+
+    /// SAVE: a synchronous snapshot.
+    pub fn save_now(&mut self) -> Result<(), String> {
+        let start = Instant::now();
+        let img = self.rdb_image()?;
+        write_atomically(&self.rdb_path(), &img)
+            .map_err(|e| format!("Failed opening the temp RDB file for saving: {e}"))?;
+        self.dirty = 0;
+        self.last_save = now_ms() / 1000;
+        self.persist.saves += 1;
+        self.persist.last_bgsave_ok = true;
+        tracing::info!("DB saved on disk ({} ms)", start.elapsed().as_millis());
+        Ok(())
+    }
+
+    /// BGSAVE: image now, write in the background.
+    pub fn bgsave(&mut self) -> Result<(), String> {
+        if self.persist.bgsave.is_some() {
+            return Err("Background save already in progress".into());
+        }
+        let img = match self.rdb_image() {
+            Ok(i) => i,
+            Err(e) => {
+                self.persist.last_bgsave_ok = false;
+                tracing::warn!("Background saving error: {e}");
+                return Err(e);
+            }
+        };
+        let path = self.rdb_path();
+        let (tx, rx) = channel();
+        let spawned = std::thread::Builder::new()
+            .name("bgsave".into())
+            .spawn(move || {
+                let r = write_atomically(&path, &img).map_err(|e| e.to_string());
+                let _ = tx.send(r);
+            });
+        if let Err(e) = spawned {
+            return Err(format!("Can't save in background: {e}"));
+        }
+        tracing::info!("Background saving started");
+        self.persist.bgsave = Some(BgSave {
+            rx,
+            started: Instant::now(),
+            dirty_at_start: self.dirty,
+            started_unix: now_ms() / 1000,
+        });
+        Ok(())
+    }
+
+    /// Cron: collect a finished BGSAVE, start one when a save rule is due.
+    pub fn persist_cron(&mut self) {
+        if let Some(bg) = &self.persist.bgsave {
+            match bg.rx.try_recv() {
+                Err(TryRecvError::Empty) => return,
+                Ok(Ok(())) => {
+                    self.dirty = self.dirty.saturating_sub(bg.dirty_at_start);
+                    self.last_save = bg.started_unix;
+                    self.persist.last_bgsave_ok = true;
+                    self.persist.saves += 1;
+                    tracing::info!("Background saving terminated with success");
+                }
+                Ok(Err(e)) => {
+                    self.persist.last_bgsave_ok = false;
+                    tracing::warn!("Background saving error: {e}");
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.persist.last_bgsave_ok = false;
+                    tracing::warn!("Background saving terminated by an unexpected error");
+                }
+            }
+            self.persist.last_bgsave_secs = bg.started.elapsed().as_secs() as i64;
+            self.persist.bgsave = None;
+        }
+        let now = now_ms() / 1000;
+        let due = self.persist.scheduled
+            || self.cfg.save_rules().iter().any(|&(secs, changes)| {
+                self.dirty >= changes && now - self.last_save >= secs as i64
+            });
+        // After a failed save, retry no more often than every 5 seconds.
+        if due && (self.persist.last_bgsave_ok || now - self.last_save >= 5) {
+            self.persist.scheduled = false;
+            if self.bgsave().is_err() {
+                self.last_save = now;
+            }
+        }
+    }
+
+    /// Whether writes are refused because the last background save failed
+    /// (stop-writes-on-bgsave-error).
+    pub fn writes_refused(&self) -> bool {
+        !self.persist.last_bgsave_ok
+            && self.cfg.bool(D::STOP_WRITES_ON_BGSAVE_ERROR)
+            && !self.cfg.save_rules().is_empty()
+    }
+
+    /// Loads the RDB file at start-up, if there is one.
+    pub fn load_rdb(&mut self) -> Result<(), String> {
+        let path = self.rdb_path();
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+        };
+        let start = Instant::now();
+        let st = rdb::load(&data, &mut self.ks, now_ms())?;
+        tracing::info!(
+            "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
+            start.elapsed().as_secs_f64(),
+            st.keys,
+            st.expired_skipped
+        );
+        Ok(())
+    }
+}

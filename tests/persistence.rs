@@ -1,0 +1,213 @@
+//! RDB persistence: files Redust writes pass redis-check-rdb and load into
+//! real Redis; files real Redis writes load into Redust; save rules, SAVE,
+//! BGSAVE, SHUTDOWN and SIGTERM saves, restarts, corrupt files, MISCONF.
+mod common;
+use common::*;
+use redust::resp::reply::Frame;
+use std::time::{Duration, Instant};
+
+fn dataset(r: &mut Raw) {
+    assert_eq!(r.call(&["SET", "int", "12345"]), simple("OK"));
+    assert_eq!(r.call(&["SET", "neg", "-7"]), simple("OK"));
+    assert_eq!(r.call(&["SET", "bigint", "123456789012345"]), simple("OK"));
+    let long = "compressible ".repeat(200);
+    assert_eq!(r.call(&["SET", "long", &long]), simple("OK"));
+    assert_eq!(r.call(&["SET", "bin\x00key", "v\r\n\x00"]), simple("OK"));
+    assert_eq!(r.call(&["SET", "ttl", "v", "EX", "1000"]), simple("OK"));
+    assert_eq!(r.call(&["SELECT", "5"]), simple("OK"));
+    assert_eq!(r.call(&["SET", "in5", "x"]), simple("OK"));
+    assert_eq!(r.call(&["SELECT", "0"]), simple("OK"));
+}
+
+fn check_dataset(r: &mut Raw) {
+    assert_eq!(r.call(&["GET", "int"]), bulk("12345"));
+    assert_eq!(r.call(&["GET", "neg"]), bulk("-7"));
+    assert_eq!(r.call(&["GET", "bigint"]), bulk("123456789012345"));
+    assert_eq!(r.call(&["GET", "long"]), bulk(&"compressible ".repeat(200)));
+    assert_eq!(r.call(&["GET", "bin\x00key"]), bulk("v\r\n\x00"));
+    match r.call(&["TTL", "ttl"]) {
+        Frame::Int(t) => assert!((990..=1000).contains(&t), "ttl {t}"),
+        other => panic!("TTL {other:?}"),
+    }
+    assert_eq!(r.call(&["SELECT", "5"]), simple("OK"));
+    assert_eq!(r.call(&["GET", "in5"]), bulk("x"));
+    assert_eq!(r.call(&["SELECT", "0"]), simple("OK"));
+    assert_eq!(r.call(&["DBSIZE"]), Frame::Int(6));
+}
+
+#[test]
+fn redust_dump_passes_redis_check_rdb_and_loads_into_redis() {
+    if !have_redis() {
+        return;
+    }
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    dataset(&mut r);
+    assert_eq!(r.call(&["SAVE"]), simple("OK"));
+    let file = s.dir.join("dump.rdb");
+    let check = std::process::Command::new("redis-check-rdb").arg(&file).output().expect("redis-check-rdb");
+    assert!(check.status.success(), "redis-check-rdb: {}", String::from_utf8_lossy(&check.stdout));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("RDB looks OK"));
+    let dir = s.dir.display().to_string();
+    let redis = Server::start_redis(&["--dir", &dir, "--dbfilename", "dump.rdb"]);
+    check_dataset(&mut redis.raw());
+}
+
+#[test]
+fn redis_dump_loads_into_redust() {
+    if !have_redis() {
+        return;
+    }
+    let redis = Server::start_redis(&[]);
+    dataset(&mut redis.raw());
+    assert_eq!(redis.raw().call(&["SAVE"]), simple("OK"));
+    let dir = redis.dir.display().to_string();
+    let s = Server::start(&["--dir", &dir]);
+    check_dataset(&mut s.raw());
+}
+
+#[test]
+fn uncompressed_and_unchecksummed_dumps_load_in_redis() {
+    if !have_redis() {
+        return;
+    }
+    let s = Server::start(&["--rdbcompression", "no", "--rdbchecksum", "no"]);
+    let mut r = s.raw();
+    dataset(&mut r);
+    assert_eq!(r.call(&["SAVE"]), simple("OK"));
+    let dir = s.dir.display().to_string();
+    let redis = Server::start_redis(&["--dir", &dir]);
+    check_dataset(&mut redis.raw());
+}
+
+#[test]
+fn shutdown_and_sigterm_save_and_a_restart_loads() {
+    let dir = temp_dir("restart");
+    let d = dir.display().to_string();
+    let args = ["--dir", d.as_str(), "--save", "3600 1"];
+    {
+        let s = Server::start(&args);
+        let mut r = s.raw();
+        dataset(&mut r);
+        r.send(&["SHUTDOWN"]);
+        assert!(r.is_closed());
+        let mut s = s;
+        let st = s.child.take().map(|mut c| c.wait().unwrap());
+        assert!(st.is_some_and(|st| st.success()));
+    }
+    {
+        let mut s = Server::start(&args);
+        check_dataset(&mut s.raw());
+        assert_eq!(s.raw().call(&["SET", "after", "sigterm"]), simple("OK"));
+        assert!(s.terminate().is_some_and(|st| st.success()));
+    }
+    let s = Server::start(&args);
+    assert_eq!(s.raw().call(&["GET", "after"]), bulk("sigterm"));
+    // SHUTDOWN NOSAVE does not save.
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "lost", "1"]), simple("OK"));
+    r.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(r.is_closed());
+    drop(s);
+    let s = Server::start(&args);
+    assert_eq!(s.raw().call(&["EXISTS", "lost"]), Frame::Int(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bgsave_lastsave_and_info() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    dataset(&mut r);
+    let Frame::Int(before) = r.call(&["LASTSAVE"]) else { panic!() };
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(r.call(&["BGSAVE"]), simple("Background saving started"));
+    let start = Instant::now();
+    loop {
+        let (Frame::Verbatim(info) | Frame::Bulk(Some(info))) = r.call(&["INFO", "persistence"]) else { panic!() };
+        let info = String::from_utf8_lossy(&info).to_string();
+        if info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_changes_since_last_save:0") {
+            assert!(info.contains("rdb_last_bgsave_status:ok"));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "bgsave did not finish: {info}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let Frame::Int(after) = r.call(&["LASTSAVE"]) else { panic!() };
+    assert!(after > before);
+    assert!(s.dir.join("dump.rdb").exists());
+}
+
+#[test]
+fn save_rules_trigger_background_saves() {
+    let s = Server::start(&["--save", "1 1"]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "k", "v"]), simple("OK"));
+    let start = Instant::now();
+    while !s.dir.join("dump.rdb").exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "no save after the rule was due");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn debug_reload_keeps_data() {
+    let s = Server::start(&["--enable-debug-command", "yes"]);
+    let mut r = s.raw();
+    dataset(&mut r);
+    assert_eq!(r.call(&["DEBUG", "RELOAD"]), simple("OK"));
+    check_dataset(&mut r);
+}
+
+#[test]
+fn corrupt_or_truncated_dump_stops_start_up() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    dataset(&mut r);
+    assert_eq!(r.call(&["SAVE"]), simple("OK"));
+    let data = std::fs::read(s.dir.join("dump.rdb")).unwrap();
+    for (name, bytes) in [("truncated", data[..data.len() / 2].to_vec()), ("flipped", {
+        let mut b = data.clone();
+        let k = b.len() / 2;
+        b[k] ^= 0xff;
+        b
+    })] {
+        let dir = temp_dir(name);
+        std::fs::write(dir.join("dump.rdb"), &bytes).unwrap();
+        let log = dir.join("log");
+        let st = std::process::Command::new(redust_bin())
+            .args(["--port", &free_port().to_string(), "--dir", &dir.display().to_string()])
+            .args(["--logfile", &log.display().to_string()])
+            .status()
+            .unwrap();
+        assert!(!st.success(), "{name} dump accepted");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(text.contains("Short read") || text.contains("checksum") || text.contains("RDB"), "{name}: {text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn failed_background_save_refuses_writes_with_misconf() {
+    let s = Server::start(&["--save", "3600 1", "--enable-protected-configs", "yes"]);
+    let mut r = s.raw();
+    let gone = temp_dir("gone");
+    assert_eq!(r.call(&["CONFIG", "SET", "dir", &gone.display().to_string()]), simple("OK"));
+    std::fs::remove_dir_all(&gone).unwrap();
+    assert_eq!(r.call(&["SET", "k", "v"]), simple("OK"));
+    r.call(&["BGSAVE"]);
+    let start = Instant::now();
+    loop {
+        match r.call(&["SET", "k", "v2"]) {
+            Frame::Error(e) if e.starts_with(b"MISCONF") => break,
+            _ => {}
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "writes never refused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Reads still work, and a refused write changed nothing.
+    let before = r.call(&["GET", "k"]);
+    assert!(matches!(before, Frame::Bulk(Some(_))));
+    assert!(matches!(r.call(&["SET", "k", "v3"]), Frame::Error(_)));
+    assert_eq!(r.call(&["GET", "k"]), before);
+}
