@@ -662,15 +662,15 @@ fn object_idletime(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn object_freq(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let exists = object_entry(ctx, &a[2]).is_some();
-    if !exists {
+    let now = ctx.now_ms;
+    let Some(word) = object_entry(ctx, &a[2]).map(|e| e.lru) else {
         ctx.out.null();
         return Ok(());
-    }
+    };
     if !lfu_policy(ctx) {
         return Err(Error::msg("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    ctx.out.int(0);
+    ctx.out.int(crate::db::access::lfu_count(word, now) as i64);
     Ok(())
 }
 

@@ -702,6 +702,7 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             }
         }
     }
+    ctx.srv.apply_access_config();
     ctx.out.ok();
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! Invariant: a key is in `expires` only if it is in `dict`. An expired key
 //! is never returned: every lookup goes through `expire_if_needed`.
 
+pub mod access;
 pub mod dict;
 pub mod hash;
 pub mod list;
@@ -19,11 +20,7 @@ use rand::SeedableRng;
 pub use dict::{Dict, Key};
 pub use value::{Entry, StrVal, Value};
 
-/// Seconds since the epoch, truncated like Redis's 24-bit LRU clock would
-/// wrap; 32 bits are plenty.
-pub fn lru_clock(now_ms: i64) -> u32 {
-    (now_ms / 1000) as u32
-}
+pub use access::lru_clock;
 
 #[derive(Default)]
 pub struct Db {
@@ -66,7 +63,7 @@ impl Db {
     pub fn lookup(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         self.expire_if_needed(key, now_ms);
         let e = self.dict.get_mut(key)?;
-        e.lru = lru_clock(now_ms);
+        access::touch(&mut e.lru, now_ms);
         Some(e)
     }
 
@@ -83,22 +80,21 @@ impl Db {
 
     /// Writes a value; the key loses any TTL unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], val: Value, keep_ttl: bool, now_ms: i64) {
-        let lru = lru_clock(now_ms);
         match self.dict.get_mut(key) {
             Some(e) => {
                 e.val = val;
-                e.lru = lru;
+                access::touch(&mut e.lru, now_ms);
                 if !keep_ttl {
                     self.expires.remove(key);
                 }
             }
-            None => self.dict.insert_new(key, Entry { val, lru }),
+            None => self.dict.insert_new(key, Entry { val, lru: access::fresh(now_ms) }),
         }
     }
 
     /// Adds a key known to be absent (after a lookup said so).
     pub fn add(&mut self, key: &[u8], val: Value, now_ms: i64) {
-        self.dict.insert_new(key, Entry { val, lru: lru_clock(now_ms) });
+        self.dict.insert_new(key, Entry { val, lru: access::fresh(now_ms) });
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {

@@ -192,6 +192,15 @@ fn run(
         out.error_bytes(&e);
         return None;
     }
+    // maxmemory: evict first; commands that may grow memory are refused
+    // when that is not enough.
+    if !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
+        let e = errors::OOM.as_bytes();
+        count_error(srv, e);
+        out.error_bytes(e);
+        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        return None;
+    }
     if (cmd.flags & commands::WRITE != 0 || cmd.name == "ping") && srv.writes_refused() {
         let e = errors::MISCONF.as_bytes();
         count_error(srv, e);

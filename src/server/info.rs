@@ -389,7 +389,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
                 "expire_cycle_cpu_milliseconds:{}",
                 st.expire_cycle_time_used_ms
             );
-            field!(o, "evicted_keys:0");
+            field!(o, "evicted_keys:{}", srv.stats.evicted_keys);
             field!(o, "evicted_clients:0");
             field!(o, "total_eviction_exceeded_time:0");
             field!(o, "current_eviction_exceeded_time:0");

@@ -4,6 +4,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod evict;
 pub mod exec;
 pub mod info;
 pub mod pubsub;
@@ -41,6 +42,7 @@ pub struct Stats {
     pub expired_stale_perc: f64,
     pub expire_cycle_time_used_ms: u64,
     pub total_reads: u64,
+    pub evicted_keys: u64,
     pub total_writes: u64,
 }
 
@@ -113,6 +115,7 @@ pub struct Server {
     pub watched_keys: std::collections::HashMap<(usize, Vec<u8>), Vec<u64>>,
     pub pubsub: pubsub::PubSub,
     pub persist: crate::persist::PersistState,
+    pub mem: evict::MemTracker,
 }
 
 pub fn now_ms() -> i64 {
@@ -132,7 +135,7 @@ impl Server {
                 .map(|_| std::char::from_digit(r.gen_range(0..16), 16).unwrap_or('0'))
                 .collect()
         };
-        Server {
+        let srv = Server {
             ks: Keyspace::new(dbs),
             cfg,
             stats: Stats::default(),
@@ -160,7 +163,10 @@ impl Server {
             watched_keys: Default::default(),
             pubsub: Default::default(),
             persist: crate::persist::PersistState::new(),
-        }
+            mem: evict::MemTracker::new(),
+        };
+        srv.apply_access_config();
+        srv
     }
 
     pub fn requires_auth(&self) -> bool {
@@ -170,6 +176,8 @@ impl Server {
     /// Periodic work (serverCron): active expiry.
     pub fn cron(&mut self) {
         self.persist_cron();
+        self.mem.refresh();
+        self.apply_access_config();
         let st = &self.stats;
         self.ops_sampler.borrow_mut().record([
             st.total_commands,
