@@ -9,6 +9,7 @@
 
 pub mod lzf;
 pub mod rdb;
+pub mod rdb_types;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
@@ -186,6 +187,28 @@ impl Server {
             && !self.cfg.save_rules().is_empty()
     }
 
+    /// The encoding thresholds from the configuration.
+    pub fn type_limits(&self) -> rdb_types::TypeLimits {
+        let c = &self.cfg;
+        let u = |d: D| c.int(d).max(0) as usize;
+        rdb_types::TypeLimits {
+            hash: crate::db::hash::HashLimits {
+                entries: u(D::HASH_MAX_LISTPACK_ENTRIES),
+                value: u(D::HASH_MAX_LISTPACK_VALUE),
+            },
+            set: crate::db::set::SetLimits {
+                intset: u(D::SET_MAX_INTSET_ENTRIES),
+                lp_entries: u(D::SET_MAX_LISTPACK_ENTRIES),
+                lp_value: u(D::SET_MAX_LISTPACK_VALUE),
+            },
+            zset: crate::db::zset::Limits {
+                entries: u(D::ZSET_MAX_LISTPACK_ENTRIES),
+                value: u(D::ZSET_MAX_LISTPACK_VALUE),
+            },
+            list: crate::db::list::Limits::from_fill(c.int(D::LIST_MAX_LISTPACK_SIZE)),
+        }
+    }
+
     /// Loads the RDB file at start-up, if there is one.
     pub fn load_rdb(&mut self) -> Result<(), String> {
         let path = self.rdb_path();
@@ -195,7 +218,8 @@ impl Server {
             Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
         };
         let start = Instant::now();
-        let st = rdb::load(&data, &mut self.ks, now_ms())?;
+        let lim = self.type_limits();
+        let st = rdb::load(&data, &mut self.ks, now_ms(), &lim)?;
         tracing::info!(
             "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
             start.elapsed().as_secs_f64(),

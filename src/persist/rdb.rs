@@ -8,6 +8,7 @@
 use crate::db::{Keyspace, StrVal, Value};
 
 use super::lzf;
+use super::rdb_types::{self as types, TypeLimits};
 
 pub const WRITE_VERSION: u32 = 10;
 const MAX_READ_VERSION: u32 = 11;
@@ -93,13 +94,7 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
 
 /// The RDB type byte of a value, or why it cannot be saved yet.
 fn type_byte(v: &Value) -> Result<u8, String> {
-    match v {
-        Value::Str(_) => Ok(TYPE_STRING),
-        other => Err(format!(
-            "saving values of type '{}' to RDB is not supported yet",
-            other.type_name()
-        )),
-    }
+    Ok(types::type_byte(v).unwrap_or(TYPE_STRING))
 }
 
 /// Appends a value's payload (after its type byte and key).
@@ -111,7 +106,7 @@ fn write_payload(out: &mut Vec<u8>, v: &Value, compress: bool) {
             }
         }
         Value::Str(s) => write_string(out, &s.as_bytes(), compress),
-        _ => {}
+        other => types::write_payload(out, other, compress, write_len),
     }
 }
 
@@ -239,6 +234,100 @@ impl<'a> Reader<'a> {
     }
 }
 
+impl Reader<'_> {
+    fn strings(&mut self, n: u64) -> Result<Vec<Vec<u8>>, String> {
+        let mut v = Vec::with_capacity(n.min(1 << 20) as usize);
+        for _ in 0..n {
+            v.push(self.string()?);
+        }
+        Ok(v)
+    }
+
+    /// A value of RDB type `t`.
+    fn value(&mut self, t: u8, lim: &TypeLimits) -> Result<Value, String> {
+        let bad_score = || "Invalid sorted set score in RDB".to_string();
+        Ok(match t {
+            TYPE_STRING => Value::bytes(&self.string()?),
+            types::TYPE_LIST => {
+                let n = self.len()?;
+                types::build_list(self.strings(n)?, lim)
+            }
+            types::TYPE_SET => {
+                let n = self.len()?;
+                types::build_set(self.strings(n)?, lim)
+            }
+            types::TYPE_HASH => {
+                let n = self.len()?;
+                types::build_hash(self.strings(n * 2)?, lim)
+            }
+            types::TYPE_ZSET | types::TYPE_ZSET_2 => {
+                let n = self.len()?;
+                let mut items = Vec::with_capacity(n.min(1 << 20) as usize);
+                for _ in 0..n {
+                    let m = self.string()?;
+                    let score = if t == types::TYPE_ZSET_2 {
+                        f64::from_le_bytes(self.take(8)?.try_into().map_err(|_| short())?)
+                    } else {
+                        match self.byte()? {
+                            253 => f64::NAN,
+                            254 => f64::INFINITY,
+                            255 => f64::NEG_INFINITY,
+                            l => {
+                                let s = self.take(l as usize)?;
+                                crate::util::num::parse_f64(s).ok_or_else(bad_score)?
+                            }
+                        }
+                    };
+                    if score.is_nan() {
+                        return Err(bad_score());
+                    }
+                    items.push((m, score));
+                }
+                types::build_zset(items, lim)
+            }
+            types::TYPE_SET_INTSET => {
+                types::build_set(types::intset_members(&self.string()?)?, lim)
+            }
+            types::TYPE_SET_LISTPACK => {
+                types::build_set(types::listpack_entries(&self.string()?)?, lim)
+            }
+            types::TYPE_HASH_LISTPACK => {
+                types::build_hash(types::listpack_entries(&self.string()?)?, lim)
+            }
+            types::TYPE_ZSET_LISTPACK => {
+                let e = types::listpack_entries(&self.string()?)?;
+                let mut items = Vec::with_capacity(e.len() / 2);
+                for p in e.chunks(2) {
+                    if let [m, s] = p {
+                        let score = crate::util::num::parse_f64(s).ok_or_else(bad_score)?;
+                        items.push((m.clone(), score));
+                    }
+                }
+                types::build_zset(items, lim)
+            }
+            types::TYPE_LIST_QUICKLIST_2 => {
+                let nodes = self.len()?;
+                let mut items = Vec::new();
+                for _ in 0..nodes {
+                    let container = self.len()?;
+                    let blob = self.string()?;
+                    if container == 1 {
+                        items.push(blob);
+                    } else {
+                        items.extend(types::listpack_entries(&blob)?);
+                    }
+                }
+                types::build_list(items, lim)
+            }
+            other => {
+                return Err(format!(
+                    "Loading values of RDB type {other} is not supported yet"
+                ))
+            }
+        })
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LoadStats {
     pub keys: usize,
@@ -246,7 +335,12 @@ pub struct LoadStats {
 }
 
 /// Loads an RDB image into `ks` (which should be empty).
-pub fn load(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadStats, String> {
+pub fn load(
+    data: &[u8],
+    ks: &mut Keyspace,
+    now_ms: i64,
+    lim: &TypeLimits,
+) -> Result<LoadStats, String> {
     if data.len() < 9 || &data[..5] != b"REDIS" {
         return Err("Wrong signature trying to load DB from file".into());
     }
@@ -310,16 +404,22 @@ pub fn load(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadStats, St
             OP_MODULE_AUX | OP_FUNCTION => {
                 return Err(format!("The RDB file contains opcode {op:#x} (modules/functions), which Redust cannot load"));
             }
-            TYPE_STRING => {
+            TYPE_STRING
+            | types::TYPE_LIST..=types::TYPE_ZSET_2
+            | types::TYPE_SET_INTSET
+            | types::TYPE_HASH_LISTPACK
+            | types::TYPE_ZSET_LISTPACK
+            | types::TYPE_LIST_QUICKLIST_2
+            | types::TYPE_SET_LISTPACK => {
                 let key = r.string()?;
-                let val = r.string()?;
+                let val = r.value(op, lim)?;
                 let exp = expire.take();
                 if exp.is_some_and(|t| t <= now_ms) {
                     stats.expired_skipped += 1;
                     continue;
                 }
                 let d = &mut ks.dbs[db];
-                d.set(&key, Value::bytes(&val), false, now_ms);
+                d.set(&key, val, false, now_ms);
                 if let Some(t) = exp {
                     d.set_expire(&key, t);
                 }
@@ -345,6 +445,25 @@ pub fn load(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadStats, St
 mod tests {
     use super::*;
 
+    fn test_limits() -> TypeLimits {
+        TypeLimits {
+            hash: crate::db::hash::HashLimits {
+                entries: 128,
+                value: 64,
+            },
+            set: crate::db::set::SetLimits {
+                intset: 512,
+                lp_entries: 128,
+                lp_value: 64,
+            },
+            zset: crate::db::zset::Limits {
+                entries: 128,
+                value: 64,
+            },
+            list: crate::db::list::Limits::from_fill(-2),
+        }
+    }
+
     #[test]
     fn crc_is_jones() {
         // The check value of CRC-64/REDIS ("123456789").
@@ -363,7 +482,7 @@ mod tests {
         ks.dbs[3].set_expire(b"gone", now - 1);
         let img = snapshot(&ks, now, true, true, &[("redis-ver", "7.2.4".into())]).unwrap();
         let mut back = Keyspace::new(16);
-        let st = load(&img, &mut back, now).unwrap();
+        let st = load(&img, &mut back, now, &test_limits()).unwrap();
         assert_eq!(st.keys, 3);
         assert_eq!(
             back.dbs[0].dict.get(b"big").map(|e| e.val.clone()),
@@ -375,7 +494,13 @@ mod tests {
         let mut bad = img.clone();
         let k = bad.len() / 2;
         bad[k] ^= 0x55;
-        assert!(load(&bad, &mut Keyspace::new(16), now).is_err());
-        assert!(load(&img[..img.len() - 12], &mut Keyspace::new(16), now).is_err());
+        assert!(load(&bad, &mut Keyspace::new(16), now, &test_limits()).is_err());
+        assert!(load(
+            &img[..img.len() - 12],
+            &mut Keyspace::new(16),
+            now,
+            &test_limits()
+        )
+        .is_err());
     }
 }
