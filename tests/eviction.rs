@@ -118,3 +118,33 @@ fn allkeys_random_and_runtime_policy_change() {
     assert!(info_field(&mut r, "stats", "evicted_keys") > 0);
     assert!(info_field(&mut r, "memory", "used_memory") < 3 * 1024 * 1024);
 }
+
+#[test]
+fn unlink_of_a_huge_set_does_not_stall_other_clients() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let mut fill = |r: &mut Raw| {
+        // 1,000,000 members, added in pipelined batches.
+        let mut cmd: Vec<String> = vec!["SADD".into(), "huge".into()];
+        for i in 0..1_000_000 {
+            cmd.push(format!("member:{i}"));
+            if cmd.len() == 10_002 {
+                r.call(&cmd);
+                cmd.truncate(2);
+            }
+        }
+        assert_eq!(r.call(&["SCARD", "huge"]), Frame::Int(1_000_000));
+    };
+    fill(&mut r);
+    let t = std::time::Instant::now();
+    assert_eq!(r.call(&["DEL", "huge"]), Frame::Int(1));
+    let del_time = t.elapsed();
+    fill(&mut r);
+    let t = std::time::Instant::now();
+    assert_eq!(r.call(&["UNLINK", "huge"]), Frame::Int(1));
+    let unlink_time = t.elapsed();
+    assert_eq!(r.call(&["EXISTS", "huge"]), Frame::Int(0));
+    // DEL frees a million members before answering; UNLINK hands them to
+    // the lazyfree thread.
+    assert!(unlink_time * 3 < del_time, "UNLINK {unlink_time:?} vs DEL {del_time:?}");
+}

@@ -27,7 +27,7 @@ const TWO_KEYS: Keys = Keys {
 
 pub static COMMANDS: &[Command] = &[
     cmd("del", -2, WRITE, ALL_KEYS, C_KEYSPACE, del, G, "1.0.0", "Deletes one or more keys."),
-    cmd("unlink", -2, WRITE | FAST, ALL_KEYS, C_KEYSPACE, del, G, "4.0.0", "Asynchronously deletes one or more keys."),
+    cmd("unlink", -2, WRITE | FAST, ALL_KEYS, C_KEYSPACE, unlink, G, "4.0.0", "Asynchronously deletes one or more keys."),
     cmd("exists", -2, READONLY | FAST, ALL_KEYS, C_KEYSPACE, exists, G, "1.0.0", "Determines whether one or more keys exist."),
     cmd("touch", -2, READONLY | FAST, ALL_KEYS, C_KEYSPACE, touch, G, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
     cmd("type", 2, READONLY | FAST, KEY1, C_KEYSPACE, type_, G, "1.0.0", "Determines the type of value stored at a key."),
@@ -129,6 +129,16 @@ static OBJECT_SUBS: &[Command] = &[
 ];
 
 fn del(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let lazy = ctx.srv.cfg.bool(D::LAZYFREE_LAZY_USER_DEL);
+    del_generic(ctx, a, lazy)
+}
+
+/// UNLINK: big values are freed on the lazyfree thread.
+fn unlink(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    del_generic(ctx, a, true)
+}
+
+fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) -> CmdResult {
     let now = ctx.now_ms;
     let db = ctx.db();
     let mut n = 0;
@@ -136,7 +146,7 @@ fn del(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         db.expire_if_needed(k, now);
         if let Some(e) = db.remove(k) {
             n += 1;
-            drop(e);
+            crate::db::free_entry(e, lazy);
         }
     }
     ctx.dirty(n);
