@@ -218,7 +218,9 @@ fn collections(r: &mut Raw) {
     r.call(&["SADD", "s:ints", "1", "2", "-300", "70000", "5000000000"]);
     r.call(&["SADD", "s:strs", "a", "b", "c"]);
     r.call(&["ZADD", "z:small", "1.5", "a", "-2", "b", "inf", "c"]);
+    r.call(&["RPUSH", "l:small", "a", "1", "b", "-5"]);
     for i in 0..700 {
+        r.call(&["RPUSH", "l:big", &format!("element number {i}")]);
         let n = i.to_string();
         r.call(&["HSET", "h:big", &format!("field{i}"), &n]);
         r.call(&["SADD", "s:big", &format!("member{i}")]);
@@ -251,6 +253,10 @@ fn collection_contents(r: &mut Raw) -> Vec<Vec<Vec<u8>>> {
     }
     for s in ["s:ints", "s:strs", "s:big"] {
         v.push(sorted(r.call(&["SMEMBERS", s])));
+    }
+    for l in ["l:small", "l:big"] {
+        let Frame::Array(Some(items)) = r.call(&["LRANGE", l, "0", "-1"]) else { panic!() };
+        v.push(items.into_iter().map(|f| format!("{f:?}").into_bytes()).collect());
     }
     for z in ["z:small", "z:big"] {
         // Order matters for sorted sets: compare the reply as is.

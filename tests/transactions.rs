@@ -177,3 +177,51 @@ fn exec_is_atomic_against_other_clients() {
         w.join().unwrap();
     }
 }
+
+#[test]
+fn blocking_commands_inside_exec_do_not_block() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["MULTI"]), simple("OK"));
+    assert_eq!(r.call(&["BLPOP", "nothing", "0"]), simple("QUEUED"));
+    assert_eq!(r.call(&["SET", "after", "1"]), simple("QUEUED"));
+    assert_eq!(r.call(&["EXEC"]), Frame::Array(Some(vec![Frame::Array(None), simple("OK")])));
+}
+
+#[test]
+fn a_push_inside_exec_wakes_a_blocked_client_after_it() {
+    let s = Server::start(&[]);
+    let mut waiter = s.raw();
+    waiter.send(&["BLPOP", "q", "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut r = s.raw();
+    assert_eq!(r.call(&["MULTI"]), simple("OK"));
+    assert_eq!(r.call(&["RPUSH", "q", "a", "b"]), simple("QUEUED"));
+    assert_eq!(r.call(&["LLEN", "q"]), simple("QUEUED"));
+    // The waiter is served only after the whole transaction: LLEN sees 2.
+    assert_eq!(r.call(&["EXEC"]), Frame::Array(Some(vec![Frame::Int(2), Frame::Int(2)])));
+    assert_eq!(waiter.read(), Frame::Array(Some(vec![bulk("q"), bulk("a")])));
+    assert_eq!(r.call(&["LRANGE", "q", "0", "-1"]), Frame::Array(Some(vec![bulk("b")])));
+}
+
+#[test]
+fn client_unblock_with_timeout_and_error() {
+    let s = Server::start(&[]);
+    let mut waiter = s.raw();
+    let Frame::Int(id) = waiter.call(&["CLIENT", "ID"]) else { panic!() };
+    let id = id.to_string();
+    let mut r = s.raw();
+    assert_eq!(r.call(&["CLIENT", "UNBLOCK", &id]), Frame::Int(0));
+    waiter.send(&["BLPOP", "q", "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(r.call(&["CLIENT", "UNBLOCK", &id, "TIMEOUT"]), Frame::Int(1));
+    assert_eq!(waiter.read(), Frame::Array(None));
+    waiter.send(&["BRPOP", "q", "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(r.call(&["CLIENT", "UNBLOCK", &id, "ERROR"]), Frame::Int(1));
+    assert_eq!(waiter.read(), err("UNBLOCKED client unblocked via CLIENT UNBLOCK"));
+    // The connection is usable again and no longer queued on the key.
+    assert_eq!(waiter.call(&["PING"]), simple("PONG"));
+    assert_eq!(r.call(&["RPUSH", "q", "x"]), Frame::Int(1));
+    assert_eq!(r.call(&["LLEN", "q"]), Frame::Int(1));
+}
