@@ -199,12 +199,16 @@ def workloads():
             for test in ("set", "get", "mset"):
                 out.append((test, size, pipe))
         out.append(("incr", None, pipe))
+    # Data types (issue 3): redis-benchmark's own tests for them.
+    for pipe in (1, 16):
+        for test in ("lpush", "lpop", "lrange_100", "sadd", "spop", "hset", "zadd"):
+            out.append((test, 3, pipe))
     return out
 
 
 def label(test, size, pipe):
     sz = "-" if size is None else ("3B" if size == 3 else "1KiB")
-    return "%-4s %-4s P=%-2d" % (test.upper(), sz, pipe)
+    return "%-10s %-4s P=%-2d" % (test.upper(), sz, pipe)
 
 
 def run_benchmark(server, test, size, pipe, n):
@@ -281,13 +285,13 @@ def throughput(redis_bin, redust_bin, n):
 
 
 def print_header():
-    print("%-17s | %12s %12s %6s | %12s %12s %6s" % (
+    print("%-23s | %12s %12s %6s | %12s %12s %6s" % (
         "workload", "redis rps", "redust rps", "ratio", "redis r/cpu", "redust r/cpu", "ratio"))
-    print("-" * 17 + "-+-" + "-" * 33 + "-+-" + "-" * 33)
+    print("-" * 23 + "-+-" + "-" * 33 + "-+-" + "-" * 33)
 
 
 def print_row(row):
-    print("%-17s | %12s %12s %6s | %12s %12s %6s" % (
+    print("%-23s | %12s %12s %6s | %12s %12s %6s" % (
         label(row["test"].lower(), row["value_size"], row["pipeline"]),
         fmt_num(row["redis"]["rps"]), fmt_num(row["redust"]["rps"]), fmt_ratio(row["rps_ratio"]),
         fmt_num(row["redis"]["req_per_cpu_s"]), fmt_num(row["redust"]["req_per_cpu_s"]),
