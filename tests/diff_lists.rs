@@ -75,7 +75,7 @@ fn gen(rng: &mut SmallRng) -> Vec<String> {
     let mut c: Vec<String> = match pick {
         0..=11 => {
             let mut c = vec![s(["LPUSH", "RPUSH"][rng.gen_range(0..2)]), k];
-            for _ in 0..rng.gen_range(1..6) {
+            for _ in 0..rng.gen_range(1..12) {
                 c.push(val(rng));
             }
             c
@@ -212,8 +212,44 @@ fn random_list_operations_match_redis() {
         let y = b[conn].call_raw(&cmd);
         check(i, &cmd, &x, &y, &recent);
     }
+    // Phase two: one long list (thousands of elements, many nodes) under
+    // positional operations.
+    let big_ops = ops / 6;
+    for i in 0..big_ops {
+        let s = |x: &str| x.to_string();
+        let n = 3000i64;
+        let at = rng.gen_range(-n..n).to_string();
+        let cmd: Vec<String> = match rng.gen_range(0..14) {
+            0 if i % 500 == 0 => vec![s("CONFIG"), s("SET"), s("list-max-listpack-size"), s(["-1", "-2", "-3", "7", "100"][rng.gen_range(0..5)])],
+            0 | 1 => {
+                let mut c = vec![s(["LPUSH", "RPUSH"][rng.gen_range(0..2)]), s("big")];
+                for _ in 0..rng.gen_range(1..40) {
+                    c.push(val(&mut rng));
+                }
+                c
+            }
+            2 => vec![s("LINDEX"), s("big"), at],
+            3 => vec![s("LSET"), s("big"), at, val(&mut rng)],
+            4 => vec![s("LINSERT"), s("big"), s(["BEFORE", "AFTER"][rng.gen_range(0..2)]), val(&mut rng), val(&mut rng)],
+            5 => vec![s("LRANGE"), s("big"), at.clone(), (at.parse::<i64>().unwrap_or(0) + rng.gen_range(0..30)).to_string()],
+            6 => vec![s("LREM"), s("big"), rng.gen_range(-3i64..4).to_string(), val(&mut rng)],
+            7 => vec![s("LPOS"), s("big"), val(&mut rng), s("RANK"), s(["2", "-2", "1", "-1"][rng.gen_range(0..4)]), s("COUNT"), rng.gen_range(0i64..4).to_string()],
+            8 => vec![s(["LPOP", "RPOP"][rng.gen_range(0..2)]), s("big"), rng.gen_range(1i64..30).to_string()],
+            9 => vec![s("LMOVE"), s("big"), s("big"), side(&mut rng), side(&mut rng)],
+            10 if rng.gen_ratio(1, 20) => vec![s("LTRIM"), s("big"), rng.gen_range(0i64..20).to_string(), rng.gen_range(-20i64..-1).to_string()],
+            _ => vec![s("LLEN"), s("big")],
+        };
+        let conn = (i % 7 == 0) as usize;
+        recent.push_back(format!("[resp{}] {}", 2 + conn, cmd.join(" ")));
+        if recent.len() > 30 {
+            recent.pop_front();
+        }
+        let x = a[conn].call_raw(&cmd);
+        let y = b[conn].call_raw(&cmd);
+        check(ops + i, &cmd, &x, &y, &recent);
+    }
     // Final contents of every key.
-    for k in KEYS {
+    for k in KEYS.iter().chain(&["big"]) {
         let cmd = vec!["LRANGE".to_string(), k.to_string(), "0".into(), "-1".into()];
         let x = a[0].call_raw(&cmd);
         let y = b[0].call_raw(&cmd);
@@ -221,6 +257,7 @@ fn random_list_operations_match_redis() {
     }
     let lens: Vec<String> = KEYS
         .iter()
+        .chain(&["big"])
         .map(|k| String::from_utf8_lossy(&a[0].call_raw(&["LLEN", k])).trim().to_string())
         .collect();
     eprintln!("diff_lists: {ops} operations identical in {:?}; final LLENs {lens:?}", start.elapsed());
