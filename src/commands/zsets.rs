@@ -387,8 +387,8 @@ fn zadd_generic<'b>(
             }
             return Ok(());
         }
-        let maxlen = (0..scores.len()).map(|j| member(j).len()).max().unwrap_or(0);
-        let z = ZSet::with_hint(scores.len(), maxlen, lim);
+        // Redis 7.0 picks the encoding by the first member only.
+        let z = ZSet::with_hint(1, member(0).len(), lim);
         ctx.db().add(key, Value::ZSet(Box::new(z)), now);
     }
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0);
@@ -688,7 +688,7 @@ fn zrange_generic(
                         unreachable!("looked up above")
                     };
                     let mut v = Vec::with_capacity(hi - lo);
-                    z.walk(lo, hi, false, |m, s| {
+                    z.walk(lo, hi, rev, |m, s| {
                         v.push((m.to_vec(), s));
                         true
                     });
@@ -696,8 +696,23 @@ fn zrange_generic(
                 }
                 None => Vec::new(),
             };
-            let refs: Vec<(&[u8], f64)> = items.iter().map(|(m, s)| (&m[..], *s)).collect();
-            store_result(ctx, dst, &refs);
+            if items.is_empty() {
+                store_result(ctx, dst, &[]);
+                return Ok(());
+            }
+            // Redis adds the elements one by one, in the order it emits them,
+            // to a set created for the known length (rank ranges) or as a
+            // listpack that converts once it outgrows the limits.
+            let lim = limits(ctx);
+            let hint = if rtype == RangeType::Rank { items.len() } else { 0 };
+            let mut z = ZSet::with_hint(hint, 0, lim);
+            for (m, s) in &items {
+                z.insert(m, *s, lim);
+            }
+            ctx.db().set(dst, Value::ZSet(Box::new(z)), false, now);
+            ctx.dirty(1);
+            ctx.signal_ready(dst);
+            ctx.out.int(items.len() as i64);
         }
         None => match span {
             None => ctx.out.array(0),
@@ -1093,9 +1108,8 @@ fn aggregate(target: &mut f64, v: f64, agg: Agg) {
 /// One input: its elements (member, score) or nothing for a missing key.
 type Src = Vec<(Vec<u8>, f64)>;
 
-/// The elements of an input key as (member, score); a plain set would count
-/// with score 1 (see the module docs of `db::set`: the set type has no
-/// element API yet, so a set input is refused as WRONGTYPE for now).
+/// The elements of an input key as (member, score); a plain set counts
+/// with score 1, as in Redis.
 fn source_elements(v: &Value) -> Result<Src, Error> {
     match v {
         Value::ZSet(z) => {
@@ -1103,6 +1117,7 @@ fn source_elements(v: &Value) -> Result<Src, Error> {
             z.for_each(|m, s| out.push((m.to_vec(), s)));
             Ok(out)
         }
+        Value::Set(s) => Ok(s.iter().map(|e| (e.to_vec(), 1.0)).collect()),
         _ => Err(Error::WrongType),
     }
 }
@@ -1210,7 +1225,9 @@ fn zsetop(ctx: &mut Ctx, a: &[Bytes], dst: Option<&Bytes>, nk_idx: usize, op: Se
                     let mut all = true;
                     for (li, &k) in order[1..].iter().enumerate() {
                         match lookups[li].get(&m[..]) {
-                            Some(&os) => aggregate(&mut score, weighted(os, weights[k]), agg),
+                            // Only the first input's product is NaN-checked,
+                            // as in Redis (the aggregate then is).
+                            Some(&os) => aggregate(&mut score, os * weights[k], agg),
                             None => {
                                 all = false;
                                 break;
