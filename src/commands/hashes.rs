@@ -44,34 +44,12 @@ pub fn limits(ctx: &Ctx) -> HashLimits {
 
 /// The hash at `key` for a read command (counts a keyspace hit or miss).
 fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, Error> {
-    let now = ctx.now_ms;
-    let i = ctx.client.db.get();
-    let (db, stats) = (&mut ctx.srv.ks.dbs[i], &mut ctx.srv.stats);
-    let found = db.lookup(key, now);
-    if found.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    match found {
-        None => Ok(None),
-        Some(e) => match &mut e.val {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(Error::WrongType),
-        },
-    }
+    super::typed(ctx.lookup_with_out(key, true).0, Value::as_hash_mut)
 }
 
 /// The hash at `key` for a write command (no hit/miss accounting).
 fn write_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, Error> {
-    let now = ctx.now_ms;
-    match ctx.db().lookup(key, now) {
-        None => Ok(None),
-        Some(e) => match &mut e.val {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(Error::WrongType),
-        },
-    }
+    super::typed(ctx.lookup_with_out(key, false).0, Value::as_hash_mut)
 }
 
 /// The hash at `key`, created empty if missing.
@@ -150,25 +128,11 @@ fn hget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn hmget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let i = ctx.client.db.get();
-    let now = ctx.now_ms;
-    let (db, stats, out) = (&mut ctx.srv.ks.dbs[i], &mut ctx.srv.stats, &mut *ctx.out);
-    let h = match db.lookup(&a[1], now) {
-        None => {
-            stats.keyspace_misses += 1;
-            None
-        }
-        Some(e) => {
-            stats.keyspace_hits += 1;
-            match &e.val {
-                Value::Hash(h) => Some(h),
-                _ => return Err(Error::WrongType),
-            }
-        }
-    };
+    let (e, out) = ctx.lookup_with_out(&a[1], true);
+    let h = super::typed(e, Value::as_hash_mut)?;
     out.array(a.len() - 2);
     for f in &a[2..] {
-        match h.and_then(|h| h.get(f)) {
+        match h.as_ref().and_then(|h| h.get(f)) {
             Some(v) => out.bulk(v),
             None => out.null(),
         }

@@ -69,24 +69,8 @@ fn limits(ctx: &Ctx) -> Limits {
 /// The list at `key` (None if missing; WRONGTYPE for other types) and the
 /// reply buffer, borrowed together. `read` counts a keyspace hit or miss.
 fn list_and_out<'a>(ctx: &'a mut Ctx, key: &[u8], read: bool) -> Result<(Option<&'a mut List>, &'a mut Out), Error> {
-    let now = ctx.now_ms;
-    let i = ctx.client.db.get();
-    let (db, out, stats) = (&mut ctx.srv.ks.dbs[i], &mut *ctx.out, &mut ctx.srv.stats);
-    let found = db.lookup(key, now);
-    if read {
-        if found.is_some() {
-            stats.keyspace_hits += 1;
-        } else {
-            stats.keyspace_misses += 1;
-        }
-    }
-    match found {
-        None => Ok((None, out)),
-        Some(e) => match &mut e.val {
-            Value::List(l) => Ok((Some(&mut **l), out)),
-            _ => Err(Error::WrongType),
-        },
-    }
+    let (e, out) = ctx.lookup_with_out(key, read);
+    Ok((super::typed(e, Value::as_list_mut)?, out))
 }
 
 fn write_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut List>, Error> {

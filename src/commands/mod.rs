@@ -326,3 +326,15 @@ pub fn help_reply(ctx: &mut Ctx, name: &str, lines: &[&str]) {
     out.simple("HELP");
     out.simple("    Print this help.");
 }
+
+/// The typed view of a looked-up key: None if it is missing, WRONGTYPE if it
+/// holds another type. `as_type` is one of `Value::as_*_mut`.
+pub fn typed<'a, T: ?Sized>(
+    entry: Option<&'a mut crate::db::Entry>,
+    as_type: impl FnOnce(&'a mut crate::db::Value) -> Option<&'a mut T>,
+) -> Result<Option<&'a mut T>, crate::errors::Error> {
+    match entry {
+        None => Ok(None),
+        Some(e) => as_type(&mut e.val).map(Some).ok_or(crate::errors::Error::WrongType),
+    }
+}

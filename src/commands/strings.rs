@@ -43,55 +43,19 @@ pub static COMMANDS: &[Command] = &[
 
 /// The string at `key`, if any; WRONGTYPE for other types.
 fn read_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut StrVal>, Error> {
-    let now = ctx.now_ms;
-    let i = ctx.client.db.get();
-    let (db, stats) = (&mut ctx.srv.ks.dbs[i], &mut ctx.srv.stats);
-    let found = db.lookup(key, now);
-    if found.is_some() {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    match found {
-        None => Ok(None),
-        Some(e) => match &mut e.val {
-            Value::Str(s) => Ok(Some(s)),
-            #[allow(unreachable_patterns)]
-            _ => Err(Error::WrongType),
-        },
-    }
+    super::typed(ctx.lookup_with_out(key, true).0, Value::as_str_mut)
 }
 
 /// Looks up a key for writing (no hit/miss accounting).
 fn write_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut StrVal>, Error> {
-    let now = ctx.now_ms;
-    match ctx.db().lookup(key, now) {
-        None => Ok(None),
-        Some(e) => match &mut e.val {
-            Value::Str(s) => Ok(Some(s)),
-            #[allow(unreachable_patterns)]
-            _ => Err(Error::WrongType),
-        },
-    }
+    super::typed(ctx.lookup_with_out(key, false).0, Value::as_str_mut)
 }
 
 fn get(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let now = ctx.now_ms;
-    let i = ctx.client.db.get();
-    let (db, out, stats) = (&mut ctx.srv.ks.dbs[i], &mut *ctx.out, &mut ctx.srv.stats);
-    match db.lookup(&a[1], now) {
-        Some(e) => {
-            stats.keyspace_hits += 1;
-            match &e.val {
-                Value::Str(s) => reply_str(out, s),
-                #[allow(unreachable_patterns)]
-                _ => return Err(Error::WrongType),
-            }
-        }
-        None => {
-            stats.keyspace_misses += 1;
-            out.null()
-        }
+    let (e, out) = ctx.lookup_with_out(&a[1], true);
+    match super::typed(e, Value::as_str_mut)? {
+        Some(s) => reply_str(out, s),
+        None => out.null(),
     }
     Ok(())
 }

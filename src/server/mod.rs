@@ -228,6 +228,25 @@ impl Ctx<'_> {
         }
     }
 
+    /// Looks `key` up in the client's database (expiring it if due) and
+    /// returns it together with the reply buffer, so a handler can write a
+    /// value out without copying it. `read` counts a keyspace hit or miss,
+    /// as Redis does for read commands.
+    pub fn lookup_with_out(&mut self, key: &[u8], read: bool) -> (Option<&mut crate::db::Entry>, &mut Out) {
+        let now = self.now_ms;
+        let i = self.client.db.get();
+        let (db, out, stats) = (&mut self.srv.ks.dbs[i], &mut *self.out, &mut self.srv.stats);
+        let found = db.lookup(key, now);
+        if read {
+            if found.is_some() {
+                stats.keyspace_hits += 1;
+            } else {
+                stats.keyspace_misses += 1;
+            }
+        }
+        (found, out)
+    }
+
     /// A write happened: counts towards save rules.
     pub fn dirty(&mut self, n: u64) {
         self.srv.dirty += n;
