@@ -554,10 +554,12 @@ impl Node {
     }
 
     /// Whether one more entry of `n` bytes fits within the limits (an
-    /// empty node takes anything).
+    /// empty node takes anything). The whole block, header included, is
+    /// measured so that a full node is exactly one allocator size class
+    /// (8 KiB by default) rather than spilling just over it.
     #[inline]
     fn fits(&self, n: usize, lim: &Limits) -> bool {
-        self.count() == 0 || !lim.exceeded(self.lp_bytes() + n, self.count() + 1)
+        self.count() == 0 || !lim.exceeded(HDR + self.bytes() + n, self.count() + 1)
     }
 
     fn iter(&self) -> NodeIter<'_> {
@@ -723,6 +725,15 @@ impl List {
     pub fn push<A: AsRef<[u8]>>(&mut self, vals: &[A], front: bool, lim: &Limits) {
         let add: usize = vals.iter().map(|v| v.as_ref().len()).sum();
         self.grow_check(add, vals.len(), lim);
+        if let List::Pack(n) = self {
+            if vals.len() > 1 {
+                // One exact allocation for a batch.
+                let need: usize = vals.iter().map(|v| Elem::of(v.as_ref()).entry_len()).sum();
+                if n.bytes() + need > n.cap() {
+                    n.resize(n.bytes() + need);
+                }
+            }
+        }
         for v in vals {
             self.push_one(&Elem::of(v.as_ref()), front, lim);
         }
