@@ -14,12 +14,16 @@ const HASH_BITS: u32 = 14;
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let n = input.len();
     let mut out = Vec::with_capacity(max_out.min(n + n / 16 + 64));
-    let mut table = vec![usize::MAX; 1 << HASH_BITS];
+    // The hash table is sized to the input: RDB saves compress millions of
+    // short strings, and clearing a fixed 16K-entry table for each would
+    // cost far more than compressing them.
+    let bits = (usize::BITS - n.leading_zeros()).clamp(8, HASH_BITS);
+    let mut table = vec![u32::MAX; 1 << bits];
     let mut lit_start = 0usize;
     let mut i = 0usize;
     let hash = |p: usize| -> usize {
         let v = (input[p] as u32) << 16 | (input[p + 1] as u32) << 8 | input[p + 2] as u32;
-        (v.wrapping_mul(2654435761) >> (32 - HASH_BITS)) as usize
+        (v.wrapping_mul(2654435761) >> (32 - bits)) as usize
     };
     let flush_literals = |out: &mut Vec<u8>, from: usize, to: usize| {
         let mut s = from;
@@ -32,9 +36,9 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     };
     while i + 2 < n {
         let h = hash(i);
-        let r = table[h];
-        table[h] = i;
-        if r != usize::MAX && i - r <= MAX_OFF && i > r && input[r..r + 3] == input[i..i + 3] {
+        let r = table[h] as usize;
+        table[h] = i as u32;
+        if r != u32::MAX as usize && i > r && i - r <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
             let off = i - r - 1;
             let mut len = 3;
             let max = (n - i).min(MAX_REF);
