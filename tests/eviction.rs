@@ -123,7 +123,7 @@ fn allkeys_random_and_runtime_policy_change() {
 fn unlink_of_a_huge_set_does_not_stall_other_clients() {
     let s = Server::start(&[]);
     let mut r = s.raw();
-    let mut fill = |r: &mut Raw| {
+    let fill = |r: &mut Raw| {
         // 1,000,000 members, added in pipelined batches.
         let mut cmd: Vec<String> = vec!["SADD".into(), "huge".into()];
         for i in 0..1_000_000 {
