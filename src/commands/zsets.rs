@@ -231,13 +231,29 @@ fn list_header(out: &mut Out, n: usize, withscores: bool) {
     }
 }
 
+/// `out.double(s)` with a fast path for integral scores (the common case),
+/// whose "%.17g" text is just the integer.
+fn reply_score(out: &mut Out, s: f64) {
+    if s.fract() == 0.0 && s.abs() < 1e15 && !(s == 0.0 && s.is_sign_negative()) {
+        if out.resp3 {
+            out.buf.push(b',');
+            crate::util::num::fmt_i64(s as i64, &mut out.buf);
+            out.buf.extend_from_slice(b"\r\n");
+        } else {
+            out.bulk_int(s as i64);
+        }
+    } else {
+        out.double(s);
+    }
+}
+
 fn list_item(out: &mut Out, m: &[u8], s: f64, withscores: bool) {
     if withscores {
         if out.resp3 {
             out.array(2);
         }
         out.bulk(m);
-        out.double(s);
+        reply_score(out, s);
     } else {
         out.bulk(m);
     }
