@@ -34,10 +34,20 @@ fn val(rng: &mut SmallRng) -> String {
     match rng.gen_range(0..20) {
         0..=5 => format!("v{}", rng.gen_range(0..6)),
         6..=9 => rng.gen_range(-5i64..6).to_string(),
-        10 => ["127", "128", "-4096", "4096", "32768", "-8388609", "2147483648", "9223372036854775807", "-9223372036854775808"]
-            [rng.gen_range(0..9)]
+        10 => [
+            "127",
+            "128",
+            "-4096",
+            "4096",
+            "32768",
+            "-8388609",
+            "2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ][rng.gen_range(0..9)]
         .to_string(),
-        11 => ["", "007", "-0", "+1", " 1", "1.0", "9223372036854775808"][rng.gen_range(0..7)].to_string(),
+        11 => ["", "007", "-0", "+1", " 1", "1.0", "9223372036854775808"][rng.gen_range(0..7)]
+            .to_string(),
         12 => "m".repeat(rng.gen_range(60..70)),
         13 if rng.gen_ratio(1, 8) => "B".repeat(rng.gen_range(4000..9000)),
         _ => format!("e{}", rng.gen_range(0..3)),
@@ -47,7 +57,8 @@ fn val(rng: &mut SmallRng) -> String {
 fn idx(rng: &mut SmallRng) -> String {
     match rng.gen_range(0..12) {
         0 => "x".into(),
-        1 => ["9223372036854775807", "-9223372036854775808", "100", "-100"][rng.gen_range(0..4)].into(),
+        1 => ["9223372036854775807", "-9223372036854775808", "100", "-100"][rng.gen_range(0..4)]
+            .into(),
         _ => rng.gen_range(-12i64..12).to_string(),
     }
 }
@@ -80,7 +91,12 @@ fn gen(rng: &mut SmallRng) -> Vec<String> {
             }
             c
         }
-        12..=14 => vec![s(["LPUSHX", "RPUSHX"][rng.gen_range(0..2)]), k, val(rng), val(rng)],
+        12..=14 => vec![
+            s(["LPUSHX", "RPUSHX"][rng.gen_range(0..2)]),
+            k,
+            val(rng),
+            val(rng),
+        ],
         15..=24 => {
             let mut c = vec![s(["LPOP", "RPOP"][rng.gen_range(0..2)]), k];
             match rng.gen_range(0..6) {
@@ -102,7 +118,12 @@ fn gen(rng: &mut SmallRng) -> Vec<String> {
             val(rng),
             val(rng),
         ],
-        50..=54 => vec![s("LREM"), k, s(["0", "1", "-1", "2", "-2", "x"][rng.gen_range(0..6)]), val(rng)],
+        50..=54 => vec![
+            s("LREM"),
+            k,
+            s(["0", "1", "-1", "2", "-2", "x"][rng.gen_range(0..6)]),
+            val(rng),
+        ],
         55..=57 => vec![s("LTRIM"), k, idx(rng), idx(rng)],
         58..=65 => {
             let mut c = vec![s("LPOS"), k, val(rng)];
@@ -121,7 +142,14 @@ fn gen(rng: &mut SmallRng) -> Vec<String> {
         73..=76 => vec![s("RPOPLPUSH"), k, key(rng)],
         77..=84 => {
             let n = rng.gen_range(0..4);
-            let mut c = vec![s("LMPOP"), if rng.gen_ratio(1, 15) { s("x") } else { n.to_string() }];
+            let mut c = vec![
+                s("LMPOP"),
+                if rng.gen_ratio(1, 15) {
+                    s("x")
+                } else {
+                    n.to_string()
+                },
+            ];
             for _ in 0..n {
                 c.push(key(rng));
             }
@@ -145,7 +173,16 @@ fn gen(rng: &mut SmallRng) -> Vec<String> {
                 1 => vec![s("BRPOP"), k, t],
                 2 => vec![s("BLMOVE"), k, key(rng), side(rng), side(rng), t],
                 3 => vec![s("BRPOPLPUSH"), k, key(rng), t],
-                _ => vec![s("BLMPOP"), t, s("2"), k, key(rng), side(rng), s("COUNT"), s("2")],
+                _ => vec![
+                    s("BLMPOP"),
+                    t,
+                    s("2"),
+                    k,
+                    key(rng),
+                    side(rng),
+                    s("COUNT"),
+                    s("2"),
+                ],
             }
         }
         87..=88 => vec![s("SET"), s("s"), val(rng)],
@@ -159,7 +196,15 @@ fn gen(rng: &mut SmallRng) -> Vec<String> {
             let fill = ["-1", "-2", "1", "2", "3", "5", "128"][rng.gen_range(0..7)];
             vec![s("CONFIG"), s("SET"), s("list-max-listpack-size"), s(fill)]
         }
-        97 => vec![s("LPOS"), k, val(rng), s("COUNT"), s("0"), s("RANK"), s("-1")],
+        97 => vec![
+            s("LPOS"),
+            k,
+            val(rng),
+            s("COUNT"),
+            s("0"),
+            s("RANK"),
+            s("-1"),
+        ],
         _ => vec![s("LRANGE"), k, s("0"), s("-1")],
     };
     if rng.gen_ratio(1, 200) {
@@ -175,10 +220,19 @@ fn random_list_operations_match_redis() {
         eprintln!("redis-server not installed: skipping the list differential test");
         return;
     }
-    let seed: u64 = std::env::var("DIFF_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    });
-    let ops: usize = std::env::var("DIFF_LIST_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(30000);
+    let seed: u64 = std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    let ops: usize = std::env::var("DIFF_LIST_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30000);
     eprintln!("diff_lists seed {seed} ({ops} operations)");
     let mut rng = SmallRng::seed_from_u64(seed);
     let ours = Server::start(&[]);
@@ -194,7 +248,7 @@ fn random_list_operations_match_redis() {
         if x != y {
             panic!(
                 "diff_lists: replies differ (seed {seed}, op {i}, resp{})\ncommand: {cmd:?}\nredust: {:?}\nredis:  {:?}\nrecent commands:\n{}",
-                if i % 7 == 0 { 3 } else { 2 },
+                if i.is_multiple_of(7) { 3 } else { 2 },
                 String::from_utf8_lossy(x),
                 String::from_utf8_lossy(y),
                 recent.iter().cloned().collect::<Vec<_>>().join("\n"),
@@ -220,7 +274,12 @@ fn random_list_operations_match_redis() {
         let n = 3000i64;
         let at = rng.gen_range(-n..n).to_string();
         let cmd: Vec<String> = match rng.gen_range(0..14) {
-            0 if i % 500 == 0 => vec![s("CONFIG"), s("SET"), s("list-max-listpack-size"), s(["-1", "-2", "-3", "7", "100"][rng.gen_range(0..5)])],
+            0 if i % 500 == 0 => vec![
+                s("CONFIG"),
+                s("SET"),
+                s("list-max-listpack-size"),
+                s(["-1", "-2", "-3", "7", "100"][rng.gen_range(0..5)]),
+            ],
             0 | 1 => {
                 let mut c = vec![s(["LPUSH", "RPUSH"][rng.gen_range(0..2)]), s("big")];
                 for _ in 0..rng.gen_range(1..40) {
@@ -230,13 +289,52 @@ fn random_list_operations_match_redis() {
             }
             2 => vec![s("LINDEX"), s("big"), at],
             3 => vec![s("LSET"), s("big"), at, val(&mut rng)],
-            4 => vec![s("LINSERT"), s("big"), s(["BEFORE", "AFTER"][rng.gen_range(0..2)]), val(&mut rng), val(&mut rng)],
-            5 => vec![s("LRANGE"), s("big"), at.clone(), (at.parse::<i64>().unwrap_or(0) + rng.gen_range(0..30)).to_string()],
-            6 => vec![s("LREM"), s("big"), rng.gen_range(-3i64..4).to_string(), val(&mut rng)],
-            7 => vec![s("LPOS"), s("big"), val(&mut rng), s("RANK"), s(["2", "-2", "1", "-1"][rng.gen_range(0..4)]), s("COUNT"), rng.gen_range(0i64..4).to_string()],
-            8 => vec![s(["LPOP", "RPOP"][rng.gen_range(0..2)]), s("big"), rng.gen_range(1i64..30).to_string()],
-            9 => vec![s("LMOVE"), s("big"), s("big"), side(&mut rng), side(&mut rng)],
-            10 if rng.gen_ratio(1, 20) => vec![s("LTRIM"), s("big"), rng.gen_range(0i64..20).to_string(), rng.gen_range(-20i64..-1).to_string()],
+            4 => vec![
+                s("LINSERT"),
+                s("big"),
+                s(["BEFORE", "AFTER"][rng.gen_range(0..2)]),
+                val(&mut rng),
+                val(&mut rng),
+            ],
+            5 => vec![
+                s("LRANGE"),
+                s("big"),
+                at.clone(),
+                (at.parse::<i64>().unwrap_or(0) + rng.gen_range(0..30)).to_string(),
+            ],
+            6 => vec![
+                s("LREM"),
+                s("big"),
+                rng.gen_range(-3i64..4).to_string(),
+                val(&mut rng),
+            ],
+            7 => vec![
+                s("LPOS"),
+                s("big"),
+                val(&mut rng),
+                s("RANK"),
+                s(["2", "-2", "1", "-1"][rng.gen_range(0..4)]),
+                s("COUNT"),
+                rng.gen_range(0i64..4).to_string(),
+            ],
+            8 => vec![
+                s(["LPOP", "RPOP"][rng.gen_range(0..2)]),
+                s("big"),
+                rng.gen_range(1i64..30).to_string(),
+            ],
+            9 => vec![
+                s("LMOVE"),
+                s("big"),
+                s("big"),
+                side(&mut rng),
+                side(&mut rng),
+            ],
+            10 if rng.gen_ratio(1, 20) => vec![
+                s("LTRIM"),
+                s("big"),
+                rng.gen_range(0i64..20).to_string(),
+                rng.gen_range(-20i64..-1).to_string(),
+            ],
             _ => vec![s("LLEN"), s("big")],
         };
         let conn = (i % 7 == 0) as usize;
@@ -258,7 +356,14 @@ fn random_list_operations_match_redis() {
     let lens: Vec<String> = KEYS
         .iter()
         .chain(&["big"])
-        .map(|k| String::from_utf8_lossy(&a[0].call_raw(&["LLEN", k])).trim().to_string())
+        .map(|k| {
+            String::from_utf8_lossy(&a[0].call_raw(&["LLEN", k]))
+                .trim()
+                .to_string()
+        })
         .collect();
-    eprintln!("diff_lists: {ops} operations identical in {:?}; final LLENs {lens:?}", start.elapsed());
+    eprintln!(
+        "diff_lists: {ops} operations identical in {:?}; final LLENs {lens:?}",
+        start.elapsed()
+    );
 }

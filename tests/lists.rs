@@ -63,7 +63,10 @@ fn push_pop_len_range() {
     script(&[
         (&["RPUSH", "l", "a", "b", "c"], ":3\r\n"),
         (&["LPUSH", "l", "x", "y"], ":5\r\n"),
-        (&["LRANGE", "l", "0", "-1"], &arr(&["y", "x", "a", "b", "c"])),
+        (
+            &["LRANGE", "l", "0", "-1"],
+            &arr(&["y", "x", "a", "b", "c"]),
+        ),
         (&["LLEN", "l"], ":5\r\n"),
         (&["LLEN", "nokey"], ":0\r\n"),
         (&["LPUSHX", "nokey", "a"], ":0\r\n"),
@@ -82,10 +85,22 @@ fn push_pop_len_range() {
         (&["LPOP", "l"], "$-1\r\n"),
         (&["LPOP", "l", "0"], "*-1\r\n"),
         (&["RPOP", "l", "5"], "*-1\r\n"),
-        (&["LPOP", "l", "-1"], "-ERR value is out of range, must be positive\r\n"),
-        (&["LPOP", "l", "x"], "-ERR value is out of range, must be positive\r\n"),
-        (&["LPOP", "l", "1", "2"], "-ERR wrong number of arguments for 'lpop' command\r\n"),
-        (&["LPUSH", "l"], "-ERR wrong number of arguments for 'lpush' command\r\n"),
+        (
+            &["LPOP", "l", "-1"],
+            "-ERR value is out of range, must be positive\r\n",
+        ),
+        (
+            &["LPOP", "l", "x"],
+            "-ERR value is out of range, must be positive\r\n",
+        ),
+        (
+            &["LPOP", "l", "1", "2"],
+            "-ERR wrong number of arguments for 'lpop' command\r\n",
+        ),
+        (
+            &["LPUSH", "l"],
+            "-ERR wrong number of arguments for 'lpush' command\r\n",
+        ),
         (&["LRANGE", "nokey", "0", "-1"], "*0\r\n"),
     ]);
 }
@@ -100,7 +115,10 @@ fn ranges_and_indexes() {
         (&["LRANGE", "l", "4", "100"], &arr(&["4", "5"])),
         (&["LRANGE", "l", "3", "2"], "*0\r\n"),
         (&["LRANGE", "l", "6", "10"], "*0\r\n"),
-        (&["LRANGE", "l", "-9223372036854775808", "9223372036854775807"], &arr(&["0", "1", "2", "3", "4", "5"])),
+        (
+            &["LRANGE", "l", "-9223372036854775808", "9223372036854775807"],
+            &arr(&["0", "1", "2", "3", "4", "5"]),
+        ),
         (&["LRANGE", "l", "a", "1"], NOT_INT),
         (&["LRANGE", "l", "0", "1.5"], NOT_INT),
         (&["LINDEX", "l", "0"], "$1\r\n0\r\n"),
@@ -116,7 +134,10 @@ fn ranges_and_indexes() {
         (&["LSET", "l", "x", "x"], NOT_INT),
         (&["LSET", "nokey", "0", "x"], "-ERR no such key\r\n"),
         (&["LSET", "nokey", "x", "x"], "-ERR no such key\r\n"),
-        (&["LRANGE", "l", "0", "-1"], &arr(&["zero", "1", "2", "3", "4", "five"])),
+        (
+            &["LRANGE", "l", "0", "-1"],
+            &arr(&["zero", "1", "2", "3", "4", "five"]),
+        ),
         (&["LTRIM", "l", "1", "-2"], "+OK\r\n"),
         (&["LRANGE", "l", "0", "-1"], &arr(&["1", "2", "3", "4"])),
         (&["LTRIM", "l", "-100", "100"], "+OK\r\n"),
@@ -182,7 +203,10 @@ fn lpos_rank_min_is_out_of_range_as_in_redis_72() {
         t.r(&["LPOS", "l", "a", "RANK", "-9223372036854775808"]),
         "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n"
     );
-    assert_eq!(t.r(&["LPOS", "l", "a", "RANK", "-9223372036854775807"]), "$-1\r\n");
+    assert_eq!(
+        t.r(&["LPOS", "l", "a", "RANK", "-9223372036854775807"]),
+        "$-1\r\n"
+    );
 }
 
 #[test]
@@ -210,19 +234,43 @@ fn moves_and_mpop() {
         (&["LMOVE", "str", "dst", "LEFT", "LEFT"], WRONGTYPE),
         (&["LMOVE", "nokey", "str", "LEFT", "LEFT"], "$-1\r\n"),
         (&["LLEN", "dst"], ":3\r\n"),
-        (&["LMPOP", "2", "nokey", "dst", "LEFT"], "*2\r\n$3\r\ndst\r\n*1\r\n$1\r\nc\r\n"),
-        (&["LMPOP", "1", "dst", "RIGHT", "COUNT", "10"], "*2\r\n$3\r\ndst\r\n*2\r\n$1\r\nb\r\n$1\r\na\r\n"),
+        (
+            &["LMPOP", "2", "nokey", "dst", "LEFT"],
+            "*2\r\n$3\r\ndst\r\n*1\r\n$1\r\nc\r\n",
+        ),
+        (
+            &["LMPOP", "1", "dst", "RIGHT", "COUNT", "10"],
+            "*2\r\n$3\r\ndst\r\n*2\r\n$1\r\nb\r\n$1\r\na\r\n",
+        ),
         (&["LMPOP", "1", "dst", "RIGHT"], "*-1\r\n"),
         (&["LMPOP", "2", "nokey", "str", "LEFT"], WRONGTYPE),
-        (&["LMPOP", "0", "a", "LEFT"], "-ERR numkeys should be greater than 0\r\n"),
-        (&["LMPOP", "x", "a", "LEFT"], "-ERR numkeys should be greater than 0\r\n"),
+        (
+            &["LMPOP", "0", "a", "LEFT"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
+        (
+            &["LMPOP", "x", "a", "LEFT"],
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
         (&["LMPOP", "2", "a", "LEFT"], SYNTAX),
         (&["LMPOP", "1", "a", "MIDDLE"], SYNTAX),
-        (&["LMPOP", "1", "a", "LEFT", "COUNT", "0"], "-ERR count should be greater than 0\r\n"),
-        (&["LMPOP", "1", "a", "LEFT", "COUNT", "x"], "-ERR count should be greater than 0\r\n"),
-        (&["LMPOP", "1", "a", "LEFT", "COUNT", "1", "COUNT", "2"], SYNTAX),
+        (
+            &["LMPOP", "1", "a", "LEFT", "COUNT", "0"],
+            "-ERR count should be greater than 0\r\n",
+        ),
+        (
+            &["LMPOP", "1", "a", "LEFT", "COUNT", "x"],
+            "-ERR count should be greater than 0\r\n",
+        ),
+        (
+            &["LMPOP", "1", "a", "LEFT", "COUNT", "1", "COUNT", "2"],
+            SYNTAX,
+        ),
         (&["LMPOP", "1", "a", "LEFT", "COUNT"], SYNTAX),
-        (&["LMPOP", "1", "a"], "-ERR wrong number of arguments for 'lmpop' command\r\n"),
+        (
+            &["LMPOP", "1", "a"],
+            "-ERR wrong number of arguments for 'lmpop' command\r\n",
+        ),
     ]);
 }
 
@@ -263,16 +311,39 @@ fn wrongtype_everywhere() {
 fn integers_and_binary_values_round_trip() {
     let mut t = T::new();
     let vals = [
-        "0", "-1", "127", "128", "4095", "-4096", "4096", "32767", "-32769", "8388607", "8388608",
-        "2147483647", "-2147483649", "9223372036854775807", "-9223372036854775808",
-        "9223372036854775808", "007", "-0", "+5", "1.5", " 1", "", "a\r\nb\0c",
+        "0",
+        "-1",
+        "127",
+        "128",
+        "4095",
+        "-4096",
+        "4096",
+        "32767",
+        "-32769",
+        "8388607",
+        "8388608",
+        "2147483647",
+        "-2147483649",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "007",
+        "-0",
+        "+5",
+        "1.5",
+        " 1",
+        "",
+        "a\r\nb\0c",
     ];
     let mut args = vec!["RPUSH", "l"];
     args.extend(vals.iter());
     t.r(&args);
     assert_eq!(t.r(&["LRANGE", "l", "0", "-1"]), arr(&vals));
     for (i, v) in vals.iter().enumerate() {
-        assert_eq!(t.r(&["LINDEX", "l", &i.to_string()]), arr(&[v])[4..].to_string());
+        assert_eq!(
+            t.r(&["LINDEX", "l", &i.to_string()]),
+            arr(&[v])[4..].to_string()
+        );
         // LPOS finds integers and their look-alikes exactly.
         let want = vals.iter().position(|x| x == v).unwrap_or(i);
         assert_eq!(t.r(&["LPOS", "l", v]), format!(":{want}\r\n"), "LPOS {v:?}");
@@ -280,7 +351,10 @@ fn integers_and_binary_values_round_trip() {
     // Big values (several KB) too.
     let big = "x".repeat(70_000);
     t.r(&["LPUSH", "l", &big]);
-    assert_eq!(t.r(&["LINDEX", "l", "0"]), format!("${}\r\n{}\r\n", big.len(), big));
+    assert_eq!(
+        t.r(&["LINDEX", "l", "0"]),
+        format!("${}\r\n{}\r\n", big.len(), big)
+    );
     assert_eq!(t.r(&["OBJECT", "ENCODING", "l"]), "$9\r\nquicklist\r\n");
 }
 
@@ -336,16 +410,39 @@ fn encodings_follow_list_max_listpack_size() {
 fn through_the_redis_crate() {
     let s = Server::start(&[]);
     let mut c = s.client();
-    let n: i64 = redis::cmd("RPUSH").arg("k").arg(&[1, 2, 3]).query(&mut c).unwrap();
+    let n: i64 = redis::cmd("RPUSH")
+        .arg("k")
+        .arg(&[1, 2, 3])
+        .query(&mut c)
+        .unwrap();
     assert_eq!(n, 3);
-    let v: Vec<i64> = redis::cmd("LRANGE").arg("k").arg(0).arg(-1).query(&mut c).unwrap();
+    let v: Vec<i64> = redis::cmd("LRANGE")
+        .arg("k")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v, vec![1, 2, 3]);
     let p: Option<String> = redis::cmd("LPOP").arg("k").query(&mut c).unwrap();
     assert_eq!(p.as_deref(), Some("1"));
-    let p: Option<Vec<String>> = redis::cmd("RPOP").arg("nokey").arg(2).query(&mut c).unwrap();
+    let p: Option<Vec<String>> = redis::cmd("RPOP")
+        .arg("nokey")
+        .arg(2)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(p, None);
-    let r: Option<(String, Vec<String>)> = redis::cmd("LMPOP").arg(1).arg("k").arg("RIGHT").arg("COUNT").arg(5).query(&mut c).unwrap();
-    assert_eq!(r, Some(("k".to_string(), vec!["3".to_string(), "2".to_string()])));
+    let r: Option<(String, Vec<String>)> = redis::cmd("LMPOP")
+        .arg(1)
+        .arg("k")
+        .arg("RIGHT")
+        .arg("COUNT")
+        .arg(5)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        r,
+        Some(("k".to_string(), vec!["3".to_string(), "2".to_string()]))
+    );
     let e: redis::RedisResult<()> = redis::cmd("LSET").arg("k").arg(0).arg("x").query(&mut c);
     assert!(e.unwrap_err().to_string().contains("no such key"));
     let t: String = redis::cmd("TYPE").arg("k").query(&mut c).unwrap();
@@ -363,21 +460,50 @@ fn command_table_entries() {
     assert!(lpush.starts_with("*1\r\n*10\r\n$5\r\nlpush\r\n:-3\r\n*3\r\n+write\r\n+denyoom\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"), "{lpush}");
     assert!(lpush.contains("+@list\r\n"));
     let blpop = info(&mut t, "blpop");
-    assert!(blpop.contains("$5\r\nblpop\r\n:-3\r\n*2\r\n+write\r\n+blocking\r\n:1\r\n:-2\r\n:1\r\n"), "{blpop}");
+    assert!(
+        blpop.contains("$5\r\nblpop\r\n:-3\r\n*2\r\n+write\r\n+blocking\r\n:1\r\n:-2\r\n:1\r\n"),
+        "{blpop}"
+    );
     assert!(blpop.contains("+@blocking\r\n"));
     let lmpop = info(&mut t, "lmpop");
-    assert!(lmpop.contains(":-4\r\n*2\r\n+write\r\n+movablekeys\r\n:0\r\n:0\r\n:0\r\n"), "{lmpop}");
+    assert!(
+        lmpop.contains(":-4\r\n*2\r\n+write\r\n+movablekeys\r\n:0\r\n:0\r\n:0\r\n"),
+        "{lmpop}"
+    );
     let lrange = info(&mut t, "lrange");
-    assert!(lrange.contains(":4\r\n*1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n"), "{lrange}");
+    assert!(
+        lrange.contains(":4\r\n*1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n"),
+        "{lrange}"
+    );
     let lmove = info(&mut t, "lmove");
-    assert!(lmove.contains(":5\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:2\r\n:1\r\n"), "{lmove}");
+    assert!(
+        lmove.contains(":5\r\n*2\r\n+write\r\n+denyoom\r\n:1\r\n:2\r\n:1\r\n"),
+        "{lmove}"
+    );
     for (c, arity) in [
-        ("rpush", -3), ("lpushx", -3), ("rpushx", -3), ("lpop", -2), ("rpop", -2), ("llen", 2),
-        ("lindex", 3), ("lset", 4), ("linsert", 5), ("lrem", 4), ("ltrim", 4), ("lpos", -3),
-        ("rpoplpush", 3), ("brpop", -3), ("blmove", 6), ("brpoplpush", 4), ("blmpop", -5),
+        ("rpush", -3),
+        ("lpushx", -3),
+        ("rpushx", -3),
+        ("lpop", -2),
+        ("rpop", -2),
+        ("llen", 2),
+        ("lindex", 3),
+        ("lset", 4),
+        ("linsert", 5),
+        ("lrem", 4),
+        ("ltrim", 4),
+        ("lpos", -3),
+        ("rpoplpush", 3),
+        ("brpop", -3),
+        ("blmove", 6),
+        ("brpoplpush", 4),
+        ("blmpop", -5),
     ] {
         let r = info(&mut t, c);
-        assert!(r.contains(&format!("${}\r\n{c}\r\n:{arity}\r\n", c.len())), "{c}: {r}");
+        assert!(
+            r.contains(&format!("${}\r\n{c}\r\n:{arity}\r\n", c.len())),
+            "{c}: {r}"
+        );
         assert!(r.contains("+@list\r\n"), "{c}");
     }
 }
@@ -397,7 +523,10 @@ fn blocked_clients(t: &mut T) -> usize {
 fn wait_blocked(t: &mut T, n: usize) {
     let start = Instant::now();
     while blocked_clients(t) != n {
-        assert!(start.elapsed() < Duration::from_secs(10), "never reached {n} blocked clients");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never reached {n} blocked clients"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -414,12 +543,21 @@ fn fifo_wakeup_across_clients() {
     }
     // One push serves only the first waiter; the rest keep waiting.
     assert_eq!(t.r(&["RPUSH", "q", "one"]), ":1\r\n");
-    assert_eq!(waiters[0].read_raw().unwrap().1, arr(&["q", "one"]).into_bytes());
+    assert_eq!(
+        waiters[0].read_raw().unwrap().1,
+        arr(&["q", "one"]).into_bytes()
+    );
     wait_blocked(&mut t, 2);
     // Several elements at once: served in arrival order.
     assert_eq!(t.r(&["RPUSH", "other", "two", "three", "four"]), ":3\r\n");
-    assert_eq!(waiters[1].read_raw().unwrap().1, arr(&["other", "two"]).into_bytes());
-    assert_eq!(waiters[2].read_raw().unwrap().1, arr(&["other", "three"]).into_bytes());
+    assert_eq!(
+        waiters[1].read_raw().unwrap().1,
+        arr(&["other", "two"]).into_bytes()
+    );
+    assert_eq!(
+        waiters[2].read_raw().unwrap().1,
+        arr(&["other", "three"]).into_bytes()
+    );
     assert_eq!(t.r(&["LRANGE", "other", "0", "-1"]), arr(&["four"]));
     assert_eq!(blocked_clients(&mut t), 0);
     // BRPOP takes from the tail.
@@ -438,12 +576,18 @@ fn timeouts_are_fractional_and_reply_null() {
         (vec!["BRPOP", "a", "0.2"], "*-1\r\n"),
         (vec!["BLMOVE", "a", "b", "LEFT", "RIGHT", "0.2"], "*-1\r\n"),
         (vec!["BRPOPLPUSH", "a", "b", "0.2"], "*-1\r\n"),
-        (vec!["BLMPOP", "0.2", "2", "a", "b", "LEFT", "COUNT", "3"], "*-1\r\n"),
+        (
+            vec!["BLMPOP", "0.2", "2", "a", "b", "LEFT", "COUNT", "3"],
+            "*-1\r\n",
+        ),
     ] {
         let start = Instant::now();
         assert_eq!(t.r(&cmd), reply, "{cmd:?}");
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(190) && took < Duration::from_secs(3), "{cmd:?} took {took:?}");
+        assert!(
+            took >= Duration::from_millis(190) && took < Duration::from_secs(3),
+            "{cmd:?} took {took:?}"
+        );
     }
     // RESP3: a null.
     t.r(&["HELLO", "3"]);
@@ -452,10 +596,19 @@ fn timeouts_are_fractional_and_reply_null() {
     t.r(&["HELLO", "2"]);
     // Timeout errors.
     assert_eq!(t.r(&["BLPOP", "a", "-1"]), "-ERR timeout is negative\r\n");
-    assert_eq!(t.r(&["BLPOP", "a", "x"]), "-ERR timeout is not a float or out of range\r\n");
-    assert_eq!(t.r(&["BLMPOP", "x", "0", "a", "LEFT"]), "-ERR numkeys should be greater than 0\r\n");
+    assert_eq!(
+        t.r(&["BLPOP", "a", "x"]),
+        "-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_eq!(
+        t.r(&["BLMPOP", "x", "0", "a", "LEFT"]),
+        "-ERR numkeys should be greater than 0\r\n"
+    );
     assert_eq!(t.r(&["BLMPOP", "x", "1", "a", "FOO"]), format!("{SYNTAX}"));
-    assert_eq!(t.r(&["BLMPOP", "x", "1", "a", "LEFT"]), "-ERR timeout is not a float or out of range\r\n");
+    assert_eq!(
+        t.r(&["BLMPOP", "x", "1", "a", "LEFT"]),
+        "-ERR timeout is not a float or out of range\r\n"
+    );
     assert_eq!(t.r(&["BLMOVE", "a", "b", "UP", "LEFT", "x"]), SYNTAX);
     // Inside MULTI a blocking command does not block.
     t.r(&["MULTI"]);
@@ -464,7 +617,10 @@ fn timeouts_are_fractional_and_reply_null() {
     assert_eq!(t.r(&["EXEC"]), "*2\r\n*-1\r\n*-1\r\n");
     // A key with data answers at once, even with timeout 0.
     t.r(&["RPUSH", "a", "x"]);
-    assert_eq!(t.r(&["BLMPOP", "0", "2", "nokey", "a", "RIGHT", "COUNT", "5"]), "*2\r\n$1\r\na\r\n*1\r\n$1\r\nx\r\n");
+    assert_eq!(
+        t.r(&["BLMPOP", "0", "2", "nokey", "a", "RIGHT", "COUNT", "5"]),
+        "*2\r\n$1\r\na\r\n*1\r\n$1\r\nx\r\n"
+    );
 }
 
 #[test]
@@ -515,7 +671,10 @@ fn blmove_chain_and_moves_wake_waiters() {
     wait_blocked(&mut t, 1);
     t.r(&["RPUSH", "src", "1", "2"]);
     assert_eq!(t.r(&["LMOVE", "src", "dst", "LEFT", "LEFT"]), "$1\r\n1\r\n");
-    assert_eq!(w.read_raw().unwrap().1, b"*2\r\n$3\r\ndst\r\n*1\r\n$1\r\n1\r\n");
+    assert_eq!(
+        w.read_raw().unwrap().1,
+        b"*2\r\n$3\r\ndst\r\n*1\r\n$1\r\n1\r\n"
+    );
     let mut w = t.s.raw();
     w.send(&["BRPOP", "dst", "0"]);
     wait_blocked(&mut t, 1);
@@ -555,7 +714,10 @@ fn watch_sees_list_changes() {
         (vec!["RPUSH", "k", "a"], vec!["LPOP", "k"]),
         (vec!["RPUSH", "k", "a"], vec!["LMPOP", "1", "k", "LEFT"]),
         (vec!["RPUSH", "k", "a"], vec!["RPUSH", "k", "b"]),
-        (vec!["RPUSH", "k", "a"], vec!["LMOVE", "k", "k2", "LEFT", "LEFT"]),
+        (
+            vec!["RPUSH", "k", "a"],
+            vec!["LMOVE", "k", "k2", "LEFT", "LEFT"],
+        ),
     ] {
         t.r(&["DEL", "k", "k2"]);
         t.r(&setup);

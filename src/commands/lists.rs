@@ -16,8 +16,8 @@
 use bytes::Bytes;
 
 use super::{
-    cmd, int_arg, is, Command, Keys, BLOCKING, C_LIST, DENYOOM, FAST, KEY1, MOVABLE_KEYS, NO_KEYS, READONLY,
-    WRITE,
+    cmd, int_arg, is, Command, Keys, BLOCKING, C_LIST, DENYOOM, FAST, KEY1, MOVABLE_KEYS, NO_KEYS,
+    READONLY, WRITE,
 };
 use crate::config::D;
 use crate::db::list::{Elem, Limits, List};
@@ -29,8 +29,16 @@ use crate::server::Ctx;
 use crate::util::num::parse_i64;
 
 const G: &str = "list";
-const SRC_DST: Keys = Keys { first: 1, last: 2, step: 1 };
-const BKEYS: Keys = Keys { first: 1, last: -2, step: 1 };
+const SRC_DST: Keys = Keys {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+const BKEYS: Keys = Keys {
+    first: 1,
+    last: -2,
+    step: 1,
+};
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
@@ -68,7 +76,11 @@ fn limits(ctx: &Ctx) -> Limits {
 
 /// The list at `key` (None if missing; WRONGTYPE for other types) and the
 /// reply buffer, borrowed together. `read` counts a keyspace hit or miss.
-fn list_and_out<'a>(ctx: &'a mut Ctx, key: &[u8], read: bool) -> Result<(Option<&'a mut List>, &'a mut Out), Error> {
+fn list_and_out<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+    read: bool,
+) -> Result<(Option<&'a mut List>, &'a mut Out), Error> {
     let (e, out) = ctx.lookup_with_out(key, read);
     Ok((super::typed(e, Value::as_list_mut)?, out))
 }
@@ -88,7 +100,8 @@ fn reply_elem(out: &mut Out, e: Elem) {
 /// Deletes `key` if its list is empty (after removals).
 fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
     let db = ctx.db();
-    let empty = matches!(db.dict.get(key), Some(e) if matches!(&e.val, Value::List(l) if l.is_empty()));
+    let empty =
+        matches!(db.dict.get(key), Some(e) if matches!(&e.val, Value::List(l) if l.is_empty()));
     if empty {
         db.remove(key);
     }
@@ -103,7 +116,13 @@ fn touched(ctx: &mut Ctx, key: &[u8]) {
 
 /// Pushes `vals` to `key`, creating the list unless `only_existing`.
 /// Returns the new length (0 when the key was missing and not created).
-fn push_to(ctx: &mut Ctx, key: &[u8], vals: &[Bytes], front: bool, only_existing: bool) -> Result<usize, Error> {
+fn push_to(
+    ctx: &mut Ctx,
+    key: &[u8],
+    vals: &[Bytes],
+    front: bool,
+    only_existing: bool,
+) -> Result<usize, Error> {
     let lim = limits(ctx);
     let now = ctx.now_ms;
     let len = match write_list(ctx, key)? {
@@ -191,7 +210,8 @@ fn pop_cmd(ctx: &mut Ctx, a: &[Bytes], front: bool, name: &str) -> CmdResult {
         Some(c) => Some(
             parse_i64(c)
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| Error::msg("ERR value is out of range, must be positive"))? as usize,
+                .ok_or_else(|| Error::msg("ERR value is out of range, must be positive"))?
+                as usize,
         ),
         None => None,
     };
@@ -299,12 +319,14 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             count = Some(
                 parse_i64(val)
                     .filter(|n| *n >= 0)
-                    .ok_or_else(|| Error::msg("ERR COUNT can't be negative"))? as usize,
+                    .ok_or_else(|| Error::msg("ERR COUNT can't be negative"))?
+                    as usize,
             );
         } else if is(opt, "maxlen") {
             maxlen = parse_i64(val)
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| Error::msg("ERR MAXLEN can't be negative"))? as usize;
+                .ok_or_else(|| Error::msg("ERR MAXLEN can't be negative"))?
+                as usize;
         } else {
             return Err(Error::Syntax);
         }
@@ -422,7 +444,13 @@ fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 /// LMOVE's work: pops from `src`, pushes to `dst` and replies with the
 /// element. Ok(false), with nothing replied, if `src` does not exist.
-fn move_elem(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> Result<bool, Error> {
+fn move_elem(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> Result<bool, Error> {
     let lim = limits(ctx);
     if write_list(ctx, src)?.is_none() {
         return Ok(false);
@@ -464,7 +492,14 @@ fn rpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn blmove_generic(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: bool, to: bool, timeout: &[u8]) -> CmdResult {
+fn blmove_generic(
+    ctx: &mut Ctx,
+    src: &Bytes,
+    dst: &Bytes,
+    from: bool,
+    to: bool,
+    timeout: &[u8],
+) -> CmdResult {
     let timeout = parse_timeout(timeout)?;
     if !move_elem(ctx, src, dst, from, to)? {
         ctx.block_on(vec![src.to_vec()], timeout, TimeoutReply::NullArray);
@@ -489,7 +524,12 @@ fn brpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 /// Pops from the first non-empty list among `keys`: up to `count`
 /// elements, or one when `count` is None (BLPOP's reply shape). Replies and
 /// returns the index of the key popped from, or None with nothing replied.
-fn pop_first(ctx: &mut Ctx, keys: &[Bytes], front: bool, count: Option<usize>) -> Result<Option<usize>, Error> {
+fn pop_first(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    front: bool,
+    count: Option<usize>,
+) -> Result<Option<usize>, Error> {
     let lim = limits(ctx);
     for (ki, key) in keys.iter().enumerate() {
         let (l, out) = list_and_out(ctx, key, false)?;
@@ -537,7 +577,8 @@ fn brpop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn parse_mpop(a: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), Error> {
     let numkeys = parse_i64(&a[at])
         .filter(|n| *n > 0)
-        .ok_or_else(|| Error::msg("ERR numkeys should be greater than 0"))? as u64;
+        .ok_or_else(|| Error::msg("ERR numkeys should be greater than 0"))?
+        as u64;
     let where_at = (at as u64 + 1).saturating_add(numkeys);
     if where_at >= a.len() as u64 {
         return Err(Error::Syntax);
@@ -552,7 +593,8 @@ fn parse_mpop(a: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), Error> 
             count = Some(
                 parse_i64(&a[j + 1])
                     .filter(|n| *n > 0)
-                    .ok_or_else(|| Error::msg("ERR count should be greater than 0"))? as usize,
+                    .ok_or_else(|| Error::msg("ERR count should be greater than 0"))?
+                    as usize,
             );
             j += 2;
         } else {

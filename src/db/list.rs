@@ -254,10 +254,14 @@ fn decode(buf: &[u8], p: usize) -> (Elem<'_>, usize) {
     } else {
         match b {
             0xf0 => {
-                let n = u32::from_le_bytes([buf[p + 1], buf[p + 2], buf[p + 3], buf[p + 4]]) as usize;
+                let n =
+                    u32::from_le_bytes([buf[p + 1], buf[p + 2], buf[p + 3], buf[p + 4]]) as usize;
                 (Elem::Str(&buf[p + 5..p + 5 + n]), 5 + n)
             }
-            0xf1 => (Elem::Int(i16::from_le_bytes([buf[p + 1], buf[p + 2]]) as i64), 3),
+            0xf1 => (
+                Elem::Int(i16::from_le_bytes([buf[p + 1], buf[p + 2]]) as i64),
+                3,
+            ),
             0xf2 => {
                 let v = i32::from_le_bytes([0, buf[p + 1], buf[p + 2], buf[p + 3]]) >> 8;
                 (Elem::Int(v as i64), 4)
@@ -713,7 +717,10 @@ impl List {
                     Some(n) => !h.exceeded(n.lp_bytes(), n.count()),
                 };
                 if ok {
-                    let mut n = q.nodes.pop_front().unwrap_or_else(|| Node::with_capacity(0));
+                    let mut n = q
+                        .nodes
+                        .pop_front()
+                        .unwrap_or_else(|| Node::with_capacity(0));
                     n.maybe_shrink();
                     *self = List::Pack(n);
                 }
@@ -750,7 +757,11 @@ impl List {
             }
             List::Quick(q) => {
                 let size = e.entry_len();
-                let end = if front { q.nodes.front_mut() } else { q.nodes.back_mut() };
+                let end = if front {
+                    q.nodes.front_mut()
+                } else {
+                    q.nodes.back_mut()
+                };
                 match end {
                     Some(n) if n.fits(size, lim) => {
                         if front {
@@ -779,17 +790,23 @@ impl List {
 
     /// Pops up to `n` elements from one end, handing each to `f` in pop
     /// order before removing them. Returns how many were popped.
-    pub fn pop_with(&mut self, front: bool, n: usize, lim: &Limits, mut f: impl FnMut(Elem)) -> usize {
+    pub fn pop_with(
+        &mut self,
+        front: bool,
+        n: usize,
+        lim: &Limits,
+        mut f: impl FnMut(Elem),
+    ) -> usize {
         let n = n.min(self.len());
         if n == 0 {
             return 0;
         }
         if front {
-            self.for_range(0, n - 1, |e| f(e));
+            self.for_range(0, n - 1, &mut f);
             self.delete_front(n);
         } else {
             let len = self.len();
-            self.for_range_rev(len - n, len - 1, |e| f(e));
+            self.for_range_rev(len - n, len - 1, &mut f);
             self.delete_back(n);
         }
         self.shrink_check(lim);
@@ -913,7 +930,9 @@ impl List {
             List::Quick(q) => {
                 q.len -= n;
                 while n > 0 {
-                    let Some(first) = q.nodes.front_mut() else { break };
+                    let Some(first) = q.nodes.front_mut() else {
+                        break;
+                    };
                     if first.count() <= n {
                         n -= first.count();
                         q.nodes.pop_front();
@@ -933,7 +952,9 @@ impl List {
             List::Quick(q) => {
                 q.len -= n;
                 while n > 0 {
-                    let Some(last) = q.nodes.back_mut() else { break };
+                    let Some(last) = q.nodes.back_mut() else {
+                        break;
+                    };
                     if last.count() <= n {
                         n -= last.count();
                         q.nodes.pop_back();
@@ -1029,7 +1050,11 @@ impl List {
     /// (count > 0), the tail (count < 0) or all (0). Returns how many.
     pub fn remove(&mut self, v: &[u8], count: i64, lim: &Limits) -> usize {
         let pe = Elem::of(v);
-        let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
+        let limit = if count == 0 {
+            usize::MAX
+        } else {
+            count.unsigned_abs() as usize
+        };
         let mut removed = 0;
         let nodes = self.node_count();
         if count >= 0 {
@@ -1086,7 +1111,10 @@ impl List {
             while i + 1 < q.nodes.len() {
                 let (a, b) = (&q.nodes[i], &q.nodes[i + 1]);
                 if !lim.exceeded(a.lp_bytes() + b.bytes(), a.count() + b.count()) {
-                    let b = q.nodes.remove(i + 1).unwrap_or_else(|| Node::with_capacity(0));
+                    let b = q
+                        .nodes
+                        .remove(i + 1)
+                        .unwrap_or_else(|| Node::with_capacity(0));
                     q.nodes[i].append(&b);
                 } else {
                     i += 1;
@@ -1164,14 +1192,43 @@ mod tests {
     #[test]
     fn encodings_round_trip() {
         let vals: Vec<Vec<u8>> = [
-            "0", "1", "127", "128", "-1", "-4096", "4095", "4096", "-4097", "32767", "-32768",
-            "32768", "8388607", "-8388608", "8388608", "2147483647", "-2147483648", "2147483648",
-            "9223372036854775807", "-9223372036854775808", "9223372036854775808", "01", "-0", "+1",
-            "", "a", " 1",
+            "0",
+            "1",
+            "127",
+            "128",
+            "-1",
+            "-4096",
+            "4095",
+            "4096",
+            "-4097",
+            "32767",
+            "-32768",
+            "32768",
+            "8388607",
+            "-8388608",
+            "8388608",
+            "2147483647",
+            "-2147483648",
+            "2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "01",
+            "-0",
+            "+1",
+            "",
+            "a",
+            " 1",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
-        .chain([vec![b'x'; 63], vec![b'y'; 64], vec![b'z'; 4095], vec![b'w'; 4096], vec![b'v'; 20000]])
+        .chain([
+            vec![b'x'; 63],
+            vec![b'y'; 64],
+            vec![b'z'; 4095],
+            vec![b'w'; 4096],
+            vec![b'v'; 20000],
+        ])
         .collect();
         let mut l = List::new();
         let lim = Limits::from_fill(-5);
@@ -1251,7 +1308,11 @@ mod tests {
                         let target = format!("v{}", rng.gen_range(0..10)).into_bytes();
                         let r = l.remove(&target, c, &lim);
                         let mut exp = 0;
-                        let lim_n = if c == 0 { usize::MAX } else { c.unsigned_abs() as usize };
+                        let lim_n = if c == 0 {
+                            usize::MAX
+                        } else {
+                            c.unsigned_abs() as usize
+                        };
                         if c >= 0 {
                             let mut i = 0;
                             while i < m.len() && exp < lim_n {
@@ -1282,20 +1343,36 @@ mod tests {
                     }
                     9 if !m.is_empty() => {
                         let target = format!("v{}", rng.gen_range(0..10)).into_bytes();
-                        let rank: i64 = if rng.gen() { rng.gen_range(1..3) } else { -rng.gen_range(1..3) };
+                        let rank: i64 = if rng.gen() {
+                            rng.gen_range(1..3)
+                        } else {
+                            -rng.gen_range(1..3)
+                        };
                         let got = l.positions(&target, rank, 0, 0);
-                        let mut exp: Vec<usize> = m.iter().enumerate().filter(|(_, x)| **x == target).map(|(i, _)| i).collect();
+                        let mut exp: Vec<usize> = m
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, x)| **x == target)
+                            .map(|(i, _)| i)
+                            .collect();
                         if rank < 0 {
                             exp.reverse();
                         }
-                        let exp: Vec<usize> = exp.into_iter().skip(rank.unsigned_abs() as usize - 1).collect();
+                        let exp: Vec<usize> = exp
+                            .into_iter()
+                            .skip(rank.unsigned_abs() as usize - 1)
+                            .collect();
                         assert_eq!(got, exp);
                     }
                     _ => {}
                 }
                 assert_eq!(l.len(), m.len());
                 if step % 97 == 0 {
-                    assert_eq!(items(&l), m.iter().cloned().collect::<Vec<_>>(), "fill {fill} step {step}");
+                    assert_eq!(
+                        items(&l),
+                        m.iter().cloned().collect::<Vec<_>>(),
+                        "fill {fill} step {step}"
+                    );
                     if let List::Quick(q) = &l {
                         assert_eq!(q.nodes.iter().map(|n| n.count()).sum::<usize>(), q.len);
                         assert!(q.nodes.iter().all(|n| n.count() > 0));
