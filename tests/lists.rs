@@ -728,3 +728,15 @@ fn watch_sees_list_changes() {
         assert_eq!(t.r(&["EXEC"]), "*-1\r\n", "{change:?}");
     }
 }
+
+#[test]
+fn sub_millisecond_timeouts_round_up_and_huge_ones_are_refused() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let t = std::time::Instant::now();
+    assert_eq!(r.call(&["BLPOP", "nothing", "0.0001"]), redust::resp::reply::Frame::Array(None));
+    assert!(t.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(r.call(&["BLPOP", "nothing", "inf"]), err("ERR timeout is out of range"));
+    assert_eq!(r.call(&["BLPOP", "nothing", "-1"]), err("ERR timeout is negative"));
+    assert_eq!(r.call(&["BLPOP", "nothing", "x"]), err("ERR timeout is not a float or out of range"));
+}

@@ -54,13 +54,16 @@ pub struct Blocked {
 /// Parses a blocking timeout in seconds (a double, as Redis 6+ accepts).
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Error> {
     let t = crate::util::num::parse_f64(arg)
-        .filter(|t| t.is_finite())
         .ok_or_else(|| Error::msg("ERR timeout is not a float or out of range"))?;
     if t < 0.0 {
         return Err(Error::msg("ERR timeout is negative"));
     }
-    // Redis works in whole milliseconds.
-    let ms = (t * 1000.0) as u64;
+    // Redis works in whole milliseconds and rounds a positive fraction up.
+    let ms = (t * 1000.0).ceil();
+    if !ms.is_finite() || ms > (i64::MAX / 2) as f64 {
+        return Err(Error::msg("ERR timeout is out of range"));
+    }
+    let ms = ms as u64;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
