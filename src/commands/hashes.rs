@@ -67,16 +67,6 @@ fn write_hash_or_create<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash
     }
 }
 
-/// Deletes `key` if its hash became empty.
-fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
-    let db = ctx.db();
-    if let Some(Value::Hash(h)) = db.dict.get(key).map(|e| &e.val) {
-        if h.is_empty() {
-            db.remove(key);
-        }
-    }
-}
-
 fn hset_generic(ctx: &mut Ctx, a: &[Bytes], name: &str) -> Result<usize, Error> {
     if !a.len().is_multiple_of(2) {
         return Err(errors::wrong_arity(name));
@@ -155,7 +145,7 @@ fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if n > 0 {
-        drop_if_empty(ctx, &a[1]);
+        ctx.db().remove_if_empty(&a[1]);
         ctx.dirty(n);
     }
     ctx.out.int(n as i64);
@@ -238,7 +228,7 @@ fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         None => 0,
     };
     let Some(new) = cur.checked_add(incr) else {
-        drop_if_empty(ctx, &a[1]);
+        ctx.db().remove_if_empty(&a[1]);
         return Err(Error::Overflow);
     };
     let mut s = Vec::with_capacity(20);
@@ -261,7 +251,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Some(v) => {
             if num::long_double_kind(v) == LongDoubleKind::Invalid {
                 let e = Error::msg("ERR hash value is not a float");
-                drop_if_empty(ctx, &a[1]);
+                ctx.db().remove_if_empty(&a[1]);
                 return Err(e);
             }
             v.to_vec()
@@ -271,7 +261,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let new = match num::incr_by_float(&cur, &a[3]) {
         Ok(v) => v,
         Err(e) => {
-            drop_if_empty(ctx, &a[1]);
+            ctx.db().remove_if_empty(&a[1]);
             return Err(match e {
                 num::IncrFloatError::NotFloat => Error::msg("ERR hash value is not a float"),
                 num::IncrFloatError::NanOrInf => Error::msg(errors::NAN_OR_INF),

@@ -97,16 +97,6 @@ fn reply_elem(out: &mut Out, e: Elem) {
     }
 }
 
-/// Deletes `key` if its list is empty (after removals).
-fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
-    let db = ctx.db();
-    let empty =
-        matches!(db.dict.get(key), Some(e) if matches!(&e.val, Value::List(l) if l.is_empty()));
-    if empty {
-        db.remove(key);
-    }
-}
-
 /// A command not in the table's key positions (LMPOP, BLMPOP) changed
 /// `key`: its watchers must know.
 fn touched(ctx: &mut Ctx, key: &[u8]) {
@@ -234,7 +224,7 @@ fn pop_cmd(ctx: &mut Ctx, a: &[Bytes], front: bool, name: &str) -> CmdResult {
         }
     };
     if popped > 0 {
-        drop_if_empty(ctx, key);
+        ctx.db().remove_if_empty(key);
         ctx.dirty(popped as u64);
     }
     Ok(())
@@ -406,7 +396,7 @@ fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     };
     let removed = l.remove(&a[3], count, &lim);
     if removed > 0 {
-        drop_if_empty(ctx, &a[1]);
+        ctx.db().remove_if_empty(&a[1]);
         ctx.dirty(removed as u64);
     }
     ctx.out.int(removed as i64);
@@ -468,7 +458,7 @@ fn move_elem(
         l.push(&[&v], to_left, &lim);
         ctx.signal_ready(dst);
     } else {
-        drop_if_empty(ctx, src);
+        ctx.db().remove_if_empty(src);
         push_to(ctx, dst, &[Bytes::copy_from_slice(&v)], to_left, false)?;
     }
     ctx.dirty(1);
@@ -547,7 +537,7 @@ fn pop_first(
                 l.pop_with(front, n, &lim, |e| reply_elem(out, e))
             }
         };
-        drop_if_empty(ctx, key);
+        ctx.db().remove_if_empty(key);
         ctx.dirty(popped as u64);
         return Ok(Some(ki));
     }

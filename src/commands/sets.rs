@@ -64,15 +64,6 @@ fn get_set<'a>(ctx: &'a mut Ctx, key: &[u8], read: bool) -> Result<Option<&'a mu
     }
 }
 
-fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
-    let db = ctx.db();
-    if let Some(Value::Set(s)) = db.dict.get(key).map(|e| &e.val) {
-        if s.is_empty() {
-            db.remove(key);
-        }
-    }
-}
-
 fn elem(out: &mut Out, e: &Elem) {
     match *e {
         Elem::Int(i) => out.bulk_int(i),
@@ -121,7 +112,7 @@ fn srem(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if n > 0 {
-        drop_if_empty(ctx, &a[1]);
+        ctx.db().remove_if_empty(&a[1]);
         ctx.dirty(n);
     }
     ctx.out.int(n as i64);
@@ -318,7 +309,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             c as u64
         }
     };
-    drop_if_empty(ctx, &a[1]);
+    ctx.db().remove_if_empty(&a[1]);
     ctx.dirty(popped);
     Ok(())
 }
@@ -347,7 +338,7 @@ fn smove(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    drop_if_empty(ctx, src);
+    ctx.db().remove_if_empty(src);
     let db = ctx.db();
     if dst_kind.is_none() {
         db.add(dst, Value::Set(Box::new(Set::create(m, 1, lim))), now);

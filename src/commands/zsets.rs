@@ -104,18 +104,6 @@ fn zget<'a>(ctx: &'a mut Ctx, key: &[u8], read: bool) -> Result<Option<&'a mut Z
     }
 }
 
-/// Deletes `key` if its sorted set became empty.
-fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
-    let now = ctx.now_ms;
-    let empty = match ctx.db().peek(key, now) {
-        Some(e) => matches!(&e.val, Value::ZSet(z) if z.is_empty()),
-        None => false,
-    };
-    if empty {
-        ctx.db().remove(key);
-    }
-}
-
 /// C `strtod` over the argument as Redis's range parsing uses it: leading
 /// spaces are skipped, the empty string is 0, the text ends at a NUL byte,
 /// overflow gives +/-inf; NaN is rejected.
@@ -443,7 +431,7 @@ fn zadd_generic<'b>(
         ctx.signal_ready(key);
     }
     if nan {
-        drop_if_empty(ctx, key);
+        ctx.db().remove_if_empty(key);
         return Err(Error::msg("ERR resulting score is not a number (NaN)"));
     }
     if f.incr {
@@ -482,7 +470,7 @@ fn zrem(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if n > 0 {
-        drop_if_empty(ctx, &a[1]);
+        ctx.db().remove_if_empty(&a[1]);
         ctx.dirty(n);
     }
     ctx.out.int(n as i64);
@@ -797,7 +785,7 @@ fn zremrange_generic(ctx: &mut Ctx, a: &[Bytes], rtype: RangeType) -> CmdResult 
     };
     let n = z.remove_range(lo, hi);
     if n > 0 {
-        drop_if_empty(ctx, &a[1]);
+        ctx.db().remove_if_empty(&a[1]);
         ctx.dirty(n as u64);
     }
     ctx.out.int(n as i64);
@@ -851,7 +839,7 @@ fn pop_from(
             z.remove_range(0, n);
         }
         if n > 0 {
-            drop_if_empty(ctx, key);
+            ctx.db().remove_if_empty(key);
             ctx.dirty(n as u64);
             let db = ctx.db_index();
             ctx.srv.touch_watched(db, key);

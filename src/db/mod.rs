@@ -105,6 +105,15 @@ impl Db {
         Some(e)
     }
 
+    /// Deletes `key` if it holds a collection that has become empty:
+    /// Redis never keeps empty lists, hashes, sets or sorted sets.
+    pub fn remove_if_empty(&mut self, key: &[u8]) {
+        let empty = self.dict.get(key).is_some_and(|e| !matches!(e.val, Value::Str(_)) && e.val.elements() == 0);
+        if empty {
+            self.remove(key);
+        }
+    }
+
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = at_ms;
