@@ -272,12 +272,18 @@ pub fn parse_cursor(b: &[u8]) -> Result<u64, Error> {
     Ok(if neg { v.wrapping_neg() } else { v })
 }
 
-fn scan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&a[1])?;
+/// Parses the options of SCAN and its family (COUNT, MATCH, and TYPE when
+/// `allow_type`) from `a[start..]`: (count, pattern, type). A MATCH of
+/// plain `*` is dropped since it matches everything.
+pub fn scan_options(
+    a: &[Bytes],
+    start: usize,
+    allow_type: bool,
+) -> Result<(usize, Option<&[u8]>, Option<&[u8]>), Error> {
     let mut count = 10i64;
     let mut pattern: Option<&[u8]> = None;
     let mut typ: Option<&[u8]> = None;
-    let mut j = 2;
+    let mut j = start;
     while j < a.len() {
         if j + 1 >= a.len() {
             return Err(Error::Syntax);
@@ -289,18 +295,23 @@ fn scan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             }
         } else if is(&a[j], "match") {
             pattern = Some(&a[j + 1]);
-        } else if is(&a[j], "type") {
+        } else if allow_type && is(&a[j], "type") {
             typ = Some(&a[j + 1]);
         } else {
             return Err(Error::Syntax);
         }
         j += 2;
     }
-    let pattern = pattern.filter(|p| *p != b"*");
+    Ok((count as usize, pattern.filter(|p| *p != b"*"), typ))
+}
+
+fn scan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&a[1])?;
+    let (count, pattern, typ) = scan_options(a, 2, true)?;
     let now = ctx.now_ms;
     let db = ctx.db();
     let mut found: Vec<Vec<u8>> = Vec::new();
-    let next = db.dict.scan(cursor, count as usize, |k, e| {
+    let next = db.dict.scan(cursor, count, |k, e| {
         if let Some(t) = typ {
             if !t.eq_ignore_ascii_case(e.val.type_name().as_bytes()) {
                 return;

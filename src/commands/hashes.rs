@@ -413,30 +413,6 @@ fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses HSCAN/SSCAN options (after cursor); returns (count, pattern).
-pub fn scan_opts(a: &[Bytes], start: usize) -> Result<(usize, Option<&[u8]>), Error> {
-    let mut count = 10i64;
-    let mut pattern: Option<&[u8]> = None;
-    let mut j = start;
-    while j < a.len() {
-        if j + 1 >= a.len() {
-            return Err(Error::Syntax);
-        }
-        if is(&a[j], "count") {
-            count = int_arg(&a[j + 1])?;
-            if count < 1 {
-                return Err(Error::Syntax);
-            }
-        } else if is(&a[j], "match") {
-            pattern = Some(&a[j + 1]);
-        } else {
-            return Err(Error::Syntax);
-        }
-        j += 2;
-    }
-    Ok((count as usize, pattern.filter(|p| *p != b"*")))
-}
-
 fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[2])?;
     let Some(h) = read_hash(ctx, &a[1])? else {
@@ -446,7 +422,7 @@ fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let h: &Hash = h;
-    let (count, pattern) = scan_opts(a, 3)?;
+    let (count, pattern, _) = super::generic::scan_options(a, 3, false)?;
     let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let next = h.scan(cursor, count, |f, v| {
         if pattern.is_none_or(|p| glob_match(p, f, false)) {

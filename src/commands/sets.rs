@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::generic::parse_cursor;
-use super::hashes::{count_arg, scan_opts};
+use super::hashes::count_arg;
 use super::{cmd, int_arg, is, Command, Keys, C_SET, DENYOOM, FAST, KEY1, MOVABLE_KEYS, NO_KEYS, READONLY, WRITE};
 use crate::config::D;
 use crate::db::set::{Elem, Set, SetLimits};
@@ -534,7 +534,7 @@ fn sscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let s: &Set = s;
-    let (count, pattern) = scan_opts(a, 3)?;
+    let (count, pattern, _) = super::generic::scan_options(a, 3, false)?;
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = s.scan(cursor, count, |e| {
         let b = e.bytes();

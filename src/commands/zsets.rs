@@ -1347,26 +1347,7 @@ fn zscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         out.array(0);
         return Ok(());
     }
-    let mut count = 10i64;
-    let mut pattern: Option<&[u8]> = None;
-    let mut j = 3;
-    while j < a.len() {
-        if j + 1 >= a.len() {
-            return Err(Error::Syntax);
-        }
-        if is(&a[j], "count") {
-            count = int_arg(&a[j + 1])?;
-            if count < 1 {
-                return Err(Error::Syntax);
-            }
-        } else if is(&a[j], "match") {
-            pattern = Some(&a[j + 1]);
-        } else {
-            return Err(Error::Syntax);
-        }
-        j += 2;
-    }
-    let pattern = pattern.filter(|p| *p != b"*");
+    let (count, pattern, _) = super::generic::scan_options(a, 3, false)?;
     let now = ctx.now_ms;
     let i = ctx.client.db.get();
     let (db, out) = (&mut ctx.srv.ks.dbs[i], &mut *ctx.out);
@@ -1375,7 +1356,7 @@ fn zscan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     };
     let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
     // Redis counts members and scores against COUNT.
-    let next = z.scan(cursor, (count as usize).div_ceil(2), |m, s| {
+    let next = z.scan(cursor, count.div_ceil(2), |m, s| {
         if pattern.is_none_or(|p| glob_match(p, m, false)) {
             found.push((m.to_vec(), s));
         }
