@@ -10,6 +10,7 @@ use super::{
 use crate::config::D;
 use crate::db::Db;
 use crate::errors::{self, CmdResult, Error};
+use crate::server::notify;
 use crate::server::Ctx;
 use crate::util::glob::glob_match;
 
@@ -140,16 +141,24 @@ fn unlink(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) -> CmdResult {
     let now = ctx.now_ms;
+    let notifying = ctx.srv.notify_flags & notify::GENERIC != 0;
     let db = ctx.db();
     let mut n = 0;
+    let mut removed = Vec::new();
     for k in &a[1..] {
         db.expire_if_needed(k, now);
         if let Some(e) = db.remove(k) {
             n += 1;
             crate::db::free_entry(e, lazy);
+            if notifying {
+                removed.push(k);
+            }
         }
     }
     ctx.dirty(n);
+    for k in removed {
+        ctx.notify(notify::GENERIC, "del", k);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -212,6 +221,8 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Result<bool, Error> {
         db.set_expire(&a[2], t);
     }
     ctx.dirty(1);
+    ctx.notify(notify::GENERIC, "rename_from", &a[1]);
+    ctx.notify(notify::GENERIC, "rename_to", &a[2]);
     Ok(true)
 }
 
@@ -423,14 +434,17 @@ fn expire_generic(
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now {
+    let event = if when <= now {
         if let Some(e) = db.remove(key) {
             drop(e);
         }
+        "del"
     } else {
         db.set_expire(key, when);
-    }
+        "expire"
+    };
     ctx.dirty(1);
+    ctx.notify(notify::GENERIC, event, key);
     ctx.out.int(1);
     Ok(())
 }
@@ -498,6 +512,7 @@ fn persist(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let done = db.lookup(&a[1], now).is_some() && db.persist(&a[1]);
     if done {
         ctx.dirty(1);
+        ctx.notify(notify::GENERIC, "persist", &a[1]);
     }
     ctx.out.int(done as i64);
     Ok(())
@@ -549,6 +564,12 @@ fn transfer(
         d.set_expire(dkey, t);
     }
     ctx.dirty(1);
+    if remove {
+        ctx.srv.notify(notify::GENERIC, "move_from", key, src);
+        ctx.srv.notify(notify::GENERIC, "move_to", dkey, dst);
+    } else {
+        ctx.srv.notify(notify::GENERIC, "copy_to", dkey, dst);
+    }
     true
 }
 

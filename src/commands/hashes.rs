@@ -10,6 +10,7 @@ use crate::config::D;
 use crate::db::hash::{Hash, HashLimits};
 use crate::db::Value;
 use crate::errors::{self, CmdResult, Error};
+use crate::server::notify;
 use crate::server::Ctx;
 use crate::util::glob::glob_match;
 use crate::util::num::{self, LongDoubleKind};
@@ -80,6 +81,7 @@ fn hset_generic(ctx: &mut Ctx, a: &[Bytes], name: &str) -> Result<usize, Error> 
         }
     }
     ctx.dirty(((a.len() - 2) / 2) as u64);
+    ctx.notify(notify::HASH, "hset", &a[1]);
     Ok(added)
 }
 
@@ -104,6 +106,7 @@ fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     h.set(&a[2], &a[3], lim);
     ctx.dirty(1);
+    ctx.notify(notify::HASH, "hset", &a[1]);
     ctx.out.int(1);
     Ok(())
 }
@@ -145,7 +148,8 @@ fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if n > 0 {
-        ctx.db().remove_if_empty(&a[1]);
+        ctx.notify(notify::HASH, "hdel", &a[1]);
+        ctx.remove_if_empty(&a[1]);
         ctx.dirty(n);
     }
     ctx.out.int(n as i64);
@@ -235,6 +239,7 @@ fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     num::fmt_i64(new, &mut s);
     h.set(&a[2], &s, lim);
     ctx.dirty(1);
+    ctx.notify(notify::HASH, "hincrby", &a[1]);
     ctx.out.int(new);
     Ok(())
 }
@@ -270,6 +275,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     };
     h.set(&a[2], &new, lim);
     ctx.dirty(1);
+    ctx.notify(notify::HASH, "hincrbyfloat", &a[1]);
     ctx.out.bulk(&new);
     Ok(())
 }

@@ -25,6 +25,7 @@ use crate::db::Value;
 use crate::errors::{self, CmdResult, Error};
 use crate::resp::Out;
 use crate::server::blocking::{parse_timeout, TimeoutReply};
+use crate::server::notify;
 use crate::server::Ctx;
 use crate::util::num::parse_i64;
 
@@ -131,6 +132,7 @@ fn push_to(
     };
     ctx.signal_ready(key);
     ctx.dirty(vals.len() as u64);
+    ctx.notify(notify::LIST, if front { "lpush" } else { "rpush" }, key);
     Ok(len)
 }
 
@@ -224,7 +226,8 @@ fn pop_cmd(ctx: &mut Ctx, a: &[Bytes], front: bool, name: &str) -> CmdResult {
         }
     };
     if popped > 0 {
-        ctx.db().remove_if_empty(key);
+        ctx.notify(notify::LIST, if front { "lpop" } else { "rpop" }, key);
+        ctx.remove_if_empty(key);
         ctx.dirty(popped as u64);
     }
     Ok(())
@@ -359,6 +362,7 @@ fn lset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     l.set(i as usize, &a[3], &lim);
     ctx.dirty(1);
+    ctx.notify(notify::LIST, "lset", &a[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -383,6 +387,7 @@ fn linsert(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let n = l.len();
     ctx.signal_ready(&a[1]);
     ctx.dirty(1);
+    ctx.notify(notify::LIST, "linsert", &a[1]);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -396,7 +401,8 @@ fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     };
     let removed = l.remove(&a[3], count, &lim);
     if removed > 0 {
-        ctx.db().remove_if_empty(&a[1]);
+        ctx.notify(notify::LIST, "lrem", &a[1]);
+        ctx.remove_if_empty(&a[1]);
         ctx.dirty(removed as u64);
     }
     ctx.out.int(removed as i64);
@@ -416,12 +422,15 @@ fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         None => {
             ctx.db().remove(&a[1]);
             ctx.dirty(len as u64);
+            ctx.notify(notify::LIST, "ltrim", &a[1]);
+            ctx.notify(notify::GENERIC, "del", &a[1]);
         }
         Some((s, e)) => {
             if s > 0 || e + 1 < len {
                 l.trim(s, e, &lim);
                 ctx.dirty((len - (e - s + 1)) as u64);
             }
+            ctx.notify(notify::LIST, "ltrim", &a[1]);
         }
     }
     ctx.out.ok();
@@ -453,13 +462,18 @@ fn move_elem(
     let Some(v) = l.pop(from_left, &lim) else {
         return Ok(false);
     };
+    let pop_event = if from_left { "lpop" } else { "rpop" };
     if src == dst {
         // A rotation: the list never becomes empty, nor loses its TTL.
         l.push(&[&v], to_left, &lim);
         ctx.signal_ready(dst);
+        ctx.notify(notify::LIST, if to_left { "lpush" } else { "rpush" }, dst);
+        ctx.notify(notify::LIST, pop_event, src);
     } else {
-        ctx.db().remove_if_empty(src);
+        // Redis announces the push before the pop that fed it.
         push_to(ctx, dst, &[Bytes::copy_from_slice(&v)], to_left, false)?;
+        ctx.notify(notify::LIST, pop_event, src);
+        ctx.remove_if_empty(src);
     }
     ctx.dirty(1);
     ctx.out.bulk(&v);
@@ -537,7 +551,8 @@ fn pop_first(
                 l.pop_with(front, n, &lim, |e| reply_elem(out, e))
             }
         };
-        ctx.db().remove_if_empty(key);
+        ctx.notify(notify::LIST, if front { "lpop" } else { "rpop" }, key);
+        ctx.remove_if_empty(key);
         ctx.dirty(popped as u64);
         return Ok(Some(ki));
     }

@@ -703,6 +703,7 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     ctx.srv.apply_access_config();
+    ctx.srv.apply_notify_config();
     ctx.out.ok();
     Ok(())
 }

@@ -12,6 +12,7 @@ use crate::db::set::{Elem, Set, SetLimits};
 use crate::db::{Db, Value};
 use crate::errors::{CmdResult, Error};
 use crate::resp::Out;
+use crate::server::notify;
 use crate::server::Ctx;
 use crate::util::glob::glob_match;
 
@@ -53,7 +54,7 @@ fn get_set<'a>(ctx: &'a mut Ctx, key: &[u8], read: bool) -> Result<Option<&'a mu
     let now = ctx.now_ms;
     if read {
         let hit = ctx.db().lookup(key, now).is_some();
-        ctx.hit(hit);
+        ctx.hit(key, hit);
     }
     match ctx.db().lookup(key, now) {
         None => Ok(None),
@@ -93,6 +94,9 @@ fn sadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     ctx.dirty(n);
+    if n > 0 {
+        ctx.notify(notify::SET, "sadd", &a[1]);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -112,7 +116,8 @@ fn srem(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if n > 0 {
-        ctx.db().remove_if_empty(&a[1]);
+        ctx.notify(notify::SET, "srem", &a[1]);
+        ctx.remove_if_empty(&a[1]);
         ctx.dirty(n);
     }
     ctx.out.int(n as i64);
@@ -153,7 +158,7 @@ fn reply_set(out: &mut Out, s: &Set) {
 fn smembers(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let hit = ctx.db().lookup(&a[1], now).is_some();
-    ctx.hit(hit);
+    ctx.hit(&a[1], hit);
     let i = ctx.client.db.get();
     let (db, out) = (&mut ctx.srv.ks.dbs[i], &mut *ctx.out);
     match db.dict.get(&a[1]).map(|e| &e.val) {
@@ -171,7 +176,7 @@ fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let count = if a.len() == 3 { Some(count_arg(&a[2])?) } else { None };
     let now = ctx.now_ms;
     let hit = ctx.db().lookup(&a[1], now).is_some();
-    ctx.hit(hit);
+    ctx.hit(&a[1], hit);
     let i = ctx.client.db.get();
     let srv = &mut *ctx.srv;
     let (db, rng, out) = (&srv.ks.dbs[i], &mut srv.ks.rng, &mut *ctx.out);
@@ -309,7 +314,14 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             c as u64
         }
     };
-    ctx.db().remove_if_empty(&a[1]);
+    if popped > 0 {
+        ctx.notify(notify::SET, "spop", &a[1]);
+        if ctx.db().dict.contains_key(&a[1]) {
+            ctx.remove_if_empty(&a[1]);
+        } else {
+            ctx.notify(notify::GENERIC, "del", &a[1]);
+        }
+    }
     ctx.dirty(popped);
     Ok(())
 }
@@ -338,13 +350,18 @@ fn smove(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    ctx.db().remove_if_empty(src);
+    ctx.notify(notify::SET, "srem", src);
+    ctx.remove_if_empty(src);
     let db = ctx.db();
     if dst_kind.is_none() {
         db.add(dst, Value::Set(Box::new(Set::create(m, 1, lim))), now);
     }
-    if let Some(Value::Set(s)) = db.dict.get_mut(dst).map(|e| &mut e.val) {
-        s.add(m, lim);
+    let added = match db.dict.get_mut(dst).map(|e| &mut e.val) {
+        Some(Value::Set(s)) => s.add(m, lim),
+        _ => false,
+    };
+    if added {
+        ctx.notify(notify::SET, "sadd", dst);
     }
     ctx.dirty(1);
     ctx.out.int(1);
@@ -358,7 +375,7 @@ fn prepare(ctx: &mut Ctx, keys: &[Bytes], read: bool) {
     for k in keys {
         let found = ctx.db().lookup(k, now).is_some();
         if read {
-            ctx.hit(found);
+            ctx.hit(k, found);
         }
     }
 }
@@ -439,17 +456,19 @@ fn sintercard(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 /// Stores `res` at `dst` (deleting it when empty) and replies its size.
-fn store(ctx: &mut Ctx, dst: &[u8], res: Set) {
+fn store(ctx: &mut Ctx, dst: &[u8], res: Set, event: &str) {
     let now = ctx.now_ms;
     let n = res.len();
     let db = ctx.db();
     if n == 0 {
         if db.remove(dst).is_some() {
             ctx.dirty(1);
+            ctx.notify(notify::GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::Set(Box::new(res)), false, now);
         ctx.dirty(1);
+        ctx.notify(notify::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -460,7 +479,7 @@ fn sinterstore(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let i = ctx.client.db.get();
     let sets = gather(&ctx.srv.ks.dbs[i], &a[2..])?;
     let set = from_elems(&intersect(&sets, 0), lim);
-    store(ctx, &a[1], set);
+    store(ctx, &a[1], set, "sinterstore");
     Ok(())
 }
 
@@ -503,7 +522,7 @@ fn union_diff_cmd(ctx: &mut Ctx, a: &[Bytes], diff: bool, store_to: Option<&[u8]
     let sets = gather(&ctx.srv.ks.dbs[i], &a[first..])?;
     let res = union_diff(&sets, diff, lim);
     match store_to {
-        Some(dst) => store(ctx, dst, res),
+        Some(dst) => store(ctx, dst, res, if diff { "sdiffstore" } else { "sunionstore" }),
         None => reply_set(ctx.out, &res),
     }
     Ok(())

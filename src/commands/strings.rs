@@ -11,6 +11,7 @@ use super::{cmd, int_arg, is, Command, Keys, C_STRING, DENYOOM, FAST, KEY1, READ
 use crate::config::D;
 use crate::db::{StrVal, Value};
 use crate::errors::{self, CmdResult, Error};
+use crate::server::notify;
 use crate::server::Ctx;
 use crate::util::num;
 
@@ -187,6 +188,10 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         db.set_expire(key, at);
     }
     ctx.dirty(1);
+    ctx.notify(notify::STRING, "set", key);
+    if let Ttl::At(_) = o.ttl {
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
     if !o.get {
         ctx.out.ok();
     }
@@ -201,6 +206,7 @@ fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     } else {
         db.add(&a[1], Value::bytes(&a[2]), now);
         ctx.dirty(1);
+        ctx.notify(notify::STRING, "set", &a[1]);
         ctx.out.int(1);
     }
     Ok(())
@@ -219,6 +225,8 @@ fn setex_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: i64, name: &str) -> CmdRes
     db.set(&a[1], Value::bytes(&a[3]), false, now);
     db.set_expire(&a[1], at);
     ctx.dirty(1);
+    ctx.notify(notify::STRING, "set", &a[1]);
+    ctx.notify(notify::GENERIC, "expire", &a[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -244,12 +252,17 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Ttl::At(at) if at <= now => {
             ctx.db().remove(key);
             ctx.dirty(1);
+            ctx.notify(notify::GENERIC, "del", key);
         }
         Ttl::At(at) => {
             ctx.db().set_expire(key, at);
             ctx.dirty(1);
+            ctx.notify(notify::GENERIC, "expire", key);
         }
-        Ttl::Persist if ctx.db().persist(key) => ctx.dirty(1),
+        Ttl::Persist if ctx.db().persist(key) => {
+            ctx.dirty(1);
+            ctx.notify(notify::GENERIC, "persist", key);
+        }
         _ => {}
     }
     ctx.out.bulk(&v);
@@ -263,6 +276,7 @@ fn getdel(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     };
     ctx.db().remove(&a[1]);
     ctx.dirty(1);
+    ctx.notify(notify::GENERIC, "del", &a[1]);
     ctx.out.bulk(&v);
     Ok(())
 }
@@ -272,6 +286,7 @@ fn getset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     ctx.db().set(&a[1], Value::bytes(&a[2]), false, now);
     ctx.dirty(1);
+    ctx.notify(notify::STRING, "set", &a[1]);
     match old {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
@@ -321,6 +336,9 @@ fn mset_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> CmdResult {
         db.set(&p[0], Value::bytes(&p[1]), false, now);
     }
     ctx.dirty((a.len() / 2) as u64);
+    for p in a[1..].chunks(2) {
+        ctx.notify(notify::STRING, "set", &p[0]);
+    }
     if nx {
         ctx.out.int(1);
     } else {
@@ -360,6 +378,7 @@ fn append(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     };
     ctx.dirty(1);
+    ctx.notify(notify::STRING, "append", &a[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -385,6 +404,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         }
     };
     ctx.dirty(1);
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.out.int(n);
     Ok(())
 }
@@ -428,6 +448,7 @@ fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         db.add(&a[1], val, now);
     }
     ctx.dirty(1);
+    ctx.notify(notify::STRING, "incrbyfloat", &a[1]);
     Ok(())
 }
 
@@ -505,6 +526,7 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     };
     if !val.is_empty() {
         ctx.dirty(1);
+        ctx.notify(notify::STRING, "setrange", &a[1]);
     }
     ctx.out.int(len as i64);
     Ok(())

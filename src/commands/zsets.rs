@@ -22,6 +22,7 @@ use crate::db::Value;
 use crate::errors::{CmdResult, Error};
 use crate::resp::Out;
 use crate::server::blocking::{parse_timeout, TimeoutReply};
+use crate::server::notify;
 use crate::server::Ctx;
 use crate::util::glob::glob_match;
 use crate::util::num::parse_f64;
@@ -84,6 +85,9 @@ fn limits(ctx: &Ctx) -> Limits {
 /// The sorted set at `key`; WRONGTYPE for other types. `read` counts a
 /// keyspace hit or miss (Redis's lookupKeyRead).
 fn zget<'a>(ctx: &'a mut Ctx, key: &[u8], read: bool) -> Result<Option<&'a mut ZSet>, Error> {
+    if read && ctx.missed_with_event(key) {
+        return Ok(None);
+    }
     let now = ctx.now_ms;
     let i = ctx.client.db.get();
     let (db, stats) = (&mut ctx.srv.ks.dbs[i], &mut ctx.srv.stats);
@@ -258,11 +262,12 @@ fn emit_span(out: &mut Out, z: &ZSet, lo: usize, hi: usize, rev: bool, withscore
 
 /// Stores a result (ascending, distinct) at `dst` or deletes `dst` when the
 /// result is empty; replies with the count.
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(&[u8], f64)]) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(&[u8], f64)], event: &str) {
     let now = ctx.now_ms;
     if items.is_empty() {
         if ctx.db().remove(dst).is_some() {
             ctx.dirty(1);
+            ctx.notify(notify::GENERIC, "del", dst);
         }
         ctx.out.int(0);
         return;
@@ -271,6 +276,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(&[u8], f64)]) {
     let z = ZSet::from_sorted(items, lim);
     ctx.db().set(dst, Value::ZSet(Box::new(z)), false, now);
     ctx.dirty(1);
+    ctx.notify(notify::ZSET, event, dst);
     ctx.signal_ready(dst);
     ctx.out.int(items.len() as i64);
 }
@@ -426,6 +432,7 @@ fn zadd_generic<'b>(
     }
     if added + updated > 0 {
         ctx.dirty((added + updated) as u64);
+        ctx.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     if added > 0 || !exists {
         ctx.signal_ready(key);
@@ -470,7 +477,8 @@ fn zrem(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if n > 0 {
-        ctx.db().remove_if_empty(&a[1]);
+        ctx.notify(notify::ZSET, "zrem", &a[1]);
+        ctx.remove_if_empty(&a[1]);
         ctx.dirty(n);
     }
     ctx.out.int(n as i64);
@@ -701,7 +709,7 @@ fn zrange_generic(
                 None => Vec::new(),
             };
             if items.is_empty() {
-                store_result(ctx, dst, &[]);
+                store_result(ctx, dst, &[], "zrangestore");
                 return Ok(());
             }
             // Redis adds the elements one by one, in the order it emits them,
@@ -715,6 +723,7 @@ fn zrange_generic(
             }
             ctx.db().set(dst, Value::ZSet(Box::new(z)), false, now);
             ctx.dirty(1);
+            ctx.notify(notify::ZSET, "zrangestore", dst);
             ctx.signal_ready(dst);
             ctx.out.int(items.len() as i64);
         }
@@ -785,7 +794,13 @@ fn zremrange_generic(ctx: &mut Ctx, a: &[Bytes], rtype: RangeType) -> CmdResult 
     };
     let n = z.remove_range(lo, hi);
     if n > 0 {
-        ctx.db().remove_if_empty(&a[1]);
+        let event = match spec {
+            Spec::Rank(..) => "zremrangebyrank",
+            Spec::Score(_) => "zremrangebyscore",
+            Spec::Lex(..) => "zremrangebylex",
+        };
+        ctx.notify(notify::ZSET, event, &a[1]);
+        ctx.remove_if_empty(&a[1]);
         ctx.dirty(n as u64);
     }
     ctx.out.int(n as i64);
@@ -839,7 +854,8 @@ fn pop_from(
             z.remove_range(0, n);
         }
         if n > 0 {
-            ctx.db().remove_if_empty(key);
+            ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+            ctx.remove_if_empty(key);
             ctx.dirty(n as u64);
             let db = ctx.db_index();
             ctx.srv.touch_watched(db, key);
@@ -1149,7 +1165,7 @@ fn zsetop(ctx: &mut Ctx, a: &[Bytes], dst: Option<&Bytes>, nk_idx: usize, op: Se
     let mut srcs: Vec<Option<Src>> = Vec::with_capacity(setnum);
     for k in &a[nk_idx + 1..nk_idx + 1 + setnum] {
         let found = ctx.srv.ks.dbs[i].lookup(k, now).is_some();
-        ctx.hit(found);
+        ctx.hit(k, found);
         match ctx.srv.ks.dbs[i].dict.get(k) {
             Some(e) => srcs.push(Some(source_elements(&e.val)?)),
             None => srcs.push(None),
@@ -1293,7 +1309,12 @@ fn zsetop(ctx: &mut Ctx, a: &[Bytes], dst: Option<&Bytes>, nk_idx: usize, op: Se
     match dst {
         Some(d) => {
             let refs: Vec<(&[u8], f64)> = result.iter().map(|(m, s)| (&m[..], *s)).collect();
-            store_result(ctx, d, &refs);
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(ctx, d, &refs, event);
         }
         None => {
             let out = &mut *ctx.out;

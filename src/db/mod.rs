@@ -18,6 +18,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 pub use dict::{Dict, Key};
+
 pub use value::{Entry, StrVal, Value};
 
 pub use access::lru_clock;
@@ -28,6 +29,18 @@ pub struct Db {
     pub expires: Dict<i64>,
     /// Keys removed because they expired (lazily or actively).
     pub expired: u64,
+    /// Which `KeyEvent`s to log (bits), for keyspace notifications.
+    pub log_events: u8,
+    /// Expiries and creations not yet published (see server::notify).
+    pub key_events: Vec<(KeyEvent, Key)>,
+}
+
+/// Key events that happen inside the database layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum KeyEvent {
+    Expired = 1,
+    New = 2,
 }
 
 impl Db {
@@ -52,6 +65,7 @@ impl Db {
             Some(at) if at <= now_ms => {
                 self.remove(key);
                 self.expired += 1;
+                self.log(KeyEvent::Expired, key);
                 true
             }
             _ => false,
@@ -88,13 +102,23 @@ impl Db {
                     self.expires.remove(key);
                 }
             }
-            None => self.dict.insert_new(key, Entry { val, lru: access::fresh(now_ms) }),
+            None => {
+                self.dict.insert_new(key, Entry { val, lru: access::fresh(now_ms) });
+                self.log(KeyEvent::New, key);
+            }
+        }
+    }
+
+    fn log(&mut self, ev: KeyEvent, key: &[u8]) {
+        if self.log_events & ev as u8 != 0 {
+            self.key_events.push((ev, key.into()));
         }
     }
 
     /// Adds a key known to be absent (after a lookup said so).
     pub fn add(&mut self, key: &[u8], val: Value, now_ms: i64) {
         self.dict.insert_new(key, Entry { val, lru: access::fresh(now_ms) });
+        self.log(KeyEvent::New, key);
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
@@ -107,11 +131,12 @@ impl Db {
 
     /// Deletes `key` if it holds a collection that has become empty:
     /// Redis never keeps empty lists, hashes, sets or sorted sets.
-    pub fn remove_if_empty(&mut self, key: &[u8]) {
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
         let empty = self.dict.get(key).is_some_and(|e| !matches!(e.val, Value::Str(_)) && e.val.elements() == 0);
         if empty {
             self.remove(key);
         }
+        empty
     }
 
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
@@ -148,6 +173,7 @@ impl Db {
         for k in doomed {
             self.remove(&k);
             self.expired += 1;
+            self.log(KeyEvent::Expired, &k);
         }
         (sampled, n)
     }

@@ -219,7 +219,13 @@ impl Server {
         };
         let start = Instant::now();
         let lim = self.type_limits();
-        let st = rdb::load(&data, &mut self.ks, now_ms(), &lim)?;
+        // Loading fires no keyspace events (Redis's neither).
+        let logging: Vec<u8> = self.ks.dbs.iter_mut().map(|d| std::mem::take(&mut d.log_events)).collect();
+        let st = rdb::load(&data, &mut self.ks, now_ms(), &lim);
+        for (d, l) in self.ks.dbs.iter_mut().zip(logging) {
+            d.log_events = l;
+        }
+        let st = st?;
         tracing::info!(
             "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
             start.elapsed().as_secs_f64(),

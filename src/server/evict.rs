@@ -118,6 +118,7 @@ impl Server {
             if let Some(e) = self.ks.dbs[db].remove(&key) {
                 crate::db::free_entry(e, lazy);
                 self.touch_watched(db, &key);
+                self.notify(super::notify::EVICTED, "evicted", &key, db);
                 self.stats.evicted_keys += 1;
                 evicted += 1;
             }

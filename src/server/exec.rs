@@ -241,6 +241,9 @@ fn run(
     if srv.dirty != dirty_before && !srv.watched_keys.is_empty() {
         touch_keys(srv, client, cmd, args);
     }
+    if srv.notify_flags != 0 {
+        srv.publish_logged_key_events();
+    }
     let usec = start.elapsed().as_micros() as u64;
     let stat = srv.cmd_stats.entry(cmd.name).or_default();
     stat.calls += 1;

@@ -7,6 +7,7 @@ pub mod client;
 pub mod evict;
 pub mod exec;
 pub mod info;
+pub mod notify;
 pub mod pubsub;
 pub mod watch;
 
@@ -116,6 +117,8 @@ pub struct Server {
     pub pubsub: pubsub::PubSub,
     pub persist: crate::persist::PersistState,
     pub mem: evict::MemTracker,
+    /// notify-keyspace-events as class bits (0: notifications off).
+    pub notify_flags: u32,
 }
 
 pub fn now_ms() -> i64 {
@@ -135,7 +138,7 @@ impl Server {
                 .map(|_| std::char::from_digit(r.gen_range(0..16), 16).unwrap_or('0'))
                 .collect()
         };
-        let srv = Server {
+        let mut srv = Server {
             ks: Keyspace::new(dbs),
             cfg,
             stats: Stats::default(),
@@ -164,8 +167,10 @@ impl Server {
             pubsub: Default::default(),
             persist: crate::persist::PersistState::new(),
             mem: evict::MemTracker::new(),
+            notify_flags: 0,
         };
         srv.apply_access_config();
+        srv.apply_notify_config();
         srv
     }
 
@@ -178,6 +183,7 @@ impl Server {
         self.persist_cron();
         self.mem.refresh();
         self.apply_access_config();
+        self.apply_notify_config();
         let st = &self.stats;
         self.ops_sampler.borrow_mut().record([
             st.total_commands,
@@ -192,6 +198,7 @@ impl Server {
             let t = Instant::now();
             self.ks.active_expire(now_ms(), budget, effort);
             self.stats.expire_cycle_time_used_ms += t.elapsed().as_millis() as u64;
+            self.publish_logged_key_events();
         }
     }
 }
@@ -219,13 +226,30 @@ impl Ctx<'_> {
         self.client.db.get()
     }
 
-    /// Records a keyspace hit or miss for INFO.
-    pub fn hit(&mut self, hit: bool) {
+    /// Records a keyspace hit or miss of a read for INFO (and the keymiss
+    /// event).
+    pub fn hit(&mut self, key: &[u8], hit: bool) {
         if hit {
             self.srv.stats.keyspace_hits += 1;
         } else {
             self.srv.stats.keyspace_misses += 1;
+            self.notify(notify::KEY_MISS, "keymiss", key);
         }
+    }
+
+    /// For read lookups that hold on to what they find: when keymiss
+    /// events are on and `key` is missing, counts the miss, fires the event
+    /// and returns true, so the caller returns early.
+    pub fn missed_with_event(&mut self, key: &[u8]) -> bool {
+        if self.srv.notify_flags & notify::KEY_MISS == 0 {
+            return false;
+        }
+        let now = self.now_ms;
+        if self.db().exists(key, now) {
+            return false;
+        }
+        self.hit(key, false);
+        true
     }
 
     /// Looks `key` up in the client's database (expiring it if due) and
@@ -235,6 +259,9 @@ impl Ctx<'_> {
     pub fn lookup_with_out(&mut self, key: &[u8], read: bool) -> (Option<&mut crate::db::Entry>, &mut Out) {
         let now = self.now_ms;
         let i = self.client.db.get();
+        if read && self.missed_with_event(key) {
+            return (None, &mut *self.out);
+        }
         let (db, out, stats) = (&mut self.srv.ks.dbs[i], &mut *self.out, &mut self.srv.stats);
         let found = db.lookup(key, now);
         if read {
@@ -245,6 +272,21 @@ impl Ctx<'_> {
             }
         }
         (found, out)
+    }
+
+    /// Fires a keyspace notification for `key` in the client's database.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        if self.srv.notify_flags & class != 0 {
+            let db = self.client.db.get();
+            self.srv.notify(class, event, key, db);
+        }
+    }
+
+    /// Deletes `key` if its collection became empty, with the `del` event.
+    pub fn remove_if_empty(&mut self, key: &[u8]) {
+        if self.db().remove_if_empty(key) {
+            self.notify(notify::GENERIC, "del", key);
+        }
     }
 
     /// A write happened: counts towards save rules.

@@ -40,7 +40,12 @@ pub fn redust_bin() -> &'static str {
 
 /// Whether a real redis-server is installed (differential tests need it).
 pub fn have_redis() -> bool {
-    Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 impl Server {
@@ -87,7 +92,12 @@ impl Server {
                 .and_then(|i| all.get(i + 1))
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(port);
-            let mut s = Server { port: real_port, dir: dir.clone(), child: Some(child), log };
+            let mut s = Server {
+                port: real_port,
+                dir: dir.clone(),
+                child: Some(child),
+                log,
+            };
             if s.wait_ready(Duration::from_secs(10)) {
                 return s;
             }
@@ -125,7 +135,10 @@ impl Server {
     }
 
     pub fn client(&self) -> redis::Connection {
-        redis::Client::open(self.url()).expect("client").get_connection().expect("connect")
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
     }
 
     pub fn raw(&self) -> Raw {
@@ -177,9 +190,14 @@ pub struct Raw {
 impl Raw {
     pub fn connect(port: u16) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         stream.set_nodelay(true).expect("nodelay");
-        Raw { stream, buf: Vec::new() }
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn send_bytes(&mut self, b: &[u8]) {
