@@ -20,6 +20,8 @@ pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (prot
 pub const OFFSET_RANGE: &str = "ERR offset is out of range";
 pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+/// Redust's ip-allowlist refusing a client (no Redis counterpart).
+pub const NOT_IN_ALLOWLIST: &str = "ERR AUTH failed: Client IP address is not in the allowlist.";
 pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";

@@ -154,7 +154,25 @@ pub fn main() -> i32 {
 }
 
 async fn run(cfg: Config) -> i32 {
-    let listeners = match crate::net::bind_all(&cfg).await {
+    let tls_port = cfg.int(D::TLS_PORT) as u16;
+    let tls = if tls_port != 0 {
+        match crate::net::tls::build(&cfg) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("{e}");
+                tracing::warn!("Failed to configure TLS. Check logs for more info.");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let bound = async {
+        let plain = crate::net::bind_all(&cfg, cfg.int(D::PORT) as u16).await?;
+        let tls = crate::net::bind_all(&cfg, tls_port).await?;
+        Ok::<_, std::io::Error>((plain, tls))
+    };
+    let (listeners, tls_listeners) = match bound.await {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!("{e}");
@@ -162,24 +180,32 @@ async fn run(cfg: Config) -> i32 {
         }
     };
     let unixsocket = cfg.str(D::UNIXSOCKET).to_string();
+    if listeners.is_empty() && tls_listeners.is_empty() && unixsocket.is_empty() {
+        tracing::warn!("Configured to not listen anywhere, exiting.");
+        return 1;
+    }
     let mut srv = Server::new(cfg);
+    srv.tls = tls;
     srv.config_file = srv.cfg.file.as_ref().map(|p| p.display().to_string());
     if let Err(e) = srv.load_rdb() {
         tracing::warn!("{e}");
         return 1;
     }
     srv.bound_port = listeners
-        .first()
-        .and_then(|l| l.local_addr().ok())
+        .iter()
+        .chain(&tls_listeners)
+        .find_map(|l| l.local_addr().ok())
         .map(|a| a.port())
         .unwrap_or(0);
     let srv = Rc::new(RefCell::new(srv));
     let mut tasks = Vec::new();
-    let has_tcp = !listeners.is_empty();
-    for l in listeners {
+    let has_tcp = !listeners.is_empty() || !tls_listeners.is_empty();
+    let all = listeners.into_iter().map(|l| (l, false)).chain(tls_listeners.into_iter().map(|l| (l, true)));
+    for (l, tls) in all {
         tasks.push(tokio::task::spawn_local(crate::net::accept_tcp(
             l,
             srv.clone(),
+            tls,
         )));
     }
     if !unixsocket.is_empty() {

@@ -675,6 +675,11 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         changes.push((*idx, v));
     }
+    // A TLS directive rebuilds the TLS configuration; if that fails the
+    // whole change is undone.
+    let tls_changed = ctx.srv.tls.is_some()
+        && changes.iter().any(|(idx, _)| crate::net::tls::configures(*idx));
+    let before = tls_changed.then(|| ctx.srv.cfg.clone());
     for (idx, v) in changes {
         let v = match (&v, TABLE[idx].name) {
             (config::Val::Str(path), "dir") => {
@@ -699,6 +704,17 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             // clients that are idle right now too.
             for c in ctx.srv.clients.values() {
                 c.wake.notify_one();
+            }
+        }
+    }
+    if let Some(before) = before {
+        match crate::net::tls::build(&ctx.srv.cfg) {
+            Ok(tls) => ctx.srv.tls = Some(tls),
+            Err(e) => {
+                tracing::warn!("Failed to update TLS configuration: {e}");
+                ctx.srv.cfg = before;
+                let name = targets.iter().find(|t| crate::net::tls::configures(t.0)).map_or("", |t| t.2.as_str());
+                return Err(fail(name, "Unable to update TLS configuration. Check server logs."));
             }
         }
     }

@@ -189,6 +189,7 @@ fn takes_several_words(k: Kind) -> bool {
     matches!(
         k,
         Kind::Bind | Kind::Opaque | Kind::Custom(super::Special::OomValues) | Kind::Custom(super::Special::Percentiles)
+            | Kind::Custom(super::Special::Cidrs)
     )
 }
 

@@ -216,6 +216,7 @@ pub fn parse_special(sp: Special, text: &str) -> Result<String, String> {
                 Err("Hostnames may only contain alphanumeric characters, hyphens or dots".into())
             }
         }
+        Special::Cidrs => crate::net::allowlist::validate(text),
         Special::ProcTitle => {
             const VARS: &[&str] =
                 &["title", "listen-addr", "server-mode", "port", "tls-port", "unixsocket", "config-file"];

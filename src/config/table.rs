@@ -37,6 +37,8 @@ pub enum Special {
     Hostname,
     /// proc-title-template: text with {variables}.
     ProcTitle,
+    /// ip-allowlist: CIDR ranges (see `net::allowlist`).
+    Cidrs,
 }
 
 /// Cannot be changed with CONFIG SET.
@@ -155,6 +157,7 @@ directives! {
     HLL_SPARSE_MAX_BYTES = "hll-sparse-max-bytes" [] Mem(0, M), "3000", 0;
     HZ = "hz" [] Int(0, i32::MAX as i64), "10", 0;
     IGNORE_WARNINGS = "ignore-warnings" [] Str, "", 0;
+    IP_ALLOWLIST = "ip-allowlist" [] Custom(Special::Cidrs), "", 0;
     IO_THREADS = "io-threads" [] Int(1, 128), "1", IMMUTABLE;
     IO_THREADS_DO_READS = "io-threads-do-reads" [] Bool, "no", IMMUTABLE;
     JEMALLOC_BG_THREAD = "jemalloc-bg-thread" [] Bool, "yes", 0;

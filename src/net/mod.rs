@@ -1,7 +1,10 @@
-//! Listeners (TCP on every `bind` address, optionally a unix socket) and the
-//! accept loop that registers clients and spawns their connection tasks.
+//! Listeners (TCP and TLS on every `bind` address, optionally a unix
+//! socket) and the accept loops that admit clients (ip-allowlist,
+//! maxclients) and spawn their connection tasks.
 
+pub mod allowlist;
 pub mod conn;
+pub mod tls;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -28,24 +31,18 @@ fn bind_addr(entry: &str, port: u16) -> (Option<SocketAddr>, bool) {
     (ip.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, port)), optional)
 }
 
-pub async fn bind_all(cfg: &crate::config::Config) -> std::io::Result<Vec<TcpListener>> {
-    let port = cfg.int(D::PORT) as u16;
+/// Listens on `port` at every `bind` address; port 0 means no listener
+/// (as `port 0` turns plaintext TCP off in Redis).
+pub async fn bind_all(cfg: &crate::config::Config, port: u16) -> std::io::Result<Vec<TcpListener>> {
     let mut out = Vec::new();
-    if port == 0 && !cfg.str(D::UNIXSOCKET).is_empty() {
+    if port == 0 {
         return Ok(out);
     }
     for entry in cfg.str(D::BIND).split_whitespace() {
         let (addr, optional) = bind_addr(entry, port);
-        let Some(mut addr) = addr else {
+        let Some(addr) = addr else {
             return Err(std::io::Error::other(format!("Invalid bind address '{entry}'")));
         };
-        // With port 0 every listener must share the port the first one got.
-        if port == 0 {
-            if let Some(first) = out.first() {
-                let first: &TcpListener = first;
-                addr.set_port(first.local_addr()?.port());
-            }
-        }
         let sock = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
         let res = sock.and_then(|s| {
             s.set_reuseaddr(true)?;
@@ -84,9 +81,29 @@ fn register(srv: &Rc<RefCell<Server>>, addr: String, laddr: String, fd: i32, uni
     Some(c)
 }
 
-async fn refuse<S: tokio::io::AsyncWrite + Unpin>(mut s: S) {
-    let _ = s.write_all(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes()).await;
+/// Tells a client it is not admitted, then closes the connection.
+async fn refuse<S: tokio::io::AsyncWrite + Unpin>(mut s: S, why: &str) {
+    let _ = s.write_all(format!("-{why}\r\n").as_bytes()).await;
     let _ = s.shutdown().await;
+}
+
+/// Checks the allowlist and maxclients, then serves the client (or says
+/// why not). Runs right after accept for TCP, after the handshake for TLS.
+async fn admit<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: S,
+    srv: Rc<RefCell<Server>>,
+    peer: SocketAddr,
+    laddr: String,
+    fd: i32,
+) {
+    if !allowlist::allows(srv.borrow().cfg.str(D::IP_ALLOWLIST), peer.ip()) {
+        tracing::info!("Refusing client {peer}: not in ip-allowlist");
+        return refuse(stream, errors::NOT_IN_ALLOWLIST).await;
+    }
+    match register(&srv, peer.to_string(), laddr, fd, false) {
+        Some(client) => conn::serve(stream, srv, client).await,
+        None => refuse(stream, errors::MAX_CLIENTS).await,
+    }
 }
 
 fn tune(stream: &TcpStream, keepalive: i64) {
@@ -99,7 +116,10 @@ fn tune(stream: &TcpStream, keepalive: i64) {
     }
 }
 
-pub async fn accept_tcp(listener: TcpListener, srv: Rc<RefCell<Server>>) {
+/// Accepts plaintext clients, or TLS clients when `tls` is set (each
+/// handshake runs in the client's own task with the configuration current
+/// at accept time).
+pub async fn accept_tcp(listener: TcpListener, srv: Rc<RefCell<Server>>, tls: bool) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -114,14 +134,19 @@ pub async fn accept_tcp(listener: TcpListener, srv: Rc<RefCell<Server>>) {
         let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
         use std::os::fd::AsRawFd;
         let fd = stream.as_raw_fd();
-        match register(&srv, peer.to_string(), laddr, fd, false) {
-            Some(client) => {
-                tokio::task::spawn_local(conn::serve(stream, srv.clone(), client));
-            }
-            None => {
-                tokio::task::spawn_local(refuse(stream));
-            }
+        if !tls {
+            tokio::task::spawn_local(admit(stream, srv.clone(), peer, laddr, fd));
+            continue;
         }
+        let Some(config) = srv.borrow().tls.clone() else {
+            continue;
+        };
+        let srv = srv.clone();
+        tokio::task::spawn_local(async move {
+            if let Some(stream) = tls::accept(config, stream, &peer.to_string()).await {
+                admit(stream, srv, peer, laddr, fd).await;
+            }
+        });
     }
 }
 
@@ -138,7 +163,7 @@ pub async fn accept_unix(listener: tokio::net::UnixListener, path: String, srv: 
                 tokio::task::spawn_local(conn::serve(stream, srv.clone(), client));
             }
             None => {
-                tokio::task::spawn_local(refuse(stream));
+                tokio::task::spawn_local(refuse(stream, errors::MAX_CLIENTS));
             }
         }
     }

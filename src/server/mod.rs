@@ -100,8 +100,10 @@ pub struct Server {
     pub active_expire: bool,
     pub executable: String,
     pub config_file: Option<String>,
-    /// TCP port actually bound (port 0 picks one).
+    /// The port INFO reports as tcp_port: the plaintext one, else TLS's.
     pub bound_port: u16,
+    /// The TLS configuration new TLS connections get (see `net::tls`).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     pub last_save: i64,
     pub peak_memory: std::cell::Cell<u64>,
     /// Memory in use right after start-up (used_memory_startup).
@@ -157,6 +159,7 @@ impl Server {
                 .unwrap_or_default(),
             config_file: None,
             bound_port: 0,
+            tls: None,
             last_save: now_ms() / 1000,
             peak_memory: std::cell::Cell::new(0),
             startup_memory: info::used_memory(),
