@@ -11,6 +11,7 @@ use crate::config::D;
 use crate::errors::{self, CmdResult, Error};
 use crate::server::client::ReplyMode;
 use crate::server::Ctx;
+use super::client_tracking as ct;
 
 const G: &str = "connection";
 const CONN: u32 = LOADING | STALE;
@@ -228,6 +229,10 @@ static CLIENT_SUBS: &[Command] = &[
         "Returns helpful text about the different subcommands.",
     ),
     cmd("client|unblock", -3, ADMIN | CS, NO_KEYS, C_CONNECTION, client_unblock, G, "5.0.0", "Unblocks a client blocked by a blocking command from a different connection."),
+    cmd("client|tracking", -3, CS, NO_KEYS, C_CONNECTION, ct::client_tracking, G, "6.0.0", "Controls server-assisted client-side caching for the connection."),
+    cmd("client|caching", 3, CS, NO_KEYS, C_CONNECTION, ct::client_caching, G, "6.0.0", "Instructs the server whether to track the keys in the next request."),
+    cmd("client|getredir", 2, CS, NO_KEYS, C_CONNECTION, ct::client_getredir, G, "6.0.0", "Returns the client ID to which the connection's tracking notifications are redirected."),
+    cmd("client|trackinginfo", 2, CS, NO_KEYS, C_CONNECTION, ct::client_trackinginfo, G, "6.2.0", "Returns information about server-assisted client-side caching for the connection."),
 ];
 
 fn ping(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {

@@ -5,6 +5,7 @@
 //! Each family file exports a `COMMANDS` slice; adding a command means one
 //! entry there and one handler function.
 
+pub mod client_tracking;
 pub mod connection;
 pub mod generic;
 pub mod hashes;

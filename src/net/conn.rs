@@ -225,6 +225,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     s.unblock(&client);
     s.unwatch_all(&client);
     s.unsubscribe_all(&client);
+    s.tracking_off(&client);
     s.clients.remove(&client.id);
 }
 

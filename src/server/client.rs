@@ -60,6 +60,8 @@ pub struct Client {
     pub ssubs: RefCell<Vec<Vec<u8>>>,
     /// Since when pending output has been over the soft output limit.
     pub soft_limit_since: Cell<Option<Instant>>,
+    /// CLIENT TRACKING settings, when on.
+    pub tracking: RefCell<Option<super::tracking::Tracking>>,
 }
 
 impl Client {
@@ -98,6 +100,7 @@ impl Client {
             psubs: RefCell::new(Vec::new()),
             ssubs: RefCell::new(Vec::new()),
             soft_limit_since: Cell::new(None),
+            tracking: RefCell::new(None),
         }
     }
 
@@ -146,11 +149,24 @@ impl Client {
         if self.in_pubsub() {
             flags.push('P');
         }
+        let redir = match self.tracking.borrow().as_ref() {
+            Some(t) => {
+                flags.push('t');
+                if t.bcast {
+                    flags.push('B');
+                }
+                if t.broken_redirect {
+                    flags.push('R');
+                }
+                t.redirect as i64
+            }
+            None => -1,
+        };
         if flags.is_empty() {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -167,6 +183,7 @@ impl Client {
             self.qbuf.get(),
             self.last_cmd.get(),
             self.user.borrow(),
+            redir,
             self.resp.get(),
             lib_name,
             lib_ver,

@@ -222,6 +222,7 @@ fn run(
         return None;
     }
     let dirty_before = srv.dirty;
+    srv.current_client = Some(client.id);
     let start = Instant::now();
     let mark = out.buf.len();
     let block;
@@ -238,12 +239,23 @@ fn run(
         block = ctx.block.take();
         r
     };
-    if srv.dirty != dirty_before && !srv.watched_keys.is_empty() {
+    if srv.dirty != dirty_before && (!srv.watched_keys.is_empty() || srv.tracking.active()) {
         touch_keys(srv, client, cmd, args);
     }
-    if srv.notify_flags != 0 {
+    if srv.notify_flags != 0 || srv.tracking.active() {
         srv.publish_logged_key_events();
     }
+    if srv.tracking.active() {
+        let read: Vec<&[u8]> = if cmd.flags & commands::READONLY != 0 && matches!(result, Ok(Ok(()))) {
+            cmd.key_positions(args.len()).into_iter().map(|p| &args[p][..]).collect()
+        } else {
+            Vec::new()
+        };
+        // CLIENT CACHING is about the command after it.
+        let keep_caching = cmd.name == "client|caching" || no_block;
+        srv.tracking_after_command(client, &read, out, keep_caching);
+    }
+    srv.current_client = None;
     let usec = start.elapsed().as_micros() as u64;
     let stat = srv.cmd_stats.entry(cmd.name).or_default();
     stat.calls += 1;
@@ -272,10 +284,16 @@ fn run(
 fn touch_keys(srv: &mut Server, client: &Client, cmd: &Command, args: &[Bytes]) {
     let db = client.db.get();
     match cmd.name {
-        "flushall" => srv.touch_all_watched(None),
+        "flushall" => {
+            srv.touch_all_watched(None);
+            srv.invalidate_all_tracked();
+        }
         // SWAPDB changes the contents of two databases; be conservative.
         "swapdb" => srv.touch_all_watched(None),
-        "flushdb" => srv.touch_all_watched(Some(db)),
+        "flushdb" => {
+            srv.touch_all_watched(Some(db));
+            srv.invalidate_all_tracked();
+        }
         _ => {
             for p in cmd.key_positions(args.len()) {
                 srv.touch_watched(db, &args[p]);

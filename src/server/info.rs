@@ -199,7 +199,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "client_recent_max_output_buffer:0");
             let blocked = srv.clients.values().filter(|c| c.blocked.borrow().is_some()).count();
             field!(o, "blocked_clients:{blocked}");
-            field!(o, "tracking_clients:0");
+            field!(o, "tracking_clients:{}", srv.tracking.clients);
             field!(o, "pubsub_clients:{}", srv.clients.values().filter(|c| c.in_pubsub()).count());
             field!(o, "watching_clients:0");
             field!(o, "clients_in_timeout_table:0");
@@ -408,9 +408,9 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "active_defrag_key_misses:0");
             field!(o, "total_active_defrag_time:0");
             field!(o, "current_active_defrag_time:0");
-            field!(o, "tracking_total_keys:0");
-            field!(o, "tracking_total_items:0");
-            field!(o, "tracking_total_prefixes:0");
+            field!(o, "tracking_total_keys:{}", srv.tracking.keys.len());
+            field!(o, "tracking_total_items:{}", srv.tracking.items());
+            field!(o, "tracking_total_prefixes:{}", srv.tracking.prefixes.len());
             field!(
                 o,
                 "unexpected_error_replies:{}",

@@ -8,6 +8,7 @@ pub mod evict;
 pub mod exec;
 pub mod info;
 pub mod notify;
+pub mod tracking;
 pub mod pubsub;
 pub mod watch;
 
@@ -121,6 +122,9 @@ pub struct Server {
     pub mem: evict::MemTracker,
     /// notify-keyspace-events as class bits (0: notifications off).
     pub notify_flags: u32,
+    pub tracking: tracking::TrackingTable,
+    /// The client whose command is running (NOLOOP tracking).
+    pub current_client: Option<u64>,
 }
 
 pub fn now_ms() -> i64 {
@@ -171,6 +175,8 @@ impl Server {
             persist: crate::persist::PersistState::new(),
             mem: evict::MemTracker::new(),
             notify_flags: 0,
+            tracking: Default::default(),
+            current_client: None,
         };
         srv.apply_access_config();
         srv.apply_notify_config();

@@ -72,7 +72,8 @@ impl Server {
         let f = parse_flags(self.cfg.str(crate::config::D::NOTIFY_KEYSPACE_EVENTS));
         self.notify_flags = f;
         let mut log = 0;
-        if f & EXPIRED != 0 {
+        // Client tracking invalidates expired keys too.
+        if f & EXPIRED != 0 || self.tracking.active() {
             log |= KeyEvent::Expired as u8;
         }
         if f & NEW != 0 {
@@ -103,11 +104,16 @@ impl Server {
             }
             let events = std::mem::take(&mut self.ks.dbs[db].key_events);
             for (kind, key) in events {
-                let name = match kind {
-                    KeyEvent::Expired => "expired",
-                    KeyEvent::New => "new",
+                let (name, class) = match kind {
+                    KeyEvent::Expired => ("expired", EXPIRED),
+                    KeyEvent::New => ("new", NEW),
                 };
-                self.publish_key_event(name, &key, db);
+                if kind == KeyEvent::Expired {
+                    self.touch_watched(db, &key);
+                }
+                if self.notify_flags & class != 0 {
+                    self.publish_key_event(name, &key, db);
+                }
             }
         }
     }

@@ -34,7 +34,10 @@ impl Server {
     }
 
     /// Marks the watchers of `key` in `db`.
+    /// Also where client-side caches hear of the change (Redis's
+    /// signalModifiedKey).
     pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+        self.invalidate_tracked(key, self.current_client);
         if self.watched_keys.is_empty() {
             return;
         }
