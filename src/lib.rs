@@ -12,6 +12,7 @@ pub mod logging;
 pub mod net;
 pub mod persist;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 pub mod startup;
 pub mod util;

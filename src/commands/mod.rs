@@ -11,6 +11,7 @@ pub mod generic;
 pub mod hashes;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -281,6 +282,7 @@ pub fn table() -> &'static Table {
             zsets::COMMANDS,
             tx::COMMANDS,
             pubsub::COMMANDS,
+            scripting::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

@@ -504,3 +504,12 @@ mod tests {
         .is_err());
     }
 }
+
+/// Reads one RDB-encoded string at `*pos` (for payloads embedding RDB
+/// strings, like FUNCTION DUMP).
+pub fn read_string(b: &[u8], pos: &mut usize) -> Result<Vec<u8>, String> {
+    let mut r = Reader { b, pos: *pos };
+    let s = r.string()?;
+    *pos = r.pos;
+    Ok(s)
+}

@@ -125,6 +125,7 @@ pub struct Server {
     pub tracking: tracking::TrackingTable,
     /// The client whose command is running (NOLOOP tracking).
     pub current_client: Option<u64>,
+    pub scripting: crate::scripting::Scripting,
 }
 
 pub fn now_ms() -> i64 {
@@ -177,6 +178,7 @@ impl Server {
             notify_flags: 0,
             tracking: Default::default(),
             current_client: None,
+            scripting: Default::default(),
         };
         srv.apply_access_config();
         srv.apply_notify_config();

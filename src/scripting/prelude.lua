@@ -1,0 +1,86 @@
+-- Runs once in each Lua state, before any user code. Builds the redis.*
+-- wrappers over the Rust primitives, the error handler that finds the user
+-- line an error comes from, and the read-only views scripts see.
+local impl, getinfo, G, api = ...
+local error, type, xpcall, setmetatable, tostring = error, type, xpcall, setmetatable, tostring
+
+local function readonly()
+  error("Attempt to modify a readonly table", 2)
+end
+
+local function protect(t)
+  return setmetatable({}, { __index = t, __newindex = readonly, __metatable = false })
+end
+
+-- Rust primitives answer (value, raise); raised values are {err=...}
+-- tables, reported without a Lua position as Redis does.
+local raising = api.raiser
+
+local redis = {}
+for k, v in pairs(api.raising) do redis[k] = raising(v) end
+for k, v in pairs(api.plain) do redis[k] = v end
+for k, v in pairs(api.consts) do redis[k] = v end
+redis.call = raising(function(...) return impl.call(true, ...) end)
+redis.pcall = function(...)
+  return (impl.call(false, ...))
+end
+
+-- While FUNCTION LOAD runs a library, its code sees only this `redis`.
+local load_redis
+if api.load then
+  local r = {}
+  for k, v in pairs(api.load) do r[k] = raising(v) end
+  r.log = redis.log
+  for k, v in pairs(api.consts) do r[k] = v end
+  load_redis = setmetatable({}, {
+    __index = function(_, k)
+      local v = r[k]
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly,
+    __metatable = false,
+  })
+end
+
+-- The innermost frame of user code: where Redis says an error happened.
+local function handler(e)
+  local lvl = 2
+  while true do
+    local i = getinfo(lvl, "Sl")
+    if i == nil then return { e } end
+    if i.what ~= "C" and i.source ~= "=redust" then return { e, i.currentline } end
+    lvl = lvl + 1
+  end
+end
+
+impl.run = function(f, a, b)
+  return xpcall(function() return f(a, b) end, handler)
+end
+
+G.redis = protect(redis)
+for _, name in ipairs({ "string", "table", "math", "os", "cjson", "cmsgpack", "bit", "struct" }) do
+  if G[name] ~= nil then G[name] = protect(G[name]) end
+end
+
+local env = setmetatable({}, {
+  __index = function(_, k)
+    local v
+    if impl.loading then
+      if k == "redis" then v = load_redis end
+    else
+      v = G[k]
+    end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+  __metatable = false,
+})
+G._G = env
+impl.env = env
+impl.redis = redis
