@@ -6,8 +6,8 @@ use mlua::{Lua, Table, Value};
 use crate::resp::reply::Frame;
 use crate::resp::Out;
 
-/// Deepest table nesting converted to a reply; deeper levels become nil
-/// (also protects the encoder against self-referencing tables).
+/// Deepest table nesting converted to a reply; deeper levels become an
+/// error, as Redis's Lua stack limit does (also stops self-references).
 const MAX_DEPTH: usize = 1000;
 
 /// A command's reply, as a script sees it.
@@ -99,7 +99,7 @@ fn field(t: &Table, name: &str) -> Value {
 
 fn write(out: &mut Out, v: &Value, resp3: bool, depth: usize) {
     if depth > MAX_DEPTH {
-        out.null();
+        out.error("ERR reached lua stack limit");
         return;
     }
     match v {

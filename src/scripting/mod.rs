@@ -209,10 +209,10 @@ pub fn strip_shebang(body: &[u8]) -> Result<(Option<Vec<u8>>, std::borrow::Cow<'
 
 /// Flags from an EVAL shebang line (`#!lua flags=no-writes,allow-oom`).
 pub fn shebang_flags(line: &[u8]) -> Result<Vec<String>, Error> {
-    let text = String::from_utf8_lossy(&line[2..]).into_owned();
+    let text = String::from_utf8_lossy(line).into_owned();
     let mut parts = text.split(' ').filter(|s| !s.is_empty());
     let engine = parts.next().unwrap_or("");
-    if engine != "lua" {
+    if engine != "#!lua" {
         return Err(Error::Msg(
             format!("ERR Unexpected engine in script shebang: {engine}").into(),
         ));

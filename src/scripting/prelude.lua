@@ -60,6 +60,17 @@ impl.run = function(f, a, b)
   return xpcall(function() return f(a, b) end, handler)
 end
 
+-- Lua's pcall hands scripts the text of a Redis error, not its table.
+local lua_pcall = pcall
+local function text_of_error(ok, ...)
+  if not ok then
+    local e = ...
+    if type(e) == "table" and type(rawget(e, "err")) == "string" then return false, e.err end
+  end
+  return ok, ...
+end
+G.pcall = function(...) return text_of_error(lua_pcall(...)) end
+
 G.redis = protect(redis)
 for _, name in ipairs({ "string", "table", "math", "os", "cjson", "cmsgpack", "bit", "struct" }) do
   if G[name] ~= nil then G[name] = protect(G[name]) end

@@ -194,7 +194,9 @@ fn run(
     }
     // maxmemory: evict first; commands that may grow memory are refused
     // when that is not enough.
-    if !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
+    // (Scripts decide for their commands once, when they start.)
+    let in_script = srv.scripting.running.is_some();
+    if !in_script && !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
         let e = errors::OOM.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
