@@ -15,9 +15,13 @@ each on its own free 127.0.0.1 port with persistence off, then
    values) with `redis-cli --pipe`, and reports RSS (/proc/<pid>/statm)
    and INFO used_memory per key, and the ratios.
 
+With --tls, both servers also listen on a TLS port (certificates made
+with the `openssl` CLI in a temp dir) and only SET and GET run, through
+`redis-benchmark --tls --cacert ...`; the memory part is skipped.
+
 Standard library only. Servers are stopped on exit, errors and Ctrl-C.
 
-    python3 benches/ratio.py [--quick] [--requests N] [--redust PATH]
+    python3 benches/ratio.py [--quick] [--tls] [--requests N] [--redust PATH]
                              [--json out.json]
 """
 
@@ -100,13 +104,41 @@ def _die_with_parent():
         pass
 
 
+def make_certs(workdir):
+    """A CA and a server certificate for 127.0.0.1 signed by it (EC P-256),
+    made with the openssl CLI. Returns the paths."""
+    if not shutil.which("openssl"):
+        raise BenchError("--tls needs the openssl CLI (apt-get install openssl)")
+    d = os.path.join(workdir, "certs")
+    os.makedirs(d, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    with open(os.path.join(d, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for cmd in (
+        ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench CA"],
+        ["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+        ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "server.crt", "-days", "2", "-extfile", "server.ext"],
+    ):
+        r = subprocess.run(["openssl"] + cmd, cwd=d, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise BenchError("openssl %s failed:\n%s" % (cmd[0], r.stdout.decode(errors="replace")))
+    return {name: os.path.join(d, name + ".crt" if name != "key" else "server.key")
+            for name in ("ca", "server", "key")}
+
+
 class Server:
-    def __init__(self, name, binary):
+    def __init__(self, name, binary, certs=None):
         self.name = name
         self.binary = binary
         self.proc = None
         self.port = None
         self.dir = None
+        # With certificates the server also listens on tls_port (the
+        # plaintext port stays for PING and INFO).
+        self.certs = certs
+        self.tls_port = None
 
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="redust-bench-%s-" % self.name)
@@ -122,6 +154,15 @@ class Server:
                 "--dir", self.dir,
                 "--logfile", os.path.join(self.dir, "server.log"),
             ]
+            if self.certs:
+                self.tls_port = free_port()
+                cmd += [
+                    "--tls-port", str(self.tls_port),
+                    "--tls-cert-file", self.certs["server"],
+                    "--tls-key-file", self.certs["key"],
+                    "--tls-ca-cert-file", self.certs["ca"],
+                    "--tls-auth-clients", "no",
+                ]
             # Own session: a Ctrl-C in the terminal reaches this script, which
             # then stops the servers itself.
             self.proc = subprocess.Popen(
@@ -190,10 +231,12 @@ class Server:
 # Throughput
 # ---------------------------------------------------------------------------
 
-def workloads():
+def workloads(tls=False):
     """(label, test, value size or None, pipeline), ordered so that each
     GET follows the SET of the same value size (GETs hit)."""
     out = []
+    if tls:
+        return [(test, size, pipe) for pipe in (1, 16) for size in (3, 1024) for test in ("set", "get")]
     for pipe in (1, 16):
         for size in (3, 1024):
             for test in ("set", "get", "mset"):
@@ -213,11 +256,13 @@ def label(test, size, pipe):
 
 def run_benchmark(server, test, size, pipe, n):
     cmd = [
-        "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
+        "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.tls_port or server.port),
         "-c", "50", "-n", str(n), "-r", "100000",
         "-t", test, "-d", str(size if size is not None else 3),
         "-P", str(pipe), "--csv", "-q",
     ]
+    if server.tls_port:
+        cmd += ["--tls", "--cacert", server.certs["ca"]]
     cpu0 = server.cpu_seconds()
     t0 = time.time()
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -263,13 +308,13 @@ def fmt_ratio(x):
     return "n/a" if x is None else "%.2f" % x
 
 
-def throughput(redis_bin, redust_bin, n):
-    servers = {"redis": Server("redis", redis_bin), "redust": Server("redust", redust_bin)}
+def throughput(redis_bin, redust_bin, n, certs=None):
+    servers = {"redis": Server("redis", redis_bin, certs), "redust": Server("redust", redust_bin, certs)}
     results = []
     try:
         for s in servers.values():
             s.start()
-        for i, (test, size, pipe) in enumerate(workloads()):
+        for i, (test, size, pipe) in enumerate(workloads(certs is not None)):
             order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
             row = {"test": test.upper(), "value_size": size, "pipeline": pipe, "first": order[0]}
             # Pipelined runs go ~10x faster: give them more requests so a
@@ -394,6 +439,8 @@ def main():
                     help="keys for the memory part (default 1,000,000; 100,000 with --quick)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--skip-memory", action="store_true", help="only the throughput part")
+    ap.add_argument("--tls", action="store_true",
+                    help="SET and GET over TLS (redis-benchmark --tls); no memory part")
     args = ap.parse_args()
 
     n = args.requests or (50000 if args.quick else 200000)
@@ -416,17 +463,20 @@ def main():
     print("redust: %s" % redust_bin)
     print("machine: %s, %d CPUs, load average %s" % (
         platform.machine(), os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
-    print("redis-benchmark -c 50 -n %d (x8 when pipelined) -r 100000 --csv; r/cpu = requests per server CPU-second" % n)
+    print("redis-benchmark -c 50 -n %d (x8 when pipelined) -r 100000 --csv%s; r/cpu = requests per server CPU-second" % (
+        n, " --tls" if args.tls else ""))
     print()
 
     results = {"requests": n, "redis_version": redis_version, "redust": redust_bin,
                "loadavg_start": os.getloadavg()}
     workdir = tempfile.mkdtemp(prefix="redust-bench-")
     try:
+        certs = make_certs(workdir) if args.tls else None
+        results["tls"] = args.tls
         print_header()
-        results["throughput"] = throughput(redis_bin, redust_bin, n)
+        results["throughput"] = throughput(redis_bin, redust_bin, n, certs)
         print()
-        if not args.skip_memory:
+        if not args.skip_memory and not args.tls:
             print("Memory: %d keys key:%%07d with %d-byte values, loaded with redis-cli --pipe" % (
                 nkeys, VALUE_SIZE))
             results["memory"] = memory(redis_bin, redust_bin, nkeys, workdir)

@@ -481,6 +481,44 @@ fn config_set_swaps_the_certificate_for_new_connections() {
 }
 
 #[test]
+fn sessions_resume_unless_caching_is_off() {
+    let certs = Certs::make();
+    let tls_port = free_port();
+    let srv = start(&certs.server_args(tls_port));
+    let kind = |cfg: &Arc<rustls::ClientConfig>| {
+        let mut s = tls_from(cfg.clone(), "127.0.0.1", tls_port).unwrap();
+        // The reply carries the session tickets along with it.
+        assert_eq!(roundtrip(&mut s, "PING"), "+PONG\r\n");
+        s.conn.handshake_kind()
+    };
+    let cfg = tls_client(&certs, None);
+    assert_eq!(kind(&cfg), Some(rustls::HandshakeKind::Full));
+    assert_eq!(kind(&cfg), Some(rustls::HandshakeKind::Resumed));
+    assert_eq!(
+        srv.raw()
+            .call_raw(&["CONFIG", "SET", "tls-session-caching", "no"]),
+        b"+OK\r\n"
+    );
+    let cfg = tls_client(&certs, None);
+    assert_eq!(kind(&cfg), Some(rustls::HandshakeKind::Full));
+    assert_eq!(kind(&cfg), Some(rustls::HandshakeKind::Full));
+    // Cached sessions expire after tls-session-cache-timeout seconds.
+    let set = [
+        "CONFIG",
+        "SET",
+        "tls-session-caching",
+        "yes",
+        "tls-session-cache-timeout",
+        "2",
+    ];
+    assert_eq!(srv.raw().call_raw(&set), b"+OK\r\n");
+    assert_eq!(kind(&cfg), Some(rustls::HandshakeKind::Full));
+    assert_eq!(kind(&cfg), Some(rustls::HandshakeKind::Resumed));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(kind(&cfg), Some(rustls::HandshakeKind::Full));
+}
+
+#[test]
 fn bad_certificate_files_stop_startup_naming_the_file() {
     let certs = Certs::make();
     let dir = temp_dir("badcert");

@@ -9,7 +9,7 @@
 //! anyone else.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
@@ -165,7 +165,7 @@ pub fn build(cfg: &Config) -> Result<Arc<ServerConfig>, String> {
         sc.session_storage = Arc::new(ExpiringCache {
             inner: ServerSessionMemoryCache::new(size),
             timeout,
-            born: Mutex::new(Instant::now()),
+            born: Instant::now(),
         });
     } else {
         sc.session_storage = Arc::new(NoServerSessionStorage {});
@@ -185,7 +185,7 @@ pub async fn accept(
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(s)) => Some(s),
         Ok(Err(e)) => {
-            tracing::debug!("Error accepting a client connection: {e} (addr={peer})");
+            tracing::warn!("Error accepting a client connection: {e} (addr={peer})");
             None
         }
         Err(_) => {
@@ -245,9 +245,11 @@ fn cipher_suites(
                     .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 {
                     Some((_, s)) => keep.push(*s),
-                    None => return Err(format!(
+                    None => {
+                        return Err(format!(
                         "Failed to configure ciphersuites: unknown TLSv1.3 ciphersuite '{name}'"
-                    )),
+                    ))
+                    }
                 }
             }
         }
@@ -403,25 +405,26 @@ fn read_file(path: &str, directive: &str) -> Result<Vec<u8>, String> {
 struct ExpiringCache {
     inner: Arc<ServerSessionMemoryCache>,
     timeout: Duration,
-    born: Mutex<Instant>,
+    born: Instant,
 }
 
 impl ExpiringCache {
-    fn now_secs(&self) -> u64 {
-        self.born.lock().map(|b| b.elapsed().as_secs()).unwrap_or(0)
+    fn now_ms(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
     }
 
     fn fresh(&self, v: Option<Vec<u8>>) -> Option<Vec<u8>> {
         let v = v?;
         let (stamp, rest) = v.split_at_checked(8)?;
         let stored = u64::from_le_bytes(stamp.try_into().ok()?);
-        (self.now_secs().saturating_sub(stored) < self.timeout.as_secs()).then(|| rest.to_vec())
+        (self.now_ms().saturating_sub(stored) < self.timeout.as_millis() as u64)
+            .then(|| rest.to_vec())
     }
 }
 
 impl StoresServerSessions for ExpiringCache {
     fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        let mut v = self.now_secs().to_le_bytes().to_vec();
+        let mut v = self.now_ms().to_le_bytes().to_vec();
         v.extend_from_slice(&value);
         self.inner.put(key, v)
     }
