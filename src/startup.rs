@@ -187,7 +187,13 @@ async fn run(cfg: Config) -> i32 {
     let mut srv = Server::new(cfg);
     srv.tls = tls;
     srv.config_file = srv.cfg.file.as_ref().map(|p| p.display().to_string());
-    if let Err(e) = srv.load_rdb() {
+    // With appendonly yes the AOF alone holds the dataset, as in Redis.
+    let loaded = if srv.cfg.bool(D::APPENDONLY) {
+        srv.aof_load().and_then(|()| srv.aof_open_at_start())
+    } else {
+        srv.load_rdb().and_then(|()| srv.aof_read_manifest())
+    };
+    if let Err(e) = loaded {
         tracing::warn!("{e}");
         return 1;
     }
@@ -282,6 +288,7 @@ async fn run(cfg: Config) -> i32 {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+        s.aof_shutdown();
         let wants = mode == ShutdownMode::Save
             || (mode == ShutdownMode::Default && !s.cfg.save_rules().is_empty());
         if wants {

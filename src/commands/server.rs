@@ -56,6 +56,7 @@ pub static COMMANDS: &[Command] = &[
         "Returns the server time.",
     ),
     cmd("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, 0, save, G, "1.0.0", "Synchronously saves the database(s) to disk."),
+    cmd("bgrewriteaof", 1, ADMIN | NOSCRIPT, NO_KEYS, 0, bgrewriteaof, G, "1.0.0", "Asynchronously rewrites the append-only file to disk."),
     cmd("bgsave", -1, ADMIN | NOSCRIPT, NO_KEYS, 0, bgsave, G, "1.0.0", "Asynchronously saves the database(s) to disk."),
     cmd(
         "lastsave",
@@ -720,6 +721,7 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     ctx.srv.apply_access_config();
     ctx.srv.apply_notify_config();
+    ctx.srv.aof_config_changed().map_err(Error::err)?;
     ctx.out.ok();
     Ok(())
 }
@@ -811,6 +813,12 @@ fn save(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
         Error::msg("ERR")
     })?;
     ctx.out.ok();
+    Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    ctx.srv.aof_rewrite_start().map_err(Error::err)?;
+    ctx.out.simple("Background append only file rewriting started");
     Ok(())
 }
 

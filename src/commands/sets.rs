@@ -279,10 +279,16 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Err(Error::WrongType);
     };
     let size = s.len();
+    // What was popped at random, for propagation as SREM (or DEL).
+    let mut removed: Vec<Bytes> = Vec::new();
+    let mut whole = false;
     let popped: u64 = match count {
         None => {
             match s.pop_random(rng) {
-                Some(m) => out.bulk(&m),
+                Some(m) => {
+                    out.bulk(&m);
+                    removed.push(Bytes::from(m.to_vec()));
+                }
                 None => out.null(),
             }
             1
@@ -294,6 +300,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Some(c) if c as usize >= size => {
             reply_set(out, s);
             db.remove(&a[1]);
+            whole = true;
             size as u64
         }
         Some(c) => {
@@ -311,9 +318,17 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             for m in &picked {
                 out.bulk(m);
             }
+            removed.extend(picked.into_iter().map(Bytes::from));
             c as u64
         }
     };
+    if whole {
+        ctx.propagate(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
+    } else if !removed.is_empty() {
+        let mut argv = vec![Bytes::from_static(b"SREM"), a[1].clone()];
+        argv.extend(removed);
+        ctx.propagate(argv);
+    }
     if popped > 0 {
         ctx.notify(notify::SET, "spop", &a[1]);
         if ctx.db().dict.contains_key(&a[1]) {

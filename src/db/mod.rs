@@ -29,6 +29,9 @@ pub struct Db {
     pub expires: Dict<i64>,
     /// Keys removed because they expired (lazily or actively).
     pub expired: u64,
+    /// Keys deleted behind the commands' backs (expired, evicted), kept
+    /// while something (the AOF) must propagate them as DELs.
+    pub deleted_log: Option<Vec<Vec<u8>>>,
     /// Which `KeyEvent`s to log (bits), for keyspace notifications.
     pub log_events: u8,
     /// Expiries and creations not yet published (see server::notify).
@@ -64,6 +67,7 @@ impl Db {
         match self.expire_at(key) {
             Some(at) if at <= now_ms => {
                 self.remove(key);
+                self.note_deleted(key);
                 self.expired += 1;
                 self.log(KeyEvent::Expired, key);
                 true
@@ -147,6 +151,13 @@ impl Db {
         }
     }
 
+    /// Records a deletion no command asked for (see `deleted_log`).
+    pub fn note_deleted(&mut self, key: &[u8]) {
+        if let Some(log) = &mut self.deleted_log {
+            log.push(key.to_vec());
+        }
+    }
+
     pub fn persist(&mut self, key: &[u8]) -> bool {
         self.expires.remove(key).is_some()
     }
@@ -172,6 +183,7 @@ impl Db {
         let n = doomed.len();
         for k in doomed {
             self.remove(&k);
+            self.note_deleted(&k);
             self.expired += 1;
             self.log(KeyEvent::Expired, &k);
         }

@@ -179,6 +179,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             if inbuf.len() >= need || yielded || unblocked {
                 out.resp3 = client.resp.get() == 3;
                 flow = process(&mut s, &client, &mut inbuf, &mut out, &mut need);
+                // Writes reach the AOF before their replies leave.
+                s.aof_flush();
             }
             client.qbuf.set(inbuf.len());
         }

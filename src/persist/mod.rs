@@ -1,5 +1,5 @@
 //! Persistence: RDB snapshots (SAVE, BGSAVE, save rules, load at start-up,
-//! save at shutdown).
+//! save at shutdown) and the append-only file (`aof`).
 //!
 //! BGSAVE serialises the dataset on the executor (a point-in-time image,
 //! with no fork) and leaves writing, fsync and the atomic rename to a
@@ -7,6 +7,7 @@
 //! leaves a broken dump: the file is written under a temporary name and
 //! renamed over the old one only once complete and synced.
 
+pub mod aof;
 pub mod lzf;
 pub mod rdb;
 pub mod rdb_types;
@@ -76,13 +77,14 @@ impl Server {
         Path::new(self.cfg.str(D::DIR)).join(self.cfg.str(D::DBFILENAME))
     }
 
-    fn rdb_image(&self) -> Result<Vec<u8>, String> {
+    /// An RDB image of the dataset; `aof_base` marks it as an AOF base.
+    pub fn rdb_image(&self, aof_base: bool) -> Result<Vec<u8>, String> {
         let aux = [
             ("redis-ver", crate::REDIS_VERSION.to_string()),
             ("redis-bits", "64".to_string()),
             ("ctime", (now_ms() / 1000).to_string()),
             ("used-mem", crate::server::info::used_memory().to_string()),
-            ("aof-base", "0".to_string()),
+            ("aof-base", (aof_base as u8).to_string()),
         ];
         rdb::snapshot(
             &self.ks,
@@ -96,7 +98,7 @@ impl Server {
     /// SAVE: a synchronous snapshot.
     pub fn save_now(&mut self) -> Result<(), String> {
         let start = Instant::now();
-        let img = self.rdb_image()?;
+        let img = self.rdb_image(false)?;
         write_atomically(&self.rdb_path(), &img)
             .map_err(|e| format!("Failed opening the temp RDB file for saving: {e}"))?;
         self.dirty = 0;
@@ -112,7 +114,7 @@ impl Server {
         if self.persist.bgsave.is_some() {
             return Err("Background save already in progress".into());
         }
-        let img = match self.rdb_image() {
+        let img = match self.rdb_image(false) {
             Ok(i) => i,
             Err(e) => {
                 self.persist.last_bgsave_ok = false;

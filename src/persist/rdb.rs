@@ -332,6 +332,8 @@ impl Reader<'_> {
 pub struct LoadStats {
     pub keys: usize,
     pub expired_skipped: usize,
+    /// Bytes of `data` the image took (an AOF base may go on with commands).
+    pub consumed: usize,
 }
 
 /// Loads an RDB image into `ks` (which should be empty).
@@ -437,6 +439,9 @@ pub fn load(
         if stored != 0 && stored != crc64(&data[..r.pos]) {
             return Err("Wrong RDB checksum. Aborting now.".into());
         }
+        stats.consumed = r.pos + 8;
+    } else {
+        stats.consumed = r.pos;
     }
     Ok(stats)
 }

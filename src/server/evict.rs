@@ -116,6 +116,7 @@ impl Server {
                 break;
             };
             if let Some(e) = self.ks.dbs[db].remove(&key) {
+                self.ks.dbs[db].note_deleted(&key);
                 crate::db::free_entry(e, lazy);
                 self.touch_watched(db, &key);
                 self.notify(super::notify::EVICTED, "evicted", &key, db);

@@ -196,7 +196,7 @@ fn run(
     // when that is not enough.
     // (Scripts decide for their commands once, when they start.)
     let in_script = srv.scripting.running.is_some();
-    if !in_script && !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
+    if !in_script && !srv.loading && !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
         let e = errors::OOM.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
@@ -225,6 +225,7 @@ fn run(
     }
     let dirty_before = srv.dirty;
     srv.current_client = Some(client.id);
+    let prop = srv.prop_begin(client.db.get());
     let start = Instant::now();
     let mark = out.buf.len();
     let block;
@@ -244,6 +245,7 @@ fn run(
     if srv.dirty != dirty_before && (!srv.watched_keys.is_empty() || srv.tracking.active()) {
         touch_keys(srv, client, cmd, args);
     }
+    srv.prop_end(prop, cmd.name, args);
     if srv.notify_flags != 0 || srv.tracking.active() {
         srv.publish_logged_key_events();
     }

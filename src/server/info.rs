@@ -314,7 +314,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "mem_clients_slaves:0");
             field!(o, "mem_clients_normal:0");
             field!(o, "mem_cluster_links:0");
-            field!(o, "mem_aof_buffer:0");
+            field!(o, "mem_aof_buffer:{}", srv.aof.buf.capacity());
             field!(o, "mem_allocator:jemalloc-5.3.0");
             field!(o, "active_defrag_running:0");
             field!(o, "lazyfree_pending_objects:0");
@@ -339,18 +339,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "rdb_last_cow_size:0");
             field!(o, "rdb_last_load_keys_expired:0");
             field!(o, "rdb_last_load_keys_loaded:0");
-            field!(o, "aof_enabled:{}", cfg.bool(D::APPENDONLY) as u8);
-            field!(o, "aof_rewrite_in_progress:0");
-            field!(o, "aof_rewrite_scheduled:0");
-            field!(o, "aof_last_rewrite_time_sec:-1");
-            field!(o, "aof_current_rewrite_time_sec:-1");
-            field!(o, "aof_last_bgrewrite_status:ok");
-            field!(o, "aof_rewrites:0");
-            field!(o, "aof_rewrites_consecutive_failures:0");
-            field!(o, "aof_last_write_status:ok");
-            field!(o, "aof_last_cow_size:0");
-            field!(o, "module_fork_in_progress:0");
-            field!(o, "module_fork_last_cow_size:0");
+            srv.aof_info(o);
         }
         "stats" => {
             let st = &srv.stats;

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod info;
 pub mod notify;
 pub mod tracking;
+pub mod propagate;
 pub mod pubsub;
 pub mod watch;
 
@@ -126,6 +127,10 @@ pub struct Server {
     /// The client whose command is running (NOLOOP tracking).
     pub current_client: Option<u64>,
     pub scripting: crate::scripting::Scripting,
+    pub prop: propagate::Propagation,
+    pub aof: crate::persist::aof::Aof,
+    /// Replaying the AOF at start-up (no eviction, no expiry).
+    pub loading: bool,
 }
 
 pub fn now_ms() -> i64 {
@@ -179,6 +184,9 @@ impl Server {
             tracking: Default::default(),
             current_client: None,
             scripting: Default::default(),
+            prop: Default::default(),
+            aof: Default::default(),
+            loading: false,
         };
         srv.apply_access_config();
         srv.apply_notify_config();
@@ -211,6 +219,7 @@ impl Server {
             self.stats.expire_cycle_time_used_ms += t.elapsed().as_millis() as u64;
             self.publish_logged_key_events();
         }
+        self.aof_cron();
     }
 }
 

@@ -1,0 +1,526 @@
+//! The append-only file: acknowledged writes survive kill -9 (everysec and
+//! always), AOF directories are interchangeable with Redis 7 and pass
+//! redis-check-aof, truncated and corrupt files, rewrites under load,
+//! expiries replayed as absolute times, switching the AOF on at runtime;
+//! DUMP/RESTORE payloads interchangeable with Redis.
+mod common;
+use common::*;
+use redust::resp::reply::Frame;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A data dir that outlives the servers started on it.
+struct DataDir(PathBuf);
+
+impl DataDir {
+    fn new(tag: &str) -> DataDir {
+        DataDir(temp_dir(tag))
+    }
+    fn s(&self) -> String {
+        self.0.display().to_string()
+    }
+    fn aof(&self) -> PathBuf {
+        self.0.join("appendonlydir")
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn redust_aof(d: &DataDir, extra: &[&str]) -> Server {
+    let dir = d.s();
+    let mut args = vec!["--dir", &dir, "--appendonly", "yes"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn redis_aof(d: &DataDir) -> Server {
+    let dir = d.s();
+    Server::start_redis(&["--dir", &dir, "--appendonly", "yes"])
+}
+
+fn int(f: Frame) -> i64 {
+    match f {
+        Frame::Int(i) => i,
+        other => panic!("expected an integer, got {other:?}"),
+    }
+}
+
+fn strings(f: Frame) -> Vec<String> {
+    match f {
+        Frame::Array(Some(v)) => v
+            .into_iter()
+            .map(|e| match e {
+                Frame::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect(),
+        other => panic!("expected an array, got {other:?}"),
+    }
+}
+
+/// Everything a key holds, in a comparable form: type, contents, and
+/// whether it has a TTL.
+fn describe(r: &mut Raw, key: &str) -> String {
+    let t = match r.call(&["TYPE", key]) {
+        Frame::Simple(s) => String::from_utf8_lossy(&s).into_owned(),
+        other => panic!("TYPE {other:?}"),
+    };
+    let mut body = match t.as_str() {
+        "string" => format!("{:?}", r.call(&["GET", key])),
+        "list" => strings(r.call(&["LRANGE", key, "0", "-1"])).join(","),
+        "set" => {
+            let mut v = strings(r.call(&["SMEMBERS", key]));
+            v.sort();
+            v.join(",")
+        }
+        "hash" => {
+            let mut v: Vec<String> = strings(r.call(&["HGETALL", key]))
+                .chunks(2)
+                .map(|p| p.join("="))
+                .collect();
+            v.sort();
+            v.join(",")
+        }
+        "zset" => strings(r.call(&["ZRANGE", key, "0", "-1", "WITHSCORES"])).join(","),
+        other => other.to_string(),
+    };
+    let ttl = int(r.call(&["PTTL", key]));
+    body.push_str(if ttl > 0 { " ttl" } else { " no-ttl" });
+    format!("{t}: {body}")
+}
+
+/// All keys of databases 0 and 2, described.
+fn snapshot(r: &mut Raw) -> Vec<String> {
+    let mut out = Vec::new();
+    for db in ["0", "2"] {
+        assert_eq!(r.call(&["SELECT", db]), simple("OK"));
+        let mut keys = strings(r.call(&["KEYS", "*"]));
+        keys.sort();
+        for k in keys {
+            let d = describe(r, &k);
+            out.push(format!("{db}/{k} {d}"));
+        }
+    }
+    assert_eq!(r.call(&["SELECT", "0"]), simple("OK"));
+    out
+}
+
+/// A bit of every type, with TTLs, random pops and float increments, in
+/// two databases.
+fn write_dataset(r: &mut Raw) {
+    for cmd in [
+        vec!["SET", "s", "hello"],
+        vec!["SET", "n", "42"],
+        vec!["INCR", "n"],
+        vec!["INCRBYFLOAT", "f", "1.5"],
+        vec!["INCRBYFLOAT", "f", "0.1"],
+        vec!["SET", "ttl", "v", "EX", "1000"],
+        vec!["SETEX", "ttl2", "500", "v"],
+        vec!["SET", "pers", "v", "EX", "100"],
+        vec!["PERSIST", "pers"],
+        vec!["RPUSH", "l", "a", "b", "c", "d"],
+        vec!["LPOP", "l"],
+        vec!["SADD", "set", "a", "b", "c", "d", "e", "f"],
+        vec!["SPOP", "set"],
+        vec!["SPOP", "set", "2"],
+        vec!["SADD", "ints", "1", "2", "3"],
+        vec!["HSET", "h", "f1", "v1", "f2", "v2"],
+        vec!["HINCRBYFLOAT", "h", "fl", "2.25"],
+        vec!["ZADD", "z", "1", "a", "2.5", "b", "-3", "c"],
+        vec!["ZINCRBY", "z", "1", "a"],
+        vec!["EXPIRE", "h", "300"],
+        vec!["SELECT", "2"],
+        vec!["SET", "in2", "x"],
+        vec!["RPUSH", "l2", "x", "y"],
+        vec!["SELECT", "0"],
+        vec!["MULTI"],
+        vec!["SET", "tx", "1"],
+        vec!["INCR", "tx"],
+        vec!["EXEC"],
+        vec!["SET", "gone", "v", "PX", "1"],
+    ] {
+        let rep = r.call(&cmd);
+        assert!(!matches!(rep, Frame::Error(_)), "{cmd:?}: {rep:?}");
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    // A key that expired and was then recreated as another type.
+    assert_eq!(r.call(&["RPUSH", "gone", "now-a-list"]), Frame::Int(1));
+}
+
+#[test]
+fn writes_survive_restart_and_replay_exactly() {
+    let d = DataDir::new("aof-restart");
+    let mut s = redust_aof(&d, &[]);
+    let mut r = s.raw();
+    write_dataset(&mut r);
+    let before = snapshot(&mut r);
+    assert!(
+        before.iter().any(|l| l.contains("0/gone list: now-a-list")),
+        "{before:?}"
+    );
+    s.stop(); // SIGKILL
+    let s2 = redust_aof(&d, &[]);
+    assert_eq!(snapshot(&mut s2.raw()), before);
+}
+
+/// Writes SET k:i while another thread kills the server; every write that
+/// was acknowledged must be there after a restart.
+fn acknowledged_writes_survive_kill_9(fsync: &str) {
+    let d = DataDir::new("aof-kill");
+    let mut s = redust_aof(&d, &["--appendfsync", fsync]);
+    let port = s.port;
+    let acked = Arc::new(AtomicI64::new(-1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let acked = acked.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut r = Raw::connect(port);
+                let mut n = 0i64;
+                while !stop.load(Ordering::Relaxed) {
+                    r.send(&["RPUSH", &format!("list{w}"), &n.to_string()]);
+                    match r.read_raw() {
+                        Some((Frame::Int(len), _)) => {
+                            assert_eq!(len, n + 1);
+                            if w == 0 {
+                                acked.store(n, Ordering::Relaxed);
+                            }
+                        }
+                        _ => break,
+                    }
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1200));
+    s.stop(); // kill -9 under load
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        let _ = w.join();
+    }
+    let acked = acked.load(Ordering::Relaxed);
+    assert!(acked > 20, "too few writes to mean anything: {acked}");
+    let s2 = redust_aof(&d, &[]);
+    let mut r = s2.raw();
+    let len = int(r.call(&["LLEN", "list0"]));
+    assert!(
+        len > acked,
+        "acknowledged {} writes, found {len}",
+        acked + 1
+    );
+    let items = strings(r.call(&["LRANGE", "list0", "0", "-1"]));
+    for (i, v) in items.iter().enumerate() {
+        assert_eq!(v, &i.to_string());
+    }
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_everysec() {
+    acknowledged_writes_survive_kill_9("everysec");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_always() {
+    acknowledged_writes_survive_kill_9("always");
+}
+
+#[test]
+fn redis_starts_from_redust_aof_and_check_aof_accepts_it() {
+    if !have_redis() {
+        return;
+    }
+    let d = DataDir::new("aof-to-redis");
+    let mut s = redust_aof(&d, &[]);
+    let mut r = s.raw();
+    write_dataset(&mut r);
+    // Part in the base (after a rewrite), part in the incremental file.
+    assert_eq!(
+        r.call(&["BGREWRITEAOF"]),
+        simple("Background append only file rewriting started")
+    );
+    wait_rewrite(&mut r);
+    assert_eq!(r.call(&["SET", "after-rewrite", "1"]), simple("OK"));
+    let before = snapshot(&mut r);
+    s.stop();
+    let manifest = d.aof().join("appendonly.aof.manifest");
+    let check = Command::new("redis-check-aof")
+        .arg(&manifest)
+        .output()
+        .expect("redis-check-aof");
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && text.contains("All AOF files and manifest are valid"),
+        "{text}"
+    );
+    let redis = redis_aof(&d);
+    assert_eq!(snapshot(&mut redis.raw()), before);
+}
+
+#[test]
+fn redust_starts_from_redis_aof() {
+    if !have_redis() {
+        return;
+    }
+    let d = DataDir::new("aof-from-redis");
+    let mut redis = redis_aof(&d);
+    let mut r = redis.raw();
+    write_dataset(&mut r);
+    let before = snapshot(&mut r);
+    redis.stop();
+    let s = redust_aof(&d, &[]);
+    assert_eq!(snapshot(&mut s.raw()), before);
+}
+
+fn wait_rewrite(r: &mut Raw) {
+    let start = Instant::now();
+    loop {
+        let info = match r.call(&["INFO", "persistence"]) {
+            Frame::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("INFO {other:?}"),
+        };
+        if info.contains("aof_rewrite_in_progress:0") {
+            assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "rewrite did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn incr_file(d: &DataDir) -> PathBuf {
+    let m = std::fs::read_to_string(d.aof().join("appendonly.aof.manifest")).expect("manifest");
+    let name = m
+        .lines()
+        .filter(|l| l.ends_with("type i"))
+        .last()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("an incr file")
+        .to_string();
+    d.aof().join(name)
+}
+
+/// Runs the server to completion (it must fail to start): exit status and
+/// log.
+fn start_fails(d: &DataDir, extra: &[&str]) -> (bool, String) {
+    let log = d.0.join("fail.log");
+    let port = free_port().to_string();
+    let dir = d.s();
+    let logs = log.display().to_string();
+    let mut args = vec![
+        "--port",
+        &port,
+        "--dir",
+        &dir,
+        "--appendonly",
+        "yes",
+        "--logfile",
+        &logs,
+    ];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(redust_bin())
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return (
+                st.success(),
+                std::fs::read_to_string(&log).unwrap_or_default(),
+            );
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (true, "still running".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn truncated_and_corrupt_aof() {
+    let d = DataDir::new("aof-trunc");
+    let mut s = redust_aof(&d, &[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "a", "1"]), simple("OK"));
+    assert_eq!(r.call(&["SET", "b", "2"]), simple("OK"));
+    s.stop();
+    let incr = incr_file(&d);
+    let whole = std::fs::read(&incr).expect("incr");
+    // Cut inside the last command.
+    std::fs::write(&incr, &whole[..whole.len() - 4]).expect("cut");
+    let (ok, log) = start_fails(&d, &["--aof-load-truncated", "no"]);
+    assert!(
+        !ok,
+        "started with a truncated AOF and aof-load-truncated no"
+    );
+    assert!(
+        log.contains("Unexpected end of file") && log.contains("appendonly.aof.1.incr.aof"),
+        "{log}"
+    );
+    {
+        let s = redust_aof(&d, &["--aof-load-truncated", "yes"]);
+        let mut r = s.raw();
+        assert_eq!(r.call(&["GET", "a"]), bulk("1"));
+        assert_eq!(r.call(&["GET", "b"]), Frame::Bulk(None));
+        assert!(s.log_text().contains("short read"), "{}", s.log_text());
+        // Appends go on from a whole command.
+        assert_eq!(r.call(&["SET", "c", "3"]), simple("OK"));
+    }
+    {
+        let s = redust_aof(&d, &[]);
+        let mut r = s.raw();
+        assert_eq!(r.call(&["GET", "c"]), bulk("3"));
+    }
+    // Damage in the middle: start-up fails naming the file and offset.
+    let mut data = std::fs::read(&incr).expect("incr");
+    let at = data.windows(3).position(|w| w == b"SET").expect("a SET");
+    data[at - 3] = b'#';
+    std::fs::write(&incr, &data).expect("corrupt");
+    let (ok, log) = start_fails(&d, &[]);
+    assert!(!ok);
+    assert!(
+        log.contains("Bad file format")
+            && log.contains("appendonly.aof.1.incr.aof")
+            && log.contains("offset"),
+        "{log}"
+    );
+}
+
+#[test]
+fn bgrewriteaof_under_writes_loses_nothing() {
+    let d = DataDir::new("aof-rewrite");
+    let mut s = redust_aof(&d, &[]);
+    let port = s.port;
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut r = Raw::connect(port);
+        let mut n = 0i64;
+        while !st.load(Ordering::Relaxed) {
+            assert_eq!(r.call(&["RPUSH", "l", &n.to_string()]), Frame::Int(n + 1));
+            n += 1;
+        }
+        n
+    });
+    let mut r = s.raw();
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(
+            r.call(&["BGREWRITEAOF"]),
+            simple("Background append only file rewriting started")
+        );
+        wait_rewrite(&mut r);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let n = writer.join().expect("writer");
+    let info = match r.call(&["INFO", "persistence"]) {
+        Frame::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert!(info.contains("aof_rewrites:3"), "{info}");
+    s.stop();
+    // Old files are gone: manifest, one base, one incr.
+    let mut files: Vec<String> = std::fs::read_dir(d.aof())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "appendonly.aof.4.base.rdb",
+            "appendonly.aof.4.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
+    let s2 = redust_aof(&d, &[]);
+    let mut r = s2.raw();
+    assert_eq!(int(r.call(&["LLEN", "l"])), n);
+    assert_eq!(r.call(&["LINDEX", "l", "-1"]), bulk(&(n - 1).to_string()));
+}
+
+#[test]
+fn expiries_replay_as_absolute_times() {
+    let d = DataDir::new("aof-ttl");
+    let mut s = redust_aof(&d, &[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "a", "v", "EX", "100"]), simple("OK"));
+    assert_eq!(r.call(&["SETEX", "b", "100", "v"]), simple("OK"));
+    assert_eq!(r.call(&["SET", "c", "v"]), simple("OK"));
+    assert_eq!(r.call(&["EXPIRE", "c", "100"]), Frame::Int(1));
+    assert_eq!(r.call(&["SET", "d", "v"]), simple("OK"));
+    assert_eq!(r.call(&["GETEX", "d", "PX", "100000"]), bulk("v"));
+    assert_eq!(r.call(&["SET", "short", "v", "PX", "300"]), simple("OK"));
+    s.stop();
+    let text = String::from_utf8_lossy(&std::fs::read(incr_file(&d)).expect("incr")).into_owned();
+    assert!(
+        text.contains("PXAT") && text.contains("PEXPIREAT"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("SETEX") && !text.contains("EXPIRE\r") && !text.contains("GETEX"),
+        "{text}"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let s2 = redust_aof(&d, &[]);
+    let mut r = s2.raw();
+    for k in ["a", "b", "c", "d"] {
+        let ttl = int(r.call(&["PTTL", k]));
+        // The clock went on while the server was down.
+        assert!((95_000..=98_950).contains(&ttl), "{k}: {ttl}");
+    }
+    assert_eq!(r.call(&["EXISTS", "short"]), Frame::Int(0));
+}
+
+#[test]
+fn config_set_appendonly_writes_a_base_first() {
+    let d = DataDir::new("aof-switch");
+    let dir = d.s();
+    let mut s = Server::start(&["--dir", &dir]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "before", "1"]), simple("OK"));
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "appendonly", "yes"]),
+        simple("OK")
+    );
+    assert_eq!(r.call(&["SET", "after", "2"]), simple("OK"));
+    wait_rewrite(&mut r);
+    s.stop();
+    let s2 = redust_aof(&d, &[]);
+    let mut r = s2.raw();
+    assert_eq!(r.call(&["GET", "before"]), bulk("1"));
+    assert_eq!(r.call(&["GET", "after"]), bulk("2"));
+    // Switching off stops appending.
+    assert_eq!(r.call(&["CONFIG", "SET", "appendonly", "no"]), simple("OK"));
+    let size = std::fs::metadata(incr_file(&d)).expect("incr").len();
+    assert_eq!(r.call(&["SET", "off", "3"]), simple("OK"));
+    assert_eq!(std::fs::metadata(incr_file(&d)).expect("incr").len(), size);
+}
+
+#[test]
+fn shutdown_and_sigterm_keep_everything() {
+    let d = DataDir::new("aof-term");
+    let mut s = redust_aof(&d, &["--appendfsync", "no"]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "k", "v"]), simple("OK"));
+    assert!(s.terminate().is_some_and(|st| st.success()));
+    let s2 = redust_aof(&d, &[]);
+    assert_eq!(s2.raw().call(&["GET", "k"]), bulk("v"));
+}
