@@ -179,6 +179,64 @@ const CORPUS: &[&[&str]] = &[
     &["FUNCTION", "STATS"],
 ];
 
+/// The libraries (cjson, cmsgpack, bit, struct): same bytes as Redis.
+const LIB_CORPUS: &[&[&str]] = &[
+    &["EVAL", "return cjson.encode({'a/b\\\"c\\\\\\\\', string.char(1,127,200,10,9,8,12,13), 1.5, 100, -0.0, 1e20, 0.1, {}, {x=1}, {1,2,nil,4}, true, cjson.null})", "0"],
+    &["EVAL", "return cjson.encode({[1]=1,[5]=5})", "0"],
+    &["EVAL", "return cjson.encode({[1]=1,[20]=5})", "0"],
+    &["EVAL", "return cjson.encode(0/0)", "0"],
+    &["EVAL", "return cjson.encode(function() end)", "0"],
+    &["EVAL", "return cjson.encode({[true]=1})", "0"],
+    &["EVAL", "return cjson.encode({a={b={c={1,2,{d=\"x\"}}}}, [3.5]=1})", "0"],
+    &["EVAL", "return cjson.encode(1/3)", "0"],
+    &["EVAL", "return cjson.encode(123456789012345678)", "0"],
+    &["EVAL", "return cjson.decode('[1,2')", "0"],
+    &["EVAL", "return cjson.decode('{\"a\":}')", "0"],
+    &["EVAL", "return cjson.decode('')", "0"],
+    &["EVAL", "return cjson.decode('[1,\"a\",{\"x\":null},true,1.5e3]')[2]", "0"],
+    &["EVAL", "local t = cjson.decode('[1,\"a\",{\"x\":null},true,1.5e3,-2]') return {t[1], t[2], type(t[3].x), t[4], t[5], t[6]}", "0"],
+    &["EVAL", "return cjson.decode('{\"a\":1} x')", "0"],
+    &["EVAL", "return cjson.decode('[1 2]')", "0"],
+    &["EVAL", "return cjson.decode('{1:2}')", "0"],
+    &["EVAL", "return cjson.decode('{\"a\" 2}')", "0"],
+    &["EVAL", "return cjson.decode('\"\\\\u00e9\\\\ud83d\\\\ude00\"')", "0"],
+    &["EVAL", "return cjson.decode('\"abc')", "0"],
+    &["EVAL", "return cjson.decode('nul')", "0"],
+    &["EVAL", "return cjson.encode(cjson.decode('{\"k\":[1,2,{\"z\":\"w\"}]}'))", "0"],
+    &["EVAL", "return cjson.decode()", "0"],
+    &["EVAL", "return cjson.encode()", "0"],
+    &["EVAL", "return cmsgpack.pack({1,2,3})", "0"],
+    &["EVAL", "return cmsgpack.pack(1, -1, -33, 200, 70000, 5000000000, -5000000000, 1.5, 0.1, 'abc', string.rep('x',40), true, false, nil, {a=1})", "0"],
+    &["EVAL", "return cmsgpack.pack(string.rep('y',300), {}, {1,nil,3}, {[2]=1}, -129, -40000, 65535, 65536, 1/0, -1/0)", "0"],
+    &["EVAL", "return {cmsgpack.unpack(cmsgpack.pack(1,'a',{1,2}, -5, 3.25, 0.1, 70000, -70000))}", "0"],
+    &["EVAL", "local t = cmsgpack.unpack(cmsgpack.pack({a=1,b={c=2}})) return {t.a, t.b.c}", "0"],
+    &["EVAL", "return cmsgpack.unpack('\\xd9')", "0"],
+    &["EVAL", "return cmsgpack.unpack('\\xc1')", "0"],
+    &["EVAL", "return cmsgpack.pack()", "0"],
+    &["EVAL", "local t = {} local c = t for i=1,20 do c[1] = {} c = c[1] end return cmsgpack.pack(t)", "0"],
+    &["EVAL", "return {bit.band(0xff, 0x0f), bit.tohex(255), bit.tohex(-1, -4), bit.lshift(1, 31), bit.tobit(2^32+5), bit.bnot(0), bit.arshift(-256, 4), bit.rol(1, 33), bit.bswap(0x12345678), bit.bor(1,2,4), bit.bxor(7, 2), bit.rshift(-1, 28), bit.ror(1, 1), bit.tohex(0x1234, 2)}", "0"],
+    &["EVAL", "return bit.band()", "0"],
+    &["EVAL", "return bit.band('x')", "0"],
+    &["EVAL", "return {struct.pack('>i2<I4b', 1, 2, -1), struct.unpack('<i4', struct.pack('<i4', -7)), struct.size('!4bi')}", "0"],
+    &["EVAL", "return struct.pack('s c3 d f', 'ab', 'xyz', 1.5, 2.5)", "0"],
+    &["EVAL", "return {struct.unpack('>hHbBlLi3I3', struct.pack('>hHbBlLi3I3', -2, 65000, -3, 250, -5000000000, 5000000000, -70000, 70000))}", "0"],
+    &["EVAL", "return {struct.unpack('s c2 c0', struct.pack('s c2', 'hello', 'ab') .. '')}", "0"],
+    &["EVAL", "return {struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}", "0"],
+    &["EVAL", "return struct.pack('q', 1)", "0"],
+    &["EVAL", "return struct.unpack('i4', 'ab')", "0"],
+    &["EVAL", "return {struct.unpack('B', 'abc', 2)}", "0"],
+    &["EVAL", "return struct.size('s')", "0"],
+    &["EVAL", "return struct.pack('c5', 'ab')", "0"],
+    &["EVAL", "return {struct.unpack('>d<f', struct.pack('>d<f', 1.25, -0.5))}", "0"],
+    &["EVAL", "return struct.size('c0')", "0"],
+    &["EVAL", "return cjson.decode('\"a\\\\q\"')", "0"],
+    &["EVAL", "return struct.unpack('!3i', '')", "0"],
+    &["EVAL", "return cjson.decode('\"a\\\\u12\"')", "0"],
+    &["EVAL", "return struct.pack('i9', 1)", "0"],
+    &["EVAL", "return struct.pack('>i10', -2)", "0"],
+    &["EVAL", "return {struct.unpack('<i10', struct.pack('<i10', -2))}", "0"],
+];
+
 /// Runs `cmds` on Redust and on a real redis-server (RESP2, or RESP3 after
 /// HELLO 3) and requires identical bytes for every reply.
 fn differential(cmds: &[&[&str]], resp3: bool) {
@@ -221,6 +279,16 @@ fn corpus_matches_redis_resp2() {
 #[test]
 fn corpus_matches_redis_resp3() {
     differential(CORPUS, true);
+}
+
+#[test]
+fn libraries_match_redis_resp2() {
+    differential(LIB_CORPUS, false);
+}
+
+#[test]
+fn libraries_match_redis_resp3() {
+    differential(LIB_CORPUS, true);
 }
 
 #[test]
