@@ -7,6 +7,7 @@
 
 pub mod client_tracking;
 pub mod connection;
+pub mod dump;
 pub mod generic;
 pub mod hashes;
 pub mod lists;
@@ -274,6 +275,7 @@ pub fn table() -> &'static Table {
         let families: &[&'static [Command]] = &[
             strings::COMMANDS,
             generic::COMMANDS,
+            dump::COMMANDS,
             connection::COMMANDS,
             server::COMMANDS,
             lists::COMMANDS,

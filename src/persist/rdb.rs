@@ -510,6 +510,43 @@ mod tests {
     }
 }
 
+/// DUMP payload framing: the body, then the RDB version (2 bytes) and the
+/// CRC-64 of everything before it (8 bytes), both little endian.
+pub fn seal_payload(out: &mut Vec<u8>) {
+    out.extend_from_slice(&(WRITE_VERSION as u16).to_le_bytes());
+    let crc = crc64(out);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// The body of a DUMP payload whose version this server reads and whose
+/// checksum is right.
+pub fn payload_body(p: &[u8]) -> Option<&[u8]> {
+    let end = p.len().checked_sub(10)?;
+    let version = u16::from_le_bytes([p[end], p[end + 1]]) as u32;
+    let crc = u64::from_le_bytes(p[end + 2..].try_into().ok()?);
+    (version <= MAX_READ_VERSION && crc == crc64(&p[..end + 2])).then_some(&p[..end])
+}
+
+/// DUMP: a value's type byte and encoding, sealed.
+pub fn dump_value(v: &Value) -> Result<Vec<u8>, String> {
+    let mut out = vec![type_byte(v)?];
+    write_payload(&mut out, v, true);
+    seal_payload(&mut out);
+    Ok(out)
+}
+
+/// RESTORE: the value in a payload body (see `payload_body`); the body
+/// must hold exactly one value.
+pub fn restore_value(body: &[u8], lim: &TypeLimits) -> Result<Value, String> {
+    let mut r = Reader { b: body, pos: 0 };
+    let t = r.byte()?;
+    let v = r.value(t, lim)?;
+    if r.pos != body.len() {
+        return Err("trailing bytes in the payload".into());
+    }
+    Ok(v)
+}
+
 /// Reads one RDB-encoded string at `*pos` (for payloads embedding RDB
 /// strings, like FUNCTION DUMP).
 pub fn read_string(b: &[u8], pos: &mut usize) -> Result<Vec<u8>, String> {
