@@ -4,6 +4,7 @@
 //! to `server::exec`, which looks it up in `commands` and runs its handler
 //! against `db`, writing the reply with `resp::encode`.
 
+pub mod acl;
 pub mod commands;
 pub mod config;
 pub mod db;

@@ -116,9 +116,6 @@ pub fn main() -> i32 {
     for w in &extras.warnings {
         tracing::warn!("{w}");
     }
-    if !extras.users.is_empty() {
-        tracing::warn!("ACL 'user' directives are not supported yet and were ignored");
-    }
     tracing::info!("oO0OoO0OoO0Oo Redust is starting oO0OoO0OoO0Oo");
     tracing::info!(
         "Redust version={}, redis_version={}, bits=64, pid={}, just started",
@@ -145,7 +142,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let code = tokio::task::LocalSet::new().block_on(&rt, run(cfg));
+    let code = tokio::task::LocalSet::new().block_on(&rt, run(cfg, extras.users));
     // Start-up failures return before `run` removed it.
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
@@ -153,7 +150,7 @@ pub fn main() -> i32 {
     code
 }
 
-async fn run(cfg: Config) -> i32 {
+async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
     let tls_port = cfg.int(D::TLS_PORT) as u16;
     let tls = if tls_port != 0 {
         match crate::net::tls::build(&cfg) {
@@ -187,6 +184,10 @@ async fn run(cfg: Config) -> i32 {
     let mut srv = Server::new(cfg);
     srv.tls = tls;
     srv.config_file = srv.cfg.file.as_ref().map(|p| p.display().to_string());
+    if let Err(e) = srv.init_acl(&users) {
+        tracing::warn!("{e}");
+        return 1;
+    }
     // With appendonly yes the AOF alone holds the dataset, as in Redis.
     let loaded = if srv.cfg.bool(D::APPENDONLY) {
         srv.aof_load().and_then(|()| srv.aof_open_at_start())

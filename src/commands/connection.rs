@@ -7,7 +7,6 @@ use super::{
     cmd, container, int_arg, is, Command, ADMIN, ALLOW_BUSY, C_CONNECTION, FAST, LOADING, NOSCRIPT,
     NO_AUTH, NO_KEYS, STALE,
 };
-use crate::config::D;
 use crate::errors::{self, CmdResult, Error};
 use crate::server::client::ReplyMode;
 use crate::server::Ctx;
@@ -275,7 +274,7 @@ fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     ctx.out.resp3 = false;
     *c.name.borrow_mut() = None;
     c.reply_mode.set(ReplyMode::On);
-    c.authenticated.set(false);
+    c.authenticated.set(ctx.srv.auth_on_connect());
     *c.user.borrow_mut() = "default".into();
     ctx.out.simple("RESET");
     Ok(())
@@ -288,18 +287,25 @@ fn select(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Checks credentials of the `default` user (requirepass) until ACL users
-/// exist. With no password configured, the default user accepts any.
-fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    let rp = ctx.srv.cfg.str(D::REQUIREPASS);
-    user == b"default" && (rp.is_empty() || rp.as_bytes() == pass)
+/// Logs the client in as `user` if the password opens it; a failure is
+/// recorded in ACL LOG.
+fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
+    let name = String::from_utf8_lossy(user);
+    if ctx.srv.acl.users.get(name.as_ref()).is_some_and(|u| u.accepts(pass)) {
+        ctx.client.authenticated.set(true);
+        *ctx.client.user.borrow_mut() = name.into_owned();
+        return Ok(());
+    }
+    let now = ctx.now_ms;
+    ctx.srv.log_auth_failure(ctx.client, user, now);
+    Err(Error::msg(errors::WRONGPASS))
 }
 
 fn auth(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if a.len() > 3 {
         return Err(Error::Syntax);
     }
-    if a.len() == 2 && !ctx.srv.requires_auth() {
+    if a.len() == 2 && ctx.srv.acl.default_user().is_some_and(|u| u.nopass) {
         return Err(Error::msg(errors::NO_PASSWORD_SET));
     }
     let (user, pass): (&[u8], &[u8]) = if a.len() == 2 {
@@ -307,11 +313,7 @@ fn auth(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     } else {
         (&a[1], &a[2])
     };
-    if !check_credentials(ctx, user, pass) {
-        return Err(Error::msg(errors::WRONGPASS));
-    }
-    ctx.client.authenticated.set(true);
-    *ctx.client.user.borrow_mut() = String::from_utf8_lossy(user).into_owned();
+    authenticate(ctx, user, pass)?;
     ctx.out.ok();
     Ok(())
 }
@@ -347,19 +349,13 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
     }
     if let Some((u, p)) = creds {
-        if !check_credentials(ctx, u, p) {
-            return Err(Error::msg(errors::WRONGPASS));
-        }
+        authenticate(ctx, u, p)?;
     }
     if creds.is_none() && ctx.srv.requires_auth() && !ctx.client.authenticated.get() {
         return Err(Error::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
         validate_name(n)?;
-    }
-    if let Some((u, _)) = creds {
-        ctx.client.authenticated.set(true);
-        *ctx.client.user.borrow_mut() = String::from_utf8_lossy(u).into_owned();
     }
     if let Some(n) = name {
         *ctx.client.name.borrow_mut() = (!n.is_empty()).then(|| n.to_vec());
@@ -521,8 +517,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         } else if is(&a[j], "laddr") {
             laddr = Some(vs);
         } else if is(&a[j], "user") {
-            // Only the default user exists until ACL users do.
-            if vs != "default" {
+            if !ctx.srv.acl.users.contains_key(&vs) {
                 return Err(errors::quoting("No such user '", v, "'"));
             }
             user = Some(vs);

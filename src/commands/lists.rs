@@ -59,12 +59,12 @@ pub static COMMANDS: &[Command] = &[
     cmd("lpos", -3, READONLY, KEY1, C_LIST, lpos, G, "6.0.6", "Returns the index of matching elements in a list."),
     cmd("lmove", 5, WRITE | DENYOOM, SRC_DST, C_LIST, lmove, G, "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
     cmd("rpoplpush", 3, WRITE | DENYOOM, SRC_DST, C_LIST, rpoplpush, G, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
-    cmd("lmpop", -4, WRITE | MOVABLE_KEYS, NO_KEYS, C_LIST, lmpop, G, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    cmd("lmpop", -4, WRITE | MOVABLE_KEYS, NO_KEYS, C_LIST, lmpop, G, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.").find_keys(super::KeyFind::Numkeys { at: 1 }),
     cmd("blpop", -3, WRITE | BLOCKING, BKEYS, C_LIST, blpop, G, "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
     cmd("brpop", -3, WRITE | BLOCKING, BKEYS, C_LIST, brpop, G, "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
     cmd("blmove", 6, WRITE | DENYOOM | BLOCKING, SRC_DST, C_LIST, blmove, G, "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
     cmd("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, SRC_DST, C_LIST, brpoplpush, G, "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
-    cmd("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, NO_KEYS, C_LIST, blmpop, G, "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    cmd("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, NO_KEYS, C_LIST, blmpop, G, "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.").find_keys(super::KeyFind::Numkeys { at: 2 }),
 ];
 
 // ---------------------------------------------------------------------------

@@ -6,9 +6,11 @@
 //! entry there and one handler function.
 
 pub mod client_tracking;
+pub mod acl;
 pub mod connection;
 pub mod dump;
 pub mod generic;
+pub mod keyspecs;
 pub mod hashes;
 pub mod lists;
 pub mod pubsub;
@@ -138,11 +140,26 @@ pub const KEY1: Keys = Keys {
     step: 1,
 };
 
+/// Keys whose positions depend on the arguments (Redis's "keynum" and
+/// "keyword" key specs), found in addition to `Command::keys`.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyFind {
+    None,
+    /// A count at index `at`, then that many keys.
+    Numkeys { at: usize },
+    /// The keys after `word` (searched from index 2): all of the rest, or
+    /// only the first half of the rest with `half` (XREAD ... STREAMS).
+    AfterWord { word: &'static str, half: bool },
+    /// The one key after `word` (SORT ... STORE dst).
+    OneAfterWord { word: &'static str },
+}
+
 pub struct Command {
     pub name: &'static str,
     pub arity: i32,
     pub flags: u32,
     pub keys: Keys,
+    pub find: KeyFind,
     pub categories: u64,
     pub handler: Handler,
     pub group: &'static str,
@@ -152,6 +169,47 @@ pub struct Command {
 }
 
 impl Command {
+    /// The same entry with argument-dependent keys (a table builder).
+    pub const fn find_keys(self, find: KeyFind) -> Command {
+        Command { find, ..self }
+    }
+
+    /// Positions of every key in `args`, fixed and argument-dependent; None
+    /// when the arguments do not say where the keys are (a bad numkeys).
+    /// COMMAND GETKEYS, ACL and WATCH all use this.
+    pub fn try_keys(&self, args: &[Bytes]) -> Option<Vec<usize>> {
+        let argc = args.len();
+        let mut v = self.key_positions(argc);
+        match self.find {
+            KeyFind::None => {}
+            KeyFind::Numkeys { at } => {
+                let n = args.get(at).and_then(|a| crate::util::num::parse_i64(a))?;
+                if n < 0 || (n as usize) > argc - at - 1 {
+                    return None;
+                }
+                v.extend(at + 1..at + 1 + n as usize);
+            }
+            KeyFind::AfterWord { word, half } => {
+                let w = (2..argc).find(|&i| is(&args[i], word))?;
+                let rest = argc - w - 1;
+                if half && rest % 2 != 0 {
+                    return None;
+                }
+                v.extend(w + 1..w + 1 + if half { rest / 2 } else { rest });
+            }
+            KeyFind::OneAfterWord { word } => {
+                if let Some(w) = (2..argc.saturating_sub(1)).find(|&i| is(&args[i], word)) {
+                    v.push(w + 1);
+                }
+            }
+        }
+        Some(v)
+    }
+
+    pub fn keys_in(&self, args: &[Bytes]) -> Vec<usize> {
+        self.try_keys(args).unwrap_or_default()
+    }
+
     /// ACL categories, explicit and derived from flags.
     pub fn acl_categories(&self) -> u64 {
         let mut c = self.categories;
@@ -225,6 +283,7 @@ pub const fn cmd(
         arity,
         flags,
         keys,
+        find: KeyFind::None,
         categories,
         handler,
         group,
@@ -249,6 +308,7 @@ pub const fn container(
         arity: -2,
         flags: 0,
         keys: NO_KEYS,
+        find: KeyFind::None,
         categories,
         handler: |_, _| Ok(()),
         group,
@@ -285,6 +345,7 @@ pub fn table() -> &'static Table {
             tx::COMMANDS,
             pubsub::COMMANDS,
             scripting::COMMANDS,
+            acl::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

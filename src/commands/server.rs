@@ -63,7 +63,7 @@ pub static COMMANDS: &[Command] = &[
         1,
         LS | FAST,
         NO_KEYS,
-        0,
+        super::C_ADMIN | super::C_DANGEROUS,
         lastsave,
         G,
         "1.0.0",
@@ -483,7 +483,7 @@ fn getkeys(a: &[Bytes]) -> Result<(&'static Command, Vec<usize>), Error> {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = c.key_positions(args.len());
+    let keys = c.keys_in(args);
     if keys.is_empty() {
         return Err(Error::msg("ERR The command has no key arguments"));
     }
@@ -499,45 +499,9 @@ fn command_getkeys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Key-spec flags of a command's keys as Redis reports them (COMMAND
-/// GETKEYSANDFLAGS, COMMAND INFO); `second` is for the destination key of
-/// two-key commands. Commands not listed get RW or RO from their flags.
+/// Key-spec flags of a command's first key (or of its second group).
 fn key_spec_flags(c: &Command, second: bool) -> &'static [&'static str] {
-    const RO: &[&str] = &["RO"];
-    const RO_ACCESS: &[&str] = &["RO", "access"];
-    const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
-    const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
-    const RW_UPDATE: &[&str] = &["RW", "update"];
-    const OW_UPDATE: &[&str] = &["OW", "update"];
-    const OW_INSERT: &[&str] = &["OW", "insert"];
-    match (c.name, second) {
-        ("rename", true) | ("copy", true) => OW_UPDATE,
-        ("renamenx", true) => OW_INSERT,
-        ("rename", false) | ("renamenx", false) => RW_ACCESS_DELETE,
-        ("copy", false) => RO_ACCESS,
-        (
-            "get" | "mget" | "getrange" | "substr" | "lcs" | "ttl" | "pttl" | "expiretime"
-            | "pexpiretime",
-            _,
-        ) => RO_ACCESS,
-        (
-            "strlen" | "exists" | "touch" | "type" | "object|encoding" | "object|idletime"
-            | "object|freq" | "object|refcount",
-            _,
-        ) => RO,
-        ("set" | "setex" | "psetex" | "mset", _) => OW_UPDATE,
-        ("setnx" | "msetnx", _) => OW_INSERT,
-        (
-            "getex" | "getset" | "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "move",
-            _,
-        ) => RW_ACCESS_UPDATE,
-        ("getdel", _) => RW_ACCESS_DELETE,
-        ("append", _) => &["RW", "insert"],
-        ("setrange" | "expire" | "pexpire" | "expireat" | "pexpireat" | "persist", _) => RW_UPDATE,
-        ("del" | "unlink", _) => &["RM", "delete"],
-        _ if c.flags & super::WRITE != 0 => &["RW"],
-        _ => RO,
-    }
+    super::keyspecs::key_flags(c, usize::from(second), &[])
 }
 
 fn command_getkeysandflags(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -546,7 +510,7 @@ fn command_getkeysandflags(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     for (i, k) in keys.into_iter().enumerate() {
         ctx.out.array(2);
         ctx.out.bulk(&a[2 + k]);
-        let flags = key_spec_flags(c, i > 0 && c.keys.step == 1 && c.keys.last == 2);
+        let flags = super::keyspecs::key_flags(c, i, &a[2..]);
         ctx.out.set(flags.len());
         for f in flags {
             ctx.out.simple(f);
@@ -696,6 +660,10 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             _ => v,
         };
         ctx.srv.cfg.set_index(idx, v);
+        if idx == D::REQUIREPASS as usize {
+            let p = ctx.srv.cfg.str(D::REQUIREPASS).to_string();
+            ctx.srv.acl.set_requirepass(&p);
+        }
         if idx == D::LOGLEVEL as usize {
             crate::logging::set_level(ctx.srv.cfg.str(D::LOGLEVEL));
         }

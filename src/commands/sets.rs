@@ -31,7 +31,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("spop", -2, WRITE | FAST, KEY1, C_SET, spop, G, "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
     cmd("smove", 4, WRITE | FAST, Keys { first: 1, last: 2, step: 1 }, C_SET, smove, G, "1.0.0", "Moves a member from one set to another."),
     cmd("sinter", -2, READONLY, ALL_KEYS, C_SET, sinter, G, "1.0.0", "Returns the intersect of multiple sets."),
-    cmd("sintercard", -3, READONLY | MOVABLE_KEYS, NO_KEYS, C_SET, sintercard, G, "7.0.0", "Returns the number of members of the intersect of multiple sets."),
+    cmd("sintercard", -3, READONLY | MOVABLE_KEYS, NO_KEYS, C_SET, sintercard, G, "7.0.0", "Returns the number of members of the intersect of multiple sets.").find_keys(super::KeyFind::Numkeys { at: 1 }),
     cmd("sinterstore", -3, WRITE | DENYOOM, STORE_KEYS, C_SET, sinterstore, G, "1.0.0", "Stores the intersect of multiple sets in a key."),
     cmd("sunion", -2, READONLY, ALL_KEYS, C_SET, sunion, G, "1.0.0", "Returns the union of multiple sets."),
     cmd("sunionstore", -3, WRITE | DENYOOM, STORE_KEYS, C_SET, sunionstore, G, "1.0.0", "Stores the union of multiple sets in a key."),

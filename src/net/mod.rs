@@ -77,6 +77,7 @@ fn register(srv: &Rc<RefCell<Server>>, addr: String, laddr: String, fd: i32, uni
     let id = s.next_client_id;
     s.next_client_id += 1;
     let c = Rc::new(Client::new(id, addr, laddr, fd, unix));
+    c.authenticated.set(s.auth_on_connect());
     s.clients.insert(id, c.clone());
     Some(c)
 }
@@ -99,6 +100,10 @@ async fn admit<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     if !allowlist::allows(srv.borrow().cfg.str(D::IP_ALLOWLIST), peer.ip()) {
         tracing::info!("Refusing client {peer}: not in ip-allowlist");
         return refuse(stream, errors::NOT_IN_ALLOWLIST).await;
+    }
+    if srv.borrow().protected_mode_refuses(peer.ip()) {
+        srv.borrow_mut().stats.rejected_connections += 1;
+        return refuse(stream, crate::server::auth::PROTECTED_MODE).await;
     }
     match register(&srv, peer.to_string(), laddr, fd, false) {
         Some(client) => conn::serve(stream, srv, client).await,

@@ -182,6 +182,11 @@ fn run(
         srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
         return None;
     }
+    let context = if no_block { "multi" } else { "toplevel" };
+    if let Err(e) = srv.acl_check(client, cmd, args, context, now_ms) {
+        reject_noperm(srv, client, out, cmd, in_multi, e);
+        return None;
+    }
     if client.resp.get() == 2 && client.in_pubsub() && !allowed_when_subscribed(cmd.name) {
         let mut e = b"ERR Can't execute '".to_vec();
         e.extend_from_slice(cmd.name.as_bytes());
@@ -284,6 +289,26 @@ fn run(
     None
 }
 
+/// A call refused by ACL. Queued in MULTI, it dooms the transaction; an
+/// EXEC refused aborts it with the reason.
+fn reject_noperm(srv: &mut Server, client: &Client, out: &mut Out, cmd: &Command, in_multi: bool, e: Vec<u8>) {
+    count_error(srv, &e);
+    srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+    if in_multi {
+        client.multi_error.set(true);
+        if cmd.name == "exec" {
+            *client.multi.borrow_mut() = None;
+            client.multi_error.set(false);
+            srv.unwatch_all(client);
+            let mut m = b"EXECABORT Transaction discarded because of: ".to_vec();
+            m.extend_from_slice(&e);
+            out.error_bytes(&m);
+            return;
+        }
+    }
+    out.error_bytes(&e);
+}
+
 /// A write changed the dataset: the watchers of the keys it names are told.
 fn touch_keys(srv: &mut Server, client: &Client, cmd: &Command, args: &[Bytes]) {
     let db = client.db.get();
@@ -299,7 +324,7 @@ fn touch_keys(srv: &mut Server, client: &Client, cmd: &Command, args: &[Bytes]) 
             srv.invalidate_all_tracked();
         }
         _ => {
-            for p in cmd.key_positions(args.len()) {
+            for p in cmd.keys_in(args) {
                 srv.touch_watched(db, &args[p]);
             }
         }

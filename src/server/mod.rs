@@ -2,6 +2,7 @@
 //! configuration, clients and statistics. Commands run one at a time on it,
 //! so they are atomic without locks.
 
+pub mod auth;
 pub mod blocking;
 pub mod client;
 pub mod evict;
@@ -131,6 +132,7 @@ pub struct Server {
     pub aof: crate::persist::aof::Aof,
     /// Replaying the AOF at start-up (no eviction, no expiry).
     pub loading: bool,
+    pub acl: crate::acl::Acl,
 }
 
 pub fn now_ms() -> i64 {
@@ -150,6 +152,7 @@ impl Server {
                 .map(|_| std::char::from_digit(r.gen_range(0..16), 16).unwrap_or('0'))
                 .collect()
         };
+        let acl = crate::acl::Acl::new(&cfg);
         let mut srv = Server {
             ks: Keyspace::new(dbs),
             cfg,
@@ -187,6 +190,7 @@ impl Server {
             prop: Default::default(),
             aof: Default::default(),
             loading: false,
+            acl,
         };
         srv.apply_access_config();
         srv.apply_notify_config();
@@ -194,7 +198,7 @@ impl Server {
     }
 
     pub fn requires_auth(&self) -> bool {
-        !self.cfg.str(D::REQUIREPASS).is_empty()
+        self.acl.auth_required()
     }
 
     /// Periodic work (serverCron): active expiry.
