@@ -119,7 +119,12 @@ impl Acl {
     }
 
     /// Applies rules to a user (created if missing) all or nothing.
-    pub fn set_user(&mut self, name: &str, rules: &[Vec<u8>], allchannels: bool) -> Result<(), SetError> {
+    pub fn set_user(
+        &mut self,
+        name: &str,
+        rules: &[Vec<u8>],
+        allchannels: bool,
+    ) -> Result<(), SetError> {
         let merged = user::merge_selectors(rules).map_err(SetError::Unmatched)?;
         let mut u = self
             .users
@@ -228,25 +233,24 @@ impl Acl {
         for (place, args) in lines {
             let place = place.as_str();
             let Some(name) = args.first() else {
-                errors.push(format!("{place} should start with user keyword followed by the username"));
+                errors.push(format!(
+                    "{place} should start with user keyword followed by the username"
+                ));
                 continue;
             };
             let name_s = String::from_utf8_lossy(name).into_owned();
             if !user::valid_name(name) {
-                errors.push(format!("{place}: Usernames can't contain spaces or null characters"));
+                errors.push(format!(
+                    "{place}: Usernames can't contain spaces or null characters"
+                ));
                 continue;
             }
             if acl.users.contains_key(&name_s) {
                 errors.push(format!("{place}: Duplicate user '{name_s}' found"));
                 continue;
             }
-            let start = if name_s == "default" {
-                // The default user starts as Redis creates it.
-                default_user(requirepass)
-            } else {
-                User::new(&name_s, allchannels)
-            };
-            acl.users.insert(name_s.clone(), start);
+            acl.users
+                .insert(name_s.clone(), User::new(&name_s, allchannels));
             if let Err(e) = acl.set_user(&name_s, &args[1..], allchannels) {
                 errors.push(format!("{place}: {}", e.file_text()));
             }
@@ -282,7 +286,11 @@ pub fn parse_file(text: &[u8], path: &str) -> Vec<(String, Vec<Vec<u8>>)> {
             continue;
         }
         let place = format!("{path}:{}", i + 1);
-        let args = if words[0] == b"user" { words[1..].to_vec() } else { Vec::new() };
+        let args = if words[0] == b"user" {
+            words[1..].to_vec()
+        } else {
+            Vec::new()
+        };
         lines.push((place, args));
     }
     lines
@@ -313,6 +321,8 @@ pub fn file_errors_text(errors: &[String]) -> String {
         s.push_str(e);
         s.push_str(". ");
     }
-    s.push_str("WARNING: ACL errors detected, no change to the previously active ACL rules was performed");
+    s.push_str(
+        "WARNING: ACL errors detected, no change to the previously active ACL rules was performed",
+    );
     s
 }

@@ -122,10 +122,7 @@ impl Selector {
     }
 
     fn bit(&self, c: &'static Command) -> bool {
-        self.allowed
-            .get(registry().id(c))
-            .copied()
-            .unwrap_or(false)
+        self.allowed.get(registry().id(c)).copied().unwrap_or(false)
     }
 
     /// Records `rule` (without its sign) in the rules text, replacing an
@@ -192,7 +189,10 @@ impl Selector {
         match op.first() {
             Some(b'~') => self.add_key(PERM_ALL, &op[1..]),
             Some(b'%') => {
-                let tilde = op.iter().position(|&c| c == b'~').ok_or(RuleError::Syntax)?;
+                let tilde = op
+                    .iter()
+                    .position(|&c| c == b'~')
+                    .ok_or(RuleError::Syntax)?;
                 let mut perm = 0;
                 for &c in &op[1..tilde] {
                     perm |= match c.to_ascii_uppercase() {
@@ -267,6 +267,10 @@ impl Selector {
             self.note_rule(name, allow);
             return Ok(());
         }
+        if known_elsewhere(name) {
+            self.note_rule(name, allow);
+            return Ok(());
+        }
         let mut parts = name.splitn(2, |&c| c == b'|');
         let base = parts.next().unwrap_or_default();
         let c = lookup(base).ok_or(RuleError::UnknownCommand)?;
@@ -301,7 +305,11 @@ impl Selector {
 
     /// The command part as ACL LIST prints it.
     pub fn describe_commands(&self) -> Vec<u8> {
-        let mut s = if self.future { b"+@all".to_vec() } else { b"-@all".to_vec() };
+        let mut s = if self.future {
+            b"+@all".to_vec()
+        } else {
+            b"-@all".to_vec()
+        };
         if !self.rules.is_empty() {
             s.push(b' ');
             s.extend_from_slice(&self.rules);
@@ -367,7 +375,11 @@ impl Selector {
             return true;
         }
         // First-argument rules name the argument after the command.
-        let first = if cmd.name.contains('|') { args.get(2) } else { args.get(1) };
+        let first = if cmd.name.contains('|') {
+            args.get(2)
+        } else {
+            args.get(1)
+        };
         match (self.first_args.get(&registry().id(cmd)), first) {
             (Some(v), Some(a)) => v.iter().any(|x| x.eq_ignore_ascii_case(a)),
             _ => false,
@@ -444,4 +456,31 @@ pub fn channel_args(cmd: &Command, argc: usize) -> Option<(std::ops::Range<usize
 /// survive ACL LIST and ACL SAVE).
 pub fn has_space(b: &[u8]) -> bool {
     b.iter().any(|&c| c.is_ascii_whitespace() || c == 0)
+}
+
+/// Every command and subcommand of Redis 7.2, so that rules naming one that
+/// Redust does not implement are accepted (and printed back) as Redis
+/// accepts them, instead of failing a redis.conf that works with Redis.
+const REDIS_COMMANDS: &str = include_str!("redis_commands.txt");
+
+/// `name` (`cmd` or `cmd|sub`) is a Redis command Redust does not have.
+fn known_elsewhere(name: &[u8]) -> bool {
+    let Ok(n) = std::str::from_utf8(name) else {
+        return false;
+    };
+    let n = n.to_ascii_lowercase();
+    let (base, sub) = match n.split_once('|') {
+        Some((b, s)) => (b, Some(s)),
+        None => (n.as_str(), None),
+    };
+    let ours = lookup(base.as_bytes());
+    let listed = |x: &str| REDIS_COMMANDS.lines().any(|l| l == x);
+    match (ours, sub) {
+        (None, None) => listed(base),
+        (None, Some(_)) => listed(&n),
+        (Some(c), Some(s)) => {
+            !c.subs.is_empty() && commands::find_sub(c, s.as_bytes()).is_none() && listed(&n)
+        }
+        (Some(_), None) => false,
+    }
 }

@@ -24,19 +24,149 @@ pub static COMMANDS: &[Command] = &[container(
 )];
 
 static SUBS: &[Command] = &[
-    cmd("acl|cat", -2, F, NO_KEYS, 0, cat, G, "6.0.0", "Lists the ACL categories, or the commands inside a category."),
-    cmd("acl|deluser", -3, A, NO_KEYS, 0, deluser, G, "6.0.0", "Deletes ACL users, and terminates their connections."),
-    cmd("acl|dryrun", -4, A, NO_KEYS, 0, dryrun, G, "7.0.0", "Simulates the execution of a command by a user, without executing the command."),
-    cmd("acl|genpass", -2, F, NO_KEYS, 0, genpass, G, "6.0.0", "Generates a pseudorandom, secure password that can be used to identify ACL users."),
-    cmd("acl|getuser", 3, A, NO_KEYS, 0, getuser, G, "6.0.0", "Lists the ACL rules of a user."),
-    cmd("acl|help", 2, LOADING | STALE, NO_KEYS, 0, help, G, "6.0.0", "Returns helpful text about the different subcommands."),
-    cmd("acl|list", 2, A, NO_KEYS, 0, list, G, "6.0.0", "Dumps the effective rules in ACL file format."),
-    cmd("acl|load", 2, A, NO_KEYS, 0, load, G, "6.0.0", "Reloads the rules from the configured ACL file."),
-    cmd("acl|log", -2, A, NO_KEYS, 0, log, G, "6.0.0", "Lists recent security events generated due to ACL rules."),
-    cmd("acl|save", 2, A, NO_KEYS, 0, save, G, "6.0.0", "Saves the effective ACL rules in the configured ACL file."),
-    cmd("acl|setuser", -3, A, NO_KEYS, 0, setuser, G, "6.0.0", "Creates and modifies an ACL user and its rules."),
-    cmd("acl|users", 2, A, NO_KEYS, 0, users, G, "6.0.0", "Lists all ACL users."),
-    cmd("acl|whoami", 2, F, NO_KEYS, 0, whoami, G, "6.0.0", "Returns the authenticated username of the current connection."),
+    cmd(
+        "acl|cat",
+        -2,
+        F,
+        NO_KEYS,
+        0,
+        cat,
+        G,
+        "6.0.0",
+        "Lists the ACL categories, or the commands inside a category.",
+    ),
+    cmd(
+        "acl|deluser",
+        -3,
+        A,
+        NO_KEYS,
+        0,
+        deluser,
+        G,
+        "6.0.0",
+        "Deletes ACL users, and terminates their connections.",
+    ),
+    cmd(
+        "acl|dryrun",
+        -4,
+        A,
+        NO_KEYS,
+        0,
+        dryrun,
+        G,
+        "7.0.0",
+        "Simulates the execution of a command by a user, without executing the command.",
+    ),
+    cmd(
+        "acl|genpass",
+        -2,
+        F,
+        NO_KEYS,
+        0,
+        genpass,
+        G,
+        "6.0.0",
+        "Generates a pseudorandom, secure password that can be used to identify ACL users.",
+    ),
+    cmd(
+        "acl|getuser",
+        3,
+        A,
+        NO_KEYS,
+        0,
+        getuser,
+        G,
+        "6.0.0",
+        "Lists the ACL rules of a user.",
+    ),
+    cmd(
+        "acl|help",
+        2,
+        LOADING | STALE,
+        NO_KEYS,
+        0,
+        help,
+        G,
+        "6.0.0",
+        "Returns helpful text about the different subcommands.",
+    ),
+    cmd(
+        "acl|list",
+        2,
+        A,
+        NO_KEYS,
+        0,
+        list,
+        G,
+        "6.0.0",
+        "Dumps the effective rules in ACL file format.",
+    ),
+    cmd(
+        "acl|load",
+        2,
+        A,
+        NO_KEYS,
+        0,
+        load,
+        G,
+        "6.0.0",
+        "Reloads the rules from the configured ACL file.",
+    ),
+    cmd(
+        "acl|log",
+        -2,
+        A,
+        NO_KEYS,
+        0,
+        log,
+        G,
+        "6.0.0",
+        "Lists recent security events generated due to ACL rules.",
+    ),
+    cmd(
+        "acl|save",
+        2,
+        A,
+        NO_KEYS,
+        0,
+        save,
+        G,
+        "6.0.0",
+        "Saves the effective ACL rules in the configured ACL file.",
+    ),
+    cmd(
+        "acl|setuser",
+        -3,
+        A,
+        NO_KEYS,
+        0,
+        setuser,
+        G,
+        "6.0.0",
+        "Creates and modifies an ACL user and its rules.",
+    ),
+    cmd(
+        "acl|users",
+        2,
+        A,
+        NO_KEYS,
+        0,
+        users,
+        G,
+        "6.0.0",
+        "Lists all ACL users.",
+    ),
+    cmd(
+        "acl|whoami",
+        2,
+        F,
+        NO_KEYS,
+        0,
+        whoami,
+        G,
+        "6.0.0",
+        "Returns the authenticated username of the current connection.",
+    ),
 ];
 
 const NO_ACLFILE: &str = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
@@ -47,7 +177,9 @@ fn pubsub_default_all(srv: &Server) -> bool {
 
 fn setuser(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if !acl::user::valid_name(&a[2]) {
-        return Err(Error::msg("ERR Usernames can't contain spaces or null characters"));
+        return Err(Error::msg(
+            "ERR Usernames can't contain spaces or null characters",
+        ));
     }
     let name = String::from_utf8_lossy(&a[2]).into_owned();
     let rules: Vec<Vec<u8>> = a[3..].iter().map(|r| r.to_vec()).collect();
@@ -163,7 +295,15 @@ fn cat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let names: Vec<&str> = acl::selector::registry()
         .all
         .iter()
-        .filter(|c| c.acl_categories() & bit != 0)
+        // A container itself is only @slow, as in Redis; its subcommands
+        // carry the real categories.
+        .filter(|c| {
+            if c.subs.is_empty() {
+                c.acl_categories() & bit != 0
+            } else {
+                bit == super::C_SLOW
+            }
+        })
         .map(|c| c.name)
         .collect();
     ctx.out.array(names.len());
@@ -241,9 +381,23 @@ fn log(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 /// channel).
 pub fn dryrun_text(user: &str, cmd: &Command, args: &[Bytes], d: &Denied) -> Vec<u8> {
     match d {
-        Denied::Command => format!("User {user} has no permissions to run the '{}' command", cmd.name).into_bytes(),
-        Denied::Key(i) => [format!("User {user} has no permissions to access the '").as_bytes(), &args[*i], b"' key"].concat(),
-        Denied::Channel(i) => [format!("User {user} has no permissions to access the '").as_bytes(), &args[*i], b"' channel"].concat(),
+        Denied::Command => format!(
+            "User {user} has no permissions to run the '{}' command",
+            cmd.name
+        )
+        .into_bytes(),
+        Denied::Key(i) => [
+            format!("User {user} has no permissions to access the '").as_bytes(),
+            &args[*i],
+            b"' key",
+        ]
+        .concat(),
+        Denied::Channel(i) => [
+            format!("User {user} has no permissions to access the '").as_bytes(),
+            &args[*i],
+            b"' channel",
+        ]
+        .concat(),
     }
 }
 

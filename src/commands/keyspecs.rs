@@ -136,11 +136,19 @@ fn specs(name: &str) -> &'static [&'static [&'static str]] {
 }
 
 /// Flags of the `i`-th key found in `args` (keys beyond the last spec
-/// belong to the last one, as with SDIFFSTORE's sources).
+/// belong to the last one, as with SDIFFSTORE's sources). Without
+/// arguments, the declared flags (COMMAND INFO); with them, SET's and
+/// BITFIELD's variable flags are resolved for the call as Redis does.
 pub fn key_flags(c: &Command, i: usize, args: &[Bytes]) -> &'static [&'static str] {
-    // SET with GET also reads the old value (Redis's variable flags).
-    if c.name == "set" && args.iter().skip(3).any(|a| super::is(a, "get")) {
-        return &["RW", "access", "update"];
+    if !args.is_empty() {
+        let opt = |o: &str| args.iter().skip(2).any(|a| super::is(a, o));
+        match c.name {
+            "set" if !opt("get") => return &["OW", "update"],
+            "set" => return &["RW", "access", "update"],
+            "bitfield" if !opt("set") && !opt("incrby") => return &["RO", "access"],
+            "bitfield" => return &["RW", "access", "update"],
+            _ => {}
+        }
     }
     let s = specs(c.name);
     match s.get(i.min(s.len().saturating_sub(1))) {

@@ -31,7 +31,7 @@ static PUBSUB_SUBS: &[Command] = &[
     cmd("pubsub|numpat", 2, PUBSUB | LOADING | STALE, NO_KEYS, C_PUBSUB, pubsub_numpat, G, "2.8.0", "Returns a count of unique pattern subscriptions."),
     cmd("pubsub|shardchannels", -2, PUBSUB | LOADING | STALE, NO_KEYS, C_PUBSUB, pubsub_shardchannels, G, "7.0.0", "Returns the active shard channels."),
     cmd("pubsub|shardnumsub", -2, PUBSUB | LOADING | STALE, NO_KEYS, C_PUBSUB, pubsub_shardnumsub, G, "7.0.0", "Returns the count of subscribers of shard channels."),
-    cmd("pubsub|help", 2, LOADING | STALE, NO_KEYS, C_PUBSUB, pubsub_help, G, "6.2.0", "Returns helpful text about the different subcommands."),
+    cmd("pubsub|help", 2, LOADING | STALE, NO_KEYS, 0, pubsub_help, G, "6.2.0", "Returns helpful text about the different subcommands."),
 ];
 
 /// One confirmation frame: [kind, name or nil, count].

@@ -483,7 +483,9 @@ fn getkeys(a: &[Bytes]) -> Result<(&'static Command, Vec<usize>), Error> {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = c.keys_in(args);
+    let keys = c
+        .try_keys(args)
+        .ok_or_else(|| Error::msg("ERR Invalid arguments specified for command"))?;
     if keys.is_empty() {
         return Err(Error::msg("ERR The command has no key arguments"));
     }

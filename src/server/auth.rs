@@ -20,7 +20,9 @@ const BOTH_USERS_AND_ACLFILE: &str = "Configuring Redis with users defined in re
 pub fn protected_mode_refuses(protected: bool, default_nopass: bool, peer: IpAddr) -> bool {
     let local = match peer {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     };
     protected && default_nopass && !local
 }
@@ -28,7 +30,11 @@ pub fn protected_mode_refuses(protected: bool, default_nopass: bool, peer: IpAdd
 /// The NOPERM reply for a refused call.
 pub fn noperm_text(user: &str, cmd: &Command, d: &Denied) -> Vec<u8> {
     match d {
-        Denied::Command => format!("NOPERM User {user} has no permissions to run the '{}' command", cmd.name).into_bytes(),
+        Denied::Command => format!(
+            "NOPERM User {user} has no permissions to run the '{}' command",
+            cmd.name
+        )
+        .into_bytes(),
         Denied::Key(_) => b"NOPERM No permissions to access a key".to_vec(),
         Denied::Channel(_) => b"NOPERM No permissions to access a channel".to_vec(),
     }
@@ -49,7 +55,14 @@ impl Server {
 
     /// The ACL check of one call; a refusal is logged and returned as the
     /// reply text. `context` is "toplevel" or "multi" (at EXEC).
-    pub fn acl_check(&mut self, client: &Client, cmd: &'static Command, args: &[Bytes], context: &'static str, now_ms: i64) -> Result<(), Vec<u8>> {
+    pub fn acl_check(
+        &mut self,
+        client: &Client,
+        cmd: &'static Command,
+        args: &[Bytes],
+        context: &'static str,
+        now_ms: i64,
+    ) -> Result<(), Vec<u8>> {
         let user = client.user.borrow();
         let Err(d) = self.acl.check(&user, cmd, args) else {
             return Ok(());
@@ -60,16 +73,36 @@ impl Server {
             Denied::Channel(i) => ("channel", &args[*i]),
         };
         let max = self.cfg.int(D::ACLLOG_MAX_LEN).max(0) as usize;
-        self.acl.log_denial(reason, context, object, &user, client.info_line(), now_ms, max);
+        self.acl.log_denial(
+            reason,
+            context,
+            object,
+            &user,
+            client.info_line(),
+            now_ms,
+            max,
+        );
         Err(noperm_text(&user, cmd, &d))
     }
 
     /// A failed AUTH or HELLO AUTH, for ACL LOG.
     pub fn log_auth_failure(&mut self, client: &Client, username: &[u8], now_ms: i64) {
         let max = self.cfg.int(D::ACLLOG_MAX_LEN).max(0) as usize;
-        let context = if client.multi.borrow().is_some() { "multi" } else { "toplevel" };
+        let context = if client.multi.borrow().is_some() {
+            "multi"
+        } else {
+            "toplevel"
+        };
         let name = String::from_utf8_lossy(username);
-        self.acl.log_denial("auth", context, b"AUTH", &name, client.info_line(), now_ms, max);
+        self.acl.log_denial(
+            "auth",
+            context,
+            b"AUTH",
+            &name,
+            client.info_line(),
+            now_ms,
+            max,
+        );
     }
 
     /// Connections of a deleted user are closed (after the reply, for the
@@ -119,14 +152,17 @@ impl Server {
             return Err(BOTH_USERS_AND_ACLFILE.into());
         }
         if !aclfile.is_empty() {
-            let text = std::fs::read(&aclfile).map_err(|e| format!("Error loading ACLs, opening file '{aclfile}': {e}"))?;
+            let text = std::fs::read(&aclfile)
+                .map_err(|e| format!("Error loading ACLs, opening file '{aclfile}': {e}"))?;
             let lines = acl::parse_file(&text, &aclfile);
             let all = self.allchannels_default();
             let rp = self.cfg.str(D::REQUIREPASS).to_string();
-            self.acl = self
-                .acl
-                .from_lines(&lines, all, &rp)
-                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {}", acl::file_errors_text(&e)))?;
+            self.acl = self.acl.from_lines(&lines, all, &rp).map_err(|e| {
+                format!(
+                    "Aborting Redis startup because of ACL errors: {}",
+                    acl::file_errors_text(&e)
+                )
+            })?;
             return Ok(());
         }
         for words in conf_users {
@@ -138,7 +174,12 @@ impl Server {
                 return Err(format!("Error in user declaration '{name}': Usernames can't contain spaces or null characters"));
             }
             let all = self.allchannels_default();
-            if let Err(e) = self.acl.set_user(name, &args[1..], all) {
+            // The default user line describes it from scratch.
+            let mut rules = args[1..].to_vec();
+            if name == "default" {
+                rules.insert(0, b"reset".to_vec());
+            }
+            if let Err(e) = self.acl.set_user(name, &rules, all) {
                 let detail = match &e {
                     acl::SetError::Rule(op, r) => format!(
                         "Error loading ACL rule '{}' for the user named '{name}': {}",
@@ -157,7 +198,8 @@ impl Server {
     /// Connections of the replaced users (all but the default user) are
     /// closed.
     pub fn load_acl_file(&mut self, path: &str) -> Result<(), String> {
-        let text = std::fs::read(path).map_err(|e| format!("Error loading ACLs, opening file '{path}': {e}"))?;
+        let text = std::fs::read(path)
+            .map_err(|e| format!("Error loading ACLs, opening file '{path}': {e}"))?;
         let lines = acl::parse_file(&text, path);
         let all = self.allchannels_default();
         let rp = self.cfg.str(D::REQUIREPASS).to_string();
