@@ -28,7 +28,8 @@ pub static COMMANDS: &[Command] = &[
         G,
         "2.6.0",
         "Executes a server-side Lua script.",
-    ),
+    )
+    .find_keys(super::KeyFind::Numkeys { at: 2 }),
     cmd(
         "evalsha",
         -3,
@@ -39,7 +40,8 @@ pub static COMMANDS: &[Command] = &[
         G,
         "2.6.0",
         "Executes a server-side Lua script by SHA1 digest.",
-    ),
+    )
+    .find_keys(super::KeyFind::Numkeys { at: 2 }),
     cmd(
         "eval_ro",
         -3,
@@ -50,7 +52,8 @@ pub static COMMANDS: &[Command] = &[
         G,
         "7.0.0",
         "Executes a read-only server-side Lua script.",
-    ),
+    )
+    .find_keys(super::KeyFind::Numkeys { at: 2 }),
     cmd(
         "evalsha_ro",
         -3,
@@ -61,7 +64,8 @@ pub static COMMANDS: &[Command] = &[
         G,
         "7.0.0",
         "Executes a read-only server-side Lua script by SHA1 digest.",
-    ),
+    )
+    .find_keys(super::KeyFind::Numkeys { at: 2 }),
     container(
         "script",
         0,
@@ -80,7 +84,8 @@ pub static COMMANDS: &[Command] = &[
         G,
         "7.0.0",
         "Invokes a function.",
-    ),
+    )
+    .find_keys(super::KeyFind::Numkeys { at: 2 }),
     cmd(
         "fcall_ro",
         -3,
@@ -91,7 +96,8 @@ pub static COMMANDS: &[Command] = &[
         G,
         "7.0.0",
         "Invokes a read-only function.",
-    ),
+    )
+    .find_keys(super::KeyFind::Numkeys { at: 2 }),
     container(
         "function",
         0,

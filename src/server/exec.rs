@@ -256,7 +256,7 @@ fn run(
     }
     if srv.tracking.active() {
         let read: Vec<&[u8]> = if cmd.flags & commands::READONLY != 0 && matches!(result, Ok(Ok(()))) {
-            cmd.key_positions(args.len()).into_iter().map(|p| &args[p][..]).collect()
+            cmd.keys_in(args).into_iter().map(|p| &args[p][..]).collect()
         } else {
             Vec::new()
         };
