@@ -29,7 +29,7 @@ pub static COMMANDS: &[Command] = &[
         -4,
         WRITE | DENYOOM,
         KEY1,
-        C_KEYSPACE,
+        C_KEYSPACE | super::C_DANGEROUS,
         restore,
         G,
         "2.6.0",
