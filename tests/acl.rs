@@ -1021,7 +1021,7 @@ fn user_lines_aclfile_save_and_load() {
 }
 
 #[test]
-fn movable_keys_for_command_getkeys() {
+fn movable_keys_for_command_getkeys_and_watch() {
     let pair = Pair::start(&[]);
     for args in [
         &[
@@ -1067,6 +1067,25 @@ fn movable_keys_for_command_getkeys() {
         &["COMMAND", "GETKEYSANDFLAGS", "LPUSH", "a", "b"],
     ] {
         pair.assert_same(&[], args);
+    }
+    // WATCH: a movable-key write touches the keys it writes, not the ones
+    // it only reads.
+    let s = &pair.redust;
+    let mut w = s.raw();
+    let mut other = s.raw();
+    other.call(&["ZADD", "src", "1", "a"]);
+    other.call(&["RPUSH", "l1", "x"]);
+    for (watched, cmd, aborted) in [
+        ("src", &["ZUNIONSTORE", "dst", "1", "src"][..], false),
+        ("dst", &["ZUNIONSTORE", "dst", "1", "src"], true),
+        ("l1", &["LMPOP", "2", "nolist", "l1", "LEFT"], true),
+    ] {
+        ok(&mut w, &["WATCH", watched]);
+        other.call(cmd);
+        ok(&mut w, &["MULTI"]);
+        w.call(&["PING"]);
+        let reply = w.call(&["EXEC"]);
+        assert_eq!(reply == Frame::Array(None) || reply == Frame::Null, aborted, "WATCH {watched} then {cmd:?}: {reply:?}");
     }
 }
 

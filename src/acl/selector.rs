@@ -371,7 +371,9 @@ impl Selector {
     }
 
     pub fn may_run(&self, cmd: &'static Command, args: &[Bytes]) -> bool {
-        if cmd.flags & commands::NO_AUTH != 0 || self.bit(cmd) {
+        // +@all with nothing taken away: no lookup on the hot path.
+        let everything = self.future && self.rules.is_empty();
+        if everything || cmd.flags & commands::NO_AUTH != 0 || self.bit(cmd) {
             return true;
         }
         // First-argument rules name the argument after the command.

@@ -324,7 +324,12 @@ fn touch_keys(srv: &mut Server, client: &Client, cmd: &Command, args: &[Bytes]) 
             srv.invalidate_all_tracked();
         }
         _ => {
-            for p in cmd.keys_in(args) {
+            // Keys the command only reads (ZUNIONSTORE's sources) are
+            // not changed by it.
+            for (i, p) in cmd.keys_in(args).into_iter().enumerate() {
+                if commands::keyspecs::key_flags(cmd, i, args).first() == Some(&"RO") {
+                    continue;
+                }
                 srv.touch_watched(db, &args[p]);
             }
         }
