@@ -476,3 +476,32 @@ fn an_error_in_a_script_leaves_the_connection_and_server_usable() {
         .any(|w| w == b"-ERR reached lua stack limit"));
     assert_eq!(c.call(&["PING"]), simple("PONG"));
 }
+
+#[test]
+fn libraries_are_saved_in_rdb_files_readable_by_redis() {
+    let mut ours = Server::start(&[]);
+    let mut c = ours.raw();
+    let code = "#!lua name=saved\nredis.register_function('sv', function(k, a) return 'saved:'..a[1] end)";
+    assert_eq!(c.call(&["FUNCTION", "LOAD", code]), bulk("saved"));
+    c.call(&["SET", "plain", "key"]);
+    assert_eq!(c.call(&["SAVE"]), simple("OK"));
+    let dir = ours.dir.display().to_string();
+    ours.stop();
+    // Redust reads its own file back...
+    let again = Server::start(&["--dir", &dir]);
+    assert_eq!(again.raw().call(&["FCALL", "sv", "0", "x"]), bulk("saved:x"));
+    drop(again);
+    // ...and so does Redis; and Redust reads what Redis saves.
+    if have_redis() {
+        let theirs = Server::start_redis(&["--dir", &dir]);
+        let mut r = theirs.raw();
+        assert_eq!(r.call(&["FCALL", "sv", "0", "y"]), bulk("saved:y"));
+        r.call(&["FUNCTION", "LOAD", "#!lua name=fromredis\nredis.register_function('fr', function() return 'fr' end)"]);
+        assert_eq!(r.call(&["SAVE"]), simple("OK"));
+        drop(theirs);
+        let back = Server::start(&["--dir", &dir]);
+        let mut b = back.raw();
+        assert_eq!(b.call(&["FCALL", "fr", "0"]), bulk("fr"));
+        assert_eq!(b.call(&["GET", "plain"]), bulk("key"));
+    }
+}

@@ -92,6 +92,7 @@ impl Server {
             self.cfg.bool(D::RDBCOMPRESSION),
             self.cfg.bool(D::RDBCHECKSUM),
             &aux,
+            &self.scripting.functions.rdb_records(),
         )
     }
 
@@ -228,6 +229,7 @@ impl Server {
             d.log_events = l;
         }
         let st = st?;
+        self.scripting.functions.load_all(&st.functions)?;
         tracing::info!(
             "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
             start.elapsed().as_secs_f64(),

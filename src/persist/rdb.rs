@@ -117,6 +117,7 @@ pub fn snapshot(
     compress: bool,
     checksum: bool,
     aux: &[(&str, String)],
+    functions: &[u8],
 ) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(1 << 16);
     out.extend_from_slice(format!("REDIS{WRITE_VERSION:04}").as_bytes());
@@ -125,6 +126,8 @@ pub fn snapshot(
         write_string(&mut out, k.as_bytes(), false);
         write_string(&mut out, v.as_bytes(), false);
     }
+    // Function libraries, already as OP_FUNCTION2 records.
+    out.extend_from_slice(functions);
     for (i, db) in ks.dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
@@ -328,12 +331,14 @@ impl Reader<'_> {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct LoadStats {
     pub keys: usize,
     pub expired_skipped: usize,
     /// Bytes of `data` the image took (an AOF base may go on with commands).
     pub consumed: usize,
+    /// Code of each function library in the image, for the caller to load.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Loads an RDB image into `ks` (which should be empty).
@@ -399,10 +404,7 @@ pub fn load(
             OP_FREQ => {
                 r.byte()?;
             }
-            OP_FUNCTION2 => {
-                let _code = r.string()?;
-                tracing::warn!("RDB contains a function library; functions are not supported yet and it was skipped");
-            }
+            OP_FUNCTION2 => stats.functions.push(r.string()?),
             OP_MODULE_AUX | OP_FUNCTION => {
                 return Err(format!("The RDB file contains opcode {op:#x} (modules/functions), which Redust cannot load"));
             }

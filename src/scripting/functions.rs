@@ -292,6 +292,27 @@ impl Registry {
         out
     }
 
+    /// The libraries as RDB records, for snapshots.
+    pub fn rdb_records(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_rdb(&mut out);
+        out
+    }
+
+    /// Installs the libraries found in an RDB image.
+    pub fn load_all(&mut self, codes: &[Vec<u8>]) -> Result<(), String> {
+        for code in codes {
+            self.load(&Bytes::copy_from_slice(code), true)
+                .map_err(|e| {
+                    format!(
+                        "Failed loading library from the RDB: {}",
+                        String::from_utf8_lossy(e.text())
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
     /// The libraries as RDB records (FUNCTION DUMP and snapshots).
     pub fn write_rdb(&self, out: &mut Vec<u8>) {
         for lib in self.libs.values() {

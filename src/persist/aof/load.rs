@@ -213,6 +213,7 @@ impl Server {
             let lim = self.type_limits();
             let st = rdb::load(&data, &mut self.ks, 0, &lim)
                 .map_err(|e| format!("Bad file format reading the AOF base file {name}: {e}"))?;
+            self.scripting.functions.load_all(&st.functions)?;
             tracing::info!("Loading RDB produced by version {}", crate::REDIS_VERSION);
             pos = st.consumed;
         }
