@@ -487,7 +487,7 @@ mod tests {
         ks.dbs[3].set_expire(b"ttl", now + 60_000);
         ks.dbs[3].set(b"gone", Value::bytes(b"v"), false, now);
         ks.dbs[3].set_expire(b"gone", now - 1);
-        let img = snapshot(&ks, now, true, true, &[("redis-ver", "7.2.4".into())]).unwrap();
+        let img = snapshot(&ks, now, true, true, &[("redis-ver", "7.2.4".into())], &[]).unwrap();
         let mut back = Keyspace::new(16);
         let st = load(&img, &mut back, now, &test_limits()).unwrap();
         assert_eq!(st.keys, 3);
