@@ -4,5 +4,7 @@
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
-    std::process::exit(redust::startup::main());
+    let argv: Vec<String> = std::env::args().collect();
+    let code = redust::persist::check::dispatch(&argv).unwrap_or_else(redust::startup::main);
+    std::process::exit(code);
 }

@@ -702,3 +702,86 @@ fn restore_replays_from_the_aof_with_its_absolute_ttl() {
     let ttl = int(r.call(&["PTTL", "copy"]));
     assert!((95_000..=98_950).contains(&ttl), "{ttl}");
 }
+
+/// Runs a tool with `stdin`; (exit code, stdout).
+fn run_tool(bin: &std::ffi::OsStr, args: &[&std::ffi::OsStr], stdin: &str) -> (i32, String) {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tool");
+    use std::io::Write;
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes());
+    let out = child.wait_with_output().expect("tool output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn check_aof_and_check_rdb_tools() {
+    let d = DataDir::new("aof-tools");
+    let mut s = redust_aof(&d, &[]);
+    let mut r = s.raw();
+    write_dataset(&mut r);
+    assert_eq!(r.call(&["SAVE"]), simple("OK"));
+    s.stop();
+    // Invoked by name, as redis-check-aof / redis-check-rdb.
+    let aof_tool = d.0.join("redis-check-aof");
+    let rdb_tool = d.0.join("redis-check-rdb");
+    std::os::unix::fs::symlink(redust_bin(), &aof_tool).expect("symlink");
+    std::os::unix::fs::symlink(redust_bin(), &rdb_tool).expect("symlink");
+    let manifest = d.aof().join("appendonly.aof.manifest");
+    let (code, out) = run_tool(aof_tool.as_os_str(), &[manifest.as_os_str()], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("All AOF files and manifest are valid"),
+        "{out}"
+    );
+    let dump = d.0.join("dump.rdb");
+    let (code, out) = run_tool(rdb_tool.as_os_str(), &[dump.as_os_str()], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("RDB looks OK"), "{out}");
+    // A cut RDB is reported, through `redust-server check-rdb` too.
+    let data = std::fs::read(&dump).expect("dump");
+    let cut = d.0.join("cut.rdb");
+    std::fs::write(&cut, &data[..data.len() / 2]).expect("cut");
+    let bin = std::ffi::OsStr::new(redust_bin());
+    let (code, out) = run_tool(bin, &["check-rdb".as_ref(), cut.as_os_str()], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("RDB ERROR DETECTED"), "{out}");
+    // A cut incr file: invalid, then fixed by --fix, then valid for Redis's
+    // own checker too.
+    let incr = incr_file(&d);
+    let whole = std::fs::read(&incr).expect("incr");
+    std::fs::write(&incr, &whole[..whole.len() - 3]).expect("cut");
+    let (code, out) = run_tool(bin, &["check-aof".as_ref(), manifest.as_os_str()], "");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is not valid. Use the --fix option"), "{out}");
+    let (code, out) = run_tool(
+        bin,
+        &["check-aof".as_ref(), "--fix".as_ref(), manifest.as_os_str()],
+        "y\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Successfully truncated"), "{out}");
+    assert!(std::fs::metadata(&incr).expect("incr").len() < whole.len() as u64 - 3);
+    if have_redis() {
+        let check = Command::new("redis-check-aof")
+            .arg(&manifest)
+            .output()
+            .expect("redis-check-aof");
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+}

@@ -8,6 +8,7 @@
 //! renamed over the old one only once complete and synced.
 
 pub mod aof;
+pub mod check;
 pub mod lzf;
 pub mod rdb;
 pub mod rdb_types;

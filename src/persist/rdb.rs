@@ -453,22 +453,7 @@ mod tests {
     use super::*;
 
     fn test_limits() -> TypeLimits {
-        TypeLimits {
-            hash: crate::db::hash::HashLimits {
-                entries: 128,
-                value: 64,
-            },
-            set: crate::db::set::SetLimits {
-                intset: 512,
-                lp_entries: 128,
-                lp_value: 64,
-            },
-            zset: crate::db::zset::Limits {
-                entries: 128,
-                value: 64,
-            },
-            list: crate::db::list::Limits::from_fill(-2),
-        }
+        TypeLimits::redis_defaults()
     }
 
     #[test]

@@ -27,6 +27,28 @@ pub struct TypeLimits {
     pub list: list::Limits,
 }
 
+impl TypeLimits {
+    /// Redis's default thresholds (for tools that run without a config).
+    pub fn redis_defaults() -> TypeLimits {
+        TypeLimits {
+            hash: hash::HashLimits {
+                entries: 128,
+                value: 64,
+            },
+            set: set::SetLimits {
+                intset: 512,
+                lp_entries: 128,
+                lp_value: 64,
+            },
+            zset: zset::Limits {
+                entries: 128,
+                value: 64,
+            },
+            list: list::Limits::from_fill(-2),
+        }
+    }
+}
+
 /// Type byte and payload writer for collections; None for strings.
 pub fn type_byte(v: &Value) -> Option<u8> {
     match v {
