@@ -24,6 +24,8 @@ pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 pub const NOT_IN_ALLOWLIST: &str = "ERR AUTH failed: Client IP address is not in the allowlist.";
 pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// A failed command; converted into its reply in one place (exec).

@@ -12,6 +12,7 @@ pub mod dump;
 pub mod generic;
 pub mod keyspecs;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod lists;
 pub mod pubsub;
 pub mod scripting;
@@ -346,6 +347,7 @@ pub fn table() -> &'static Table {
             pubsub::COMMANDS,
             scripting::COMMANDS,
             acl::COMMANDS,
+            hyperloglog::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod dict;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod thin;
