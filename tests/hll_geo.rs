@@ -336,3 +336,47 @@ fn hll_matches_redis_default_size() {
 fn hll_matches_redis_small_sparse_limit() {
     hll_stream("200");
 }
+
+/// The keyevent messages a subscriber sees while `cmds` run, as
+/// "event key" strings.
+fn key_events(s: &Server, cmds: &[&[&str]]) -> Vec<String> {
+    let mut c = s.raw();
+    c.call(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = s.raw();
+    sub.call(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    for cmd in cmds {
+        c.call(cmd);
+    }
+    c.call(&["PUBLISH", "__keyevent@0__:end", "end"]);
+    let mut seen = Vec::new();
+    loop {
+        let Frame::Array(Some(m)) = sub.read() else {
+            panic!("not a message")
+        };
+        let text = |f: &Frame| match f {
+            Frame::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
+        let (chan, payload) = (text(&m[2]), text(&m[3]));
+        let event = chan.trim_start_matches("__keyevent@0__:").to_string();
+        if event == "end" {
+            return seen;
+        }
+        seen.push(format!("{event} {payload}"));
+    }
+}
+
+#[test]
+fn hll_keyspace_events() {
+    let s = Server::start(&[]);
+    let seen = key_events(
+        &s,
+        &[
+            &["PFADD", "h", "a"],
+            &["PFADD", "h", "a"],
+            &["PFCOUNT", "h"],
+            &["PFMERGE", "m", "h"],
+        ],
+    );
+    assert_eq!(seen, ["pfadd h", "pfadd m"]);
+}

@@ -17,7 +17,7 @@ use crate::db::hll::{self, Corrupt, REGISTERS};
 use crate::db::thin::ThinBuf;
 use crate::db::{StrVal, Value};
 use crate::errors::{self, CmdResult, Error};
-use crate::server::Ctx;
+use crate::server::{notify, Ctx};
 
 const G: &str = "hyperloglog";
 const ALL: Keys = Keys {
@@ -114,6 +114,7 @@ fn pfadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         if let Some(s) = sketch(ctx, key, false)? {
             hll::invalidate(s.make_raw().as_mut_slice());
         }
+        ctx.notify(notify::STRING, "pfadd", key);
         ctx.dirty(updated);
     }
     ctx.out.int((updated > 0) as i64);
@@ -182,6 +183,7 @@ fn pfmerge(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         })
         .map_err(invalid)?;
     }
+    ctx.notify(notify::STRING, "pfadd", dst);
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())
