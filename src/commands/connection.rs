@@ -194,13 +194,15 @@ static CLIENT_SUBS: &[Command] = &[
         "3.2.0",
         "Instructs the server whether to reply to commands.",
     ),
+    cmd("client|pause", -3, ADMIN | CS, NO_KEYS, C_CONNECTION, client_pause, G, "3.0.0", "Suspends commands processing."),
+    cmd("client|unpause", 2, ADMIN | CS, NO_KEYS, C_CONNECTION, client_unpause, G, "6.2.0", "Resumes processing commands from paused clients."),
     cmd(
         "client|no-evict",
         3,
         ADMIN | CS,
         NO_KEYS,
         C_CONNECTION,
-        client_onoff,
+        client_no_evict,
         G,
         "7.0.0",
         "Sets the client eviction mode of the connection.",
@@ -211,7 +213,7 @@ static CLIENT_SUBS: &[Command] = &[
         CS,
         NO_KEYS,
         C_CONNECTION,
-        client_onoff,
+        client_no_touch,
         G,
         "7.2.0",
         "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
@@ -274,6 +276,11 @@ fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     ctx.out.resp3 = false;
     *c.name.borrow_mut() = None;
     c.reply_mode.set(ReplyMode::On);
+    c.no_evict.set(false);
+    c.no_touch.set(false);
+    if c.monitor.replace(false) {
+        ctx.srv.monitors.retain(|&i| i != c.id);
+    }
     c.authenticated.set(ctx.srv.auth_on_connect());
     *c.user.borrow_mut() = "default".into();
     ctx.out.simple("RESET");
@@ -584,13 +591,53 @@ fn client_reply(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn client_onoff(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    if is(&a[2], "on") || is(&a[2], "off") {
-        ctx.out.ok();
-        Ok(())
+fn on_off(a: &[u8]) -> Result<bool, Error> {
+    if is(a, "on") {
+        Ok(true)
+    } else if is(a, "off") {
+        Ok(false)
     } else {
         Err(Error::Syntax)
     }
+}
+
+fn client_no_evict(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    ctx.client.no_evict.set(on_off(&a[2])?);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_no_touch(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    ctx.client.no_touch.set(on_off(&a[2])?);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]
+fn client_pause(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let ms = crate::util::num::parse_i64(&a[2])
+        .ok_or_else(|| Error::msg("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(Error::msg("ERR timeout is negative"));
+    }
+    let all = match a.len() {
+        3 => true,
+        4 if is(&a[3], "all") => true,
+        4 if is(&a[3], "write") => false,
+        _ => return Err(Error::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let until = std::time::Instant::now()
+        .checked_add(std::time::Duration::from_millis(ms as u64))
+        .unwrap_or_else(|| std::time::Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400));
+    ctx.srv.pause(until, all);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    ctx.srv.unpause();
+    ctx.out.ok();
+    Ok(())
 }
 
 fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -659,6 +706,10 @@ fn client_help(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "REPLY (ON|OFF|SKIP)",
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",

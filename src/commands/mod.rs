@@ -13,6 +13,7 @@ pub mod generic;
 pub mod keyspecs;
 pub mod hashes;
 pub mod hyperloglog;
+pub mod introspect;
 pub mod lists;
 pub mod pubsub;
 pub mod scripting;
@@ -348,6 +349,7 @@ pub fn table() -> &'static Table {
             scripting::COMMANDS,
             acl::COMMANDS,
             hyperloglog::COMMANDS,
+            introspect::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

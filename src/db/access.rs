@@ -12,6 +12,8 @@ use rand::Rng;
 static LFU: AtomicBool = AtomicBool::new(false);
 static LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
 static DECAY_MINUTES: AtomicU32 = AtomicU32::new(1);
+/// Set while a CLIENT NO-TOUCH client's command runs.
+static NO_TOUCH: AtomicBool = AtomicBool::new(false);
 
 /// Counter value of a new key, so it is not evicted before it can be used.
 pub const LFU_INIT: u8 = 5;
@@ -59,8 +61,16 @@ pub fn lfu_count(word: u32, now_ms: i64) -> u8 {
     counter.saturating_sub(periods.min(255) as u8)
 }
 
+/// Whether accesses leave the metadata alone (CLIENT NO-TOUCH).
+pub fn set_no_touch(on: bool) {
+    NO_TOUCH.store(on, Relaxed);
+}
+
 /// Records an access.
 pub fn touch(word: &mut u32, now_ms: i64) {
+    if NO_TOUCH.load(Relaxed) {
+        return;
+    }
     if !lfu_mode() {
         *word = lru_clock(now_ms);
         return;

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::config::D;
 use crate::resp::parse::{inline_is_quoted, parse_request, unquote_inline, Limits, Parsed};
 use crate::resp::Out;
-use crate::server::{exec, Client, Server};
+use crate::server::{exec, outlimit, Client, Server};
 
 enum Flow {
     Continue,
@@ -25,6 +25,9 @@ enum Flow {
     /// The client is parked in a blocking command; the rest of its input
     /// waits until it is served or times out.
     Blocked,
+    /// A CLIENT PAUSE holds the next request until this time (or until
+    /// CLIENT UNPAUSE wakes the task).
+    Paused(Instant),
     Close,
 }
 
@@ -35,17 +38,24 @@ const OUT_YIELD: usize = 256 * 1024;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Parses and runs everything complete in `inbuf`.
+/// Parses and runs everything complete in `inbuf`, after the request a
+/// CLIENT PAUSE held back (`held`), if any.
 fn process(
     srv: &mut Server,
     client: &Rc<Client>,
     inbuf: &mut BytesMut,
     out: &mut Out,
     need: &mut usize,
+    held: &mut Option<Vec<Bytes>>,
 ) -> Flow {
     let mut ranges = Vec::new();
     let max_bulk = srv.cfg.int(D::PROTO_MAX_BULK_LEN);
     let now = crate::server::now_ms();
+    if let Some(args) = held.take() {
+        if let Some(flow) = run_one(srv, client, out, args, now, !inbuf.is_empty(), held) {
+            return flow;
+        }
+    }
     loop {
         if inbuf.is_empty() {
             *need = 1;
@@ -80,19 +90,8 @@ fn process(
                         }
                     })
                     .collect();
-                let block = exec::execute(srv, client, out, &args, now);
-                if !srv.ready_keys.is_empty() {
-                    srv.serve_ready_keys(now);
-                }
-                if client.close_asap.get() || srv.shutdown.is_some() {
-                    return Flow::Close;
-                }
-                if let Some(req) = block {
-                    srv.block(client, &args, req);
-                    return Flow::Blocked;
-                }
-                if out.buf.len() >= OUT_YIELD && !inbuf.is_empty() {
-                    return Flow::Yield;
+                if let Some(flow) = run_one(srv, client, out, args, now, !inbuf.is_empty(), held) {
+                    return flow;
                 }
             }
             Err(e) => {
@@ -110,6 +109,47 @@ fn process(
     }
 }
 
+/// Runs one request; Some when the batch must stop there.
+fn run_one(
+    srv: &mut Server,
+    client: &Rc<Client>,
+    out: &mut Out,
+    args: Vec<Bytes>,
+    now: i64,
+    more_input: bool,
+    held: &mut Option<Vec<Bytes>>,
+) -> Option<Flow> {
+    if srv.pause.is_some() {
+        if let Some(until) = srv.paused_until(client, &args) {
+            *held = Some(args);
+            client.paused.set(true);
+            return Some(Flow::Paused(until));
+        }
+        client.paused.set(false);
+    }
+    let block = exec::execute(srv, client, out, &args, now);
+    if !srv.ready_keys.is_empty() {
+        srv.serve_ready_keys(now);
+    }
+    if client.close_asap.get() || srv.shutdown.is_some() {
+        return Some(Flow::Close);
+    }
+    if let Some(req) = block {
+        srv.block(client, &args, req);
+        return Some(Flow::Blocked);
+    }
+    let limit = srv.out_limits.for_client(client);
+    if out.buf.len() >= limit.floor() && limit.exceeded(client, out.buf.len()) {
+        outlimit::close(client);
+        out.buf.clear();
+        return Some(Flow::Close);
+    }
+    if out.buf.len() >= OUT_YIELD && more_input {
+        return Some(Flow::Yield);
+    }
+    None
+}
+
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     srv: Rc<RefCell<Server>>,
@@ -119,6 +159,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut out = Out::new(false);
     let mut need = 1usize;
     let mut yielded = false;
+    let mut held: Option<Vec<Bytes>> = None;
+    let mut paused_until: Option<Instant> = None;
     loop {
         let (idle_limit, qbuf_limit) = {
             let s = srv.borrow();
@@ -137,7 +179,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let was_blocked = client.blocked.borrow().is_some();
         let block_deadline = client.blocked.borrow().as_ref().and_then(|b| b.deadline);
-        if !yielded {
+        let mut resumed = false;
+        if let Some(until) = paused_until.take() {
+            tokio::select! {
+                _ = client.wake.notified() => {}
+                _ = sleep_until(Some(until)) => {}
+            }
+            resumed = true;
+        } else if !yielded {
             tokio::select! {
                 biased;
                 r = stream.read_buf(&mut inbuf) => match r {
@@ -174,11 +223,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if read_some > 0 {
             srv.borrow_mut().stats.net_input_bytes += read_some as u64;
         }
-        if (read_some > 0 || yielded || unblocked) && !blocked {
+        if (read_some > 0 || yielded || unblocked || resumed) && !blocked {
             let mut s = srv.borrow_mut();
-            if inbuf.len() >= need || yielded || unblocked {
+            if inbuf.len() >= need || yielded || unblocked || resumed {
                 out.resp3 = client.resp.get() == 3;
-                flow = process(&mut s, &client, &mut inbuf, &mut out, &mut need);
+                flow = process(&mut s, &client, &mut inbuf, &mut out, &mut need, &mut held);
                 // Writes reach the AOF before their replies leave.
                 s.aof_flush();
             }
@@ -209,6 +258,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 break;
             }
             client.tot_net_out.set(client.tot_net_out.get() + n);
+            client.soft_limit_since.set(None);
             srv.borrow_mut().stats.net_output_bytes += n;
             // Do not keep a huge buffer around after a big reply.
             if out.buf.capacity() > 1 << 20 {
@@ -221,6 +271,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
         yielded = matches!(flow, Flow::Yield);
+        if let Flow::Paused(until) = flow {
+            paused_until = Some(until);
+        }
     }
     let _ = stream.shutdown().await;
     let mut s = srv.borrow_mut();
@@ -228,6 +281,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     s.unwatch_all(&client);
     s.unsubscribe_all(&client);
     s.tracking_off(&client);
+    if client.monitor.get() {
+        s.monitors.retain(|&i| i != client.id);
+    }
     s.clients.remove(&client.id);
 }
 

@@ -62,6 +62,14 @@ pub struct Client {
     pub soft_limit_since: Cell<Option<Instant>>,
     /// CLIENT TRACKING settings, when on.
     pub tracking: RefCell<Option<super::tracking::Tracking>>,
+    /// In MONITOR mode: gets every command others run.
+    pub monitor: Cell<bool>,
+    /// CLIENT NO-TOUCH: its commands leave keys' LRU/LFU data alone.
+    pub no_touch: Cell<bool>,
+    /// CLIENT NO-EVICT.
+    pub no_evict: Cell<bool>,
+    /// Waiting for a CLIENT PAUSE to end.
+    pub paused: Cell<bool>,
 }
 
 impl Client {
@@ -101,6 +109,10 @@ impl Client {
             ssubs: RefCell::new(Vec::new()),
             soft_limit_since: Cell::new(None),
             tracking: RefCell::new(None),
+            monitor: Cell::new(false),
+            no_touch: Cell::new(false),
+            no_evict: Cell::new(false),
+            paused: Cell::new(false),
         }
     }
 
@@ -133,35 +145,25 @@ impl Client {
             .as_deref()
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
+        // In Redis's order.
         let mut flags = String::new();
-        if self.close_asap.get() {
-            flags.push('A');
-        }
-        if self.unix {
-            flags.push('U');
-        }
-        if self.blocked.borrow().is_some() {
-            flags.push('b');
-        }
-        if self.multi.borrow().is_some() {
-            flags.push('x');
-        }
-        if self.in_pubsub() {
-            flags.push('P');
-        }
-        let redir = match self.tracking.borrow().as_ref() {
-            Some(t) => {
-                flags.push('t');
-                if t.bcast {
-                    flags.push('B');
-                }
-                if t.broken_redirect {
-                    flags.push('R');
-                }
-                t.redirect as i64
-            }
-            None => -1,
-        };
+        let tracking = self.tracking.borrow();
+        let redir = tracking.as_ref().map_or(-1, |t| t.redirect as i64);
+        let set = [
+            (self.monitor.get(), 'O'),
+            (self.in_pubsub(), 'P'),
+            (self.multi.borrow().is_some(), 'x'),
+            (self.blocked.borrow().is_some() || self.paused.get(), 'b'),
+            (tracking.is_some(), 't'),
+            (tracking.as_ref().is_some_and(|t| t.broken_redirect), 'R'),
+            (tracking.as_ref().is_some_and(|t| t.bcast), 'B'),
+            (self.watch_touched.get(), 'd'),
+            (self.close_asap.get(), 'A'),
+            (self.unix, 'U'),
+            (self.no_evict.get(), 'e'),
+            (self.no_touch.get(), 'T'),
+        ];
+        flags.extend(set.iter().filter(|f| f.0).map(|f| f.1));
         if flags.is_empty() {
             flags.push('N');
         }

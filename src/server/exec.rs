@@ -12,6 +12,7 @@ use super::blocking::BlockRequest;
 use super::client::ReplyMode;
 use super::{Client, Ctx, Server};
 use crate::commands::{self, find_sub, Command};
+use crate::config::D;
 use crate::errors::{self, Error};
 use crate::resp::Out;
 
@@ -197,6 +198,14 @@ fn run(
         out.error_bytes(&e);
         return None;
     }
+    // A MONITOR client is a replica of sorts: it may not touch the data.
+    if client.monitor.get() && cmd.flags & (commands::WRITE | commands::READONLY | commands::MAY_REPLICATE) != 0 {
+        let e = b"ERR Replica can't interact with the keyspace";
+        count_error(srv, e);
+        out.error_bytes(e);
+        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        return None;
+    }
     // maxmemory: evict first; commands that may grow memory are refused
     // when that is not enough.
     // (Scripts decide for their commands once, when they start.)
@@ -231,6 +240,11 @@ fn run(
     let dirty_before = srv.dirty;
     srv.current_client = Some(client.id);
     let prop = srv.prop_begin(client.db.get());
+    let no_touch = client.no_touch.get();
+    if no_touch {
+        // TOUCH is how a NO-TOUCH client still marks keys as used.
+        crate::db::access::set_no_touch(cmd.name != "touch");
+    }
     let start = Instant::now();
     let mark = out.buf.len();
     let block;
@@ -266,19 +280,31 @@ fn run(
     }
     srv.current_client = None;
     let usec = start.elapsed().as_micros() as u64;
+    if no_touch {
+        crate::db::access::set_no_touch(false);
+    }
+    let latency_tracking = srv.cfg.bool(D::LATENCY_TRACKING);
     let stat = srv.cmd_stats.entry(cmd.name).or_default();
     stat.calls += 1;
     stat.usec += usec;
+    if latency_tracking {
+        // Microseconds, as Redis measures them, recorded in nanoseconds.
+        stat.hist.get_or_insert_with(Default::default).record(usec * 1000);
+    }
+    if !matches!(result, Ok(Ok(()))) {
+        stat.failed += 1;
+    }
+    if block.is_none() {
+        srv.after_command(cmd, client, args, usec);
+    }
     match result {
         Ok(Ok(())) => return block,
         Ok(Err(e)) => {
-            stat.failed += 1;
             out.buf.truncate(mark);
             count_error(srv, e.text());
             out.error_bytes(e.text());
         }
         Err(_) => {
-            stat.failed += 1;
             out.buf.truncate(mark);
             tracing::warn!("command '{}' panicked; the server keeps running", cmd.name);
             let msg = format!("ERR internal error while running '{}'", cmd.name);

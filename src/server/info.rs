@@ -31,6 +31,72 @@ fn allocator_stat(f: fn() -> tikv_jemalloc_ctl::Result<usize>) -> u64 {
     f().unwrap_or(0) as u64
 }
 
+/// The memory figures INFO memory, MEMORY STATS and the metrics endpoint
+/// share, read once.
+pub struct MemFigures {
+    pub used: u64,
+    pub peak: u64,
+    pub startup: u64,
+    pub rss: u64,
+    pub active: u64,
+    pub resident: u64,
+    /// Output and query buffers of normal clients.
+    pub clients: u64,
+}
+
+pub fn memory_figures(srv: &Server) -> MemFigures {
+    let used = used_memory();
+    let peak = srv.peak_memory.get().max(used);
+    srv.peak_memory.set(peak);
+    let clients = srv
+        .clients
+        .values()
+        .map(|c| (c.qbuf.get() + c.pending.borrow().len()) as u64)
+        .sum();
+    MemFigures {
+        used,
+        peak,
+        startup: srv.startup_memory,
+        rss: rss(),
+        active: allocator_stat(tikv_jemalloc_ctl::stats::active::read),
+        resident: allocator_stat(tikv_jemalloc_ctl::stats::resident::read),
+        clients,
+    }
+}
+
+/// jemalloc's own statistics report (MEMORY MALLOC-STATS).
+pub fn allocator_report() -> String {
+    extern "C" fn write(opaque: *mut libc::c_void, msg: *const libc::c_char) {
+        // Safety: `opaque` is the String passed below, alive for the call;
+        // jemalloc passes NUL-terminated text.
+        unsafe {
+            let out = &mut *(opaque as *mut String);
+            out.push_str(&std::ffi::CStr::from_ptr(msg).to_string_lossy());
+        }
+    }
+    let mut out = String::new();
+    // Safety: the callback only appends to `out` during this call.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(Some(write), &mut out as *mut String as *mut libc::c_void, std::ptr::null());
+    }
+    out
+}
+
+/// Returns dirty pages of every arena to the system (MEMORY PURGE).
+pub fn purge_allocator() {
+    // 4096 is jemalloc's MALLCTL_ARENAS_ALL. Safety: a void mallctl with
+    // no input or output.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"arena.4096.purge".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
+}
+
 pub fn rss() -> u64 {
     let page = 4096;
     std::fs::read_to_string("/proc/self/statm")
@@ -197,7 +263,8 @@ fn section(srv: &Server, name: &str, o: &mut String) {
                 .unwrap_or(0);
             field!(o, "client_recent_max_input_buffer:{maxq}");
             field!(o, "client_recent_max_output_buffer:0");
-            let blocked = srv.clients.values().filter(|c| c.blocked.borrow().is_some()).count();
+            // Clients held by CLIENT PAUSE count as blocked, as in Redis.
+            let blocked = srv.clients.values().filter(|c| c.blocked.borrow().is_some() || c.paused.get()).count();
             field!(o, "blocked_clients:{blocked}");
             field!(o, "tracking_clients:{}", srv.tracking.clients);
             field!(o, "pubsub_clients:{}", srv.clients.values().filter(|c| c.in_pubsub()).count());
@@ -208,13 +275,9 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "total_blocking_keys_on_nokey:0");
         }
         "memory" => {
-            let used = used_memory();
-            let rss = rss();
-            let peak = srv.peak_memory.get().max(used);
-            srv.peak_memory.set(peak);
+            let m = memory_figures(srv);
+            let (used, rss, peak, active, resident) = (m.used, m.rss, m.peak, m.active, m.resident);
             let maxmem = cfg.int(D::MAXMEMORY) as u64;
-            let active = allocator_stat(tikv_jemalloc_ctl::stats::active::read);
-            let resident = allocator_stat(tikv_jemalloc_ctl::stats::resident::read);
             let sysmem = unsafe {
                 libc::sysconf(libc::_SC_PHYS_PAGES) as u64
                     * libc::sysconf(libc::_SC_PAGESIZE) as u64
@@ -312,7 +375,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "mem_replication_backlog:0");
             field!(o, "mem_total_replication_buffers:0");
             field!(o, "mem_clients_slaves:0");
-            field!(o, "mem_clients_normal:0");
+            field!(o, "mem_clients_normal:{}", m.clients);
             field!(o, "mem_cluster_links:0");
             field!(o, "mem_aof_buffer:{}", srv.aof.buf.capacity());
             field!(o, "mem_allocator:jemalloc-5.3.0");
@@ -445,7 +508,23 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "used_cpu_sys_main_thread:{sys:.6}");
             field!(o, "used_cpu_user_main_thread:{user:.6}");
         }
-        "modules" | "latencystats" => {}
+        "modules" => {}
+        "latencystats" => {
+            let percentiles: Vec<f64> = cfg
+                .str(D::LATENCY_TRACKING_INFO_PERCENTILES)
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let mut names: Vec<_> = srv.cmd_stats.iter().filter_map(|(n, s)| Some((*n, s.hist.as_ref()?))).collect();
+            names.sort_by_key(|(n, _)| *n);
+            for (n, h) in names {
+                let list: Vec<String> = percentiles
+                    .iter()
+                    .map(|&p| format!("{}={:.3}", super::latency::percentile_label(p), h.percentile(p) as f64 / 1000.0))
+                    .collect();
+                field!(o, "latency_percentiles_usec_{n}:{}", list.join(","));
+            }
+        }
         "commandstats" => {
             let mut names: Vec<_> = srv.cmd_stats.iter().collect();
             names.sort_by_key(|(n, _)| **n);

@@ -11,7 +11,12 @@ pub mod info;
 pub mod notify;
 pub mod tracking;
 pub mod propagate;
+pub mod latency;
+pub mod observe;
+pub mod outlimit;
+pub mod pause;
 pub mod pubsub;
+pub mod slowlog;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -77,12 +82,14 @@ impl Sampler {
     }
 }
 
-#[derive(Default, Debug, Clone, Copy)]
+#[derive(Default)]
 pub struct CmdStat {
     pub calls: u64,
     pub usec: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Durations, while `latency-tracking` is on.
+    pub hist: Option<latency::Histogram>,
 }
 
 pub struct Server {
@@ -133,6 +140,13 @@ pub struct Server {
     /// Replaying the AOF at start-up (no eviction, no expiry).
     pub loading: bool,
     pub acl: crate::acl::Acl,
+    pub slowlog: slowlog::SlowLog,
+    pub latency: latency::Monitor,
+    /// Ids of the clients in MONITOR mode.
+    pub monitors: Vec<u64>,
+    pub pause: Option<pause::Pause>,
+    /// client-output-buffer-limit, parsed.
+    pub out_limits: outlimit::Limits,
 }
 
 pub fn now_ms() -> i64 {
@@ -191,9 +205,15 @@ impl Server {
             aof: Default::default(),
             loading: false,
             acl,
+            slowlog: Default::default(),
+            latency: Default::default(),
+            monitors: Vec::new(),
+            pause: None,
+            out_limits: Default::default(),
         };
         srv.apply_access_config();
         srv.apply_notify_config();
+        srv.out_limits = outlimit::parse(&srv.cfg);
         srv
     }
 
@@ -207,20 +227,24 @@ impl Server {
         self.mem.refresh();
         self.apply_access_config();
         self.apply_notify_config();
+        self.out_limits = outlimit::parse(&self.cfg);
         let st = &self.stats;
         self.ops_sampler.borrow_mut().record([
             st.total_commands,
             st.net_input_bytes,
             st.net_output_bytes,
         ]);
-        if self.active_expire {
+        // Paused writes pause the deletions of expiry too.
+        if self.active_expire && !self.writes_paused() {
             let hz = self.cfg.int(D::HZ).clamp(1, 500) as u64;
             // Redis's slow cycle may use 25% of each cron period.
             let budget = std::time::Duration::from_micros(250_000 / hz);
             let effort = self.cfg.int(D::ACTIVE_EXPIRE_EFFORT);
             let t = Instant::now();
             self.ks.active_expire(now_ms(), budget, effort);
-            self.stats.expire_cycle_time_used_ms += t.elapsed().as_millis() as u64;
+            let ms = t.elapsed().as_millis() as u64;
+            self.stats.expire_cycle_time_used_ms += ms;
+            self.latency_event("expire-cycle", ms);
             self.publish_logged_key_events();
         }
         self.aof_cron();

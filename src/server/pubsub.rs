@@ -1,14 +1,12 @@
 //! The Pub/Sub registry: channel, pattern and shard-channel subscriptions,
-//! message delivery to subscribers' pending output, and the pubsub class of
-//! `client-output-buffer-limit` that disconnects subscribers which do not
-//! keep up instead of letting server memory grow.
+//! and message delivery to subscribers' pending output, bounded by the
+//! pubsub class of `client-output-buffer-limit` (see `outlimit`) so that
+//! subscribers which do not keep up are disconnected.
 
 use std::collections::HashMap;
-use std::rc::Rc;
-use std::time::Instant;
 
+use super::outlimit::deliver;
 use super::{Client, Server};
-use crate::config::D;
 use crate::resp::Out;
 use crate::util::glob::glob_match;
 
@@ -26,18 +24,6 @@ pub enum Kind {
     Channel,
     Pattern,
     Shard,
-}
-
-/// hard, soft limits (bytes) and soft seconds for pubsub clients.
-fn pubsub_limits(srv: &Server) -> (usize, usize, u64) {
-    let v: Vec<&str> = srv.cfg.str(D::CLIENT_OUTPUT_BUFFER_LIMIT).split_whitespace().collect();
-    for c in v.chunks(4) {
-        if c.len() == 4 && c[0] == "pubsub" {
-            let n = |s: &str| crate::config::parse_memory(s).unwrap_or(0).max(0) as usize;
-            return (n(c[1]), n(c[2]), c[3].parse().unwrap_or(0));
-        }
-    }
-    (0, 0, 0)
 }
 
 impl Server {
@@ -111,7 +97,7 @@ impl Server {
 
     /// Delivers a message; returns the number of receivers.
     pub fn publish(&mut self, channel: &[u8], msg: &[u8], shard: bool) -> usize {
-        let limits = pubsub_limits(self);
+        let limits = self.out_limits.pubsub;
         let mut n = 0;
         let ids: Vec<u64> = if shard {
             self.pubsub.shard_channels.get(channel).cloned().unwrap_or_default()
@@ -151,39 +137,5 @@ impl Server {
             }
         }
         n
-    }
-}
-
-/// Appends to a subscriber's pending output, enforcing the pubsub output
-/// buffer limits (hard: at once; soft: when exceeded for `soft_secs`).
-fn deliver(c: &Rc<Client>, bytes: &[u8], (hard, soft, soft_secs): (usize, usize, u64)) {
-    if c.close_asap.get() {
-        return;
-    }
-    let len = {
-        let mut p = c.pending.borrow_mut();
-        p.extend_from_slice(bytes);
-        p.len()
-    };
-    let over_hard = hard > 0 && len > hard;
-    let over_soft = soft > 0 && len > soft;
-    if !over_soft {
-        c.soft_limit_since.set(None);
-    }
-    let soft_expired = over_soft && {
-        let since = c.soft_limit_since.get().unwrap_or_else(Instant::now);
-        c.soft_limit_since.set(Some(since));
-        since.elapsed().as_secs() >= soft_secs
-    };
-    if over_hard || soft_expired {
-        tracing::warn!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            c.id,
-            c.addr
-        );
-        c.pending.borrow_mut().clear();
-        c.kill();
-    } else {
-        c.wake.notify_one();
     }
 }
