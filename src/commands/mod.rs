@@ -5,6 +5,7 @@
 //! Each family file exports a `COMMANDS` slice; adding a command means one
 //! entry there and one handler function.
 
+pub mod bitmaps;
 pub mod client_tracking;
 pub mod acl;
 pub mod connection;
@@ -336,6 +337,7 @@ pub fn table() -> &'static Table {
     T.get_or_init(|| {
         let families: &[&'static [Command]] = &[
             strings::COMMANDS,
+            bitmaps::COMMANDS,
             generic::COMMANDS,
             dump::COMMANDS,
             connection::COMMANDS,

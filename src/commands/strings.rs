@@ -43,12 +43,12 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// The string at `key`, if any; WRONGTYPE for other types.
-fn read_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut StrVal>, Error> {
+pub(crate) fn read_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut StrVal>, Error> {
     super::typed(ctx.lookup_with_out(key, true).0, Value::as_str_mut)
 }
 
 /// Looks up a key for writing (no hit/miss accounting).
-fn write_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut StrVal>, Error> {
+pub(crate) fn write_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut StrVal>, Error> {
     super::typed(ctx.lookup_with_out(key, false).0, Value::as_str_mut)
 }
 
@@ -355,7 +355,7 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     mset_generic(ctx, a, true)
 }
 
-fn max_len(ctx: &Ctx) -> usize {
+pub(crate) fn max_len(ctx: &Ctx) -> usize {
     // A string's length also has to fit its 32-bit header.
     (ctx.srv.cfg.int(D::PROTO_MAX_BULK_LEN) as usize).min(crate::db::thin::MAX_LEN)
 }
