@@ -664,3 +664,50 @@ fn differential(seed: u64, n: usize, gen: fn(&mut SmallRng) -> Vec<Vec<u8>>) {
         }
     }
 }
+
+/// The keyspace events (`__keyevent@0__:*` messages) a command sequence
+/// fires, up to the `set` of the key `end` sent last.
+fn events(s: &Server, cmds: &[&str]) -> Vec<Frame> {
+    let mut sub = s.raw();
+    sub.call(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    let mut c = s.raw();
+    c.call(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    for cmd in cmds {
+        c.call(&cmd.split(' ').collect::<Vec<_>>());
+    }
+    c.call(&["SET", "end", "1"]);
+    let mut got = Vec::new();
+    loop {
+        let f = sub.read();
+        if f == Frame::Array(Some(vec![
+            bulk("pmessage"),
+            bulk("__keyevent@0__:*"),
+            bulk("__keyevent@0__:set"),
+            bulk("end"),
+        ])) {
+            return got;
+        }
+        got.push(f);
+    }
+}
+
+#[test]
+fn bitmap_notifications_match_redis() {
+    let cmds = [
+        "SETBIT k 3 1",
+        "SETBIT k 3 1",
+        "SETBIT k 100 0",
+        "BITFIELD k GET u8 0",
+        "BITFIELD k SET u8 0 16",
+        "BITFIELD k INCRBY u8 0 1",
+        "BITFIELD n OVERFLOW FAIL INCRBY u8 0 300",
+        "BITOP OR d k",
+        "BITOP AND d nokey",
+        "BITOP AND d nokey",
+    ];
+    let ours = events(&Server::start(&[]), &cmds);
+    assert_eq!(ours.len(), 5, "{ours:?}");
+    if have_redis() {
+        assert_eq!(ours, events(&Server::start_redis(&[]), &cmds));
+    }
+}

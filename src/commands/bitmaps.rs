@@ -13,7 +13,7 @@ use super::{cmd, int_arg, is, Command, Keys, C_BITMAP, DENYOOM, FAST, KEY1, READ
 use crate::db::thin::{ThinBuf, MAX_LEN};
 use crate::db::{StrVal, Value};
 use crate::errors::{self, CmdResult, Error};
-use crate::server::Ctx;
+use crate::server::{notify, Ctx};
 use crate::util::num::parse_i64;
 
 const G: &str = "bitmap";
@@ -99,6 +99,7 @@ fn setbit(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     // Redis counts a change only when the string grew or the bit flipped.
     if grown || old != on {
         ctx.dirty(1);
+        ctx.notify(notify::STRING, "setbit", &a[1]);
     }
     ctx.out.int(old as i64);
     Ok(())
@@ -349,12 +350,14 @@ fn bitop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if res.is_empty() {
         if ctx.db().remove(dest).is_some() {
             ctx.dirty(1);
+            ctx.notify(notify::GENERIC, "del", dest);
         }
     } else {
         // Redis stores the result raw, never as an integer or embstr.
         let v = Value::Str(StrVal::Raw(ThinBuf::from_slice(&res)));
         ctx.db().set(dest, v, false, now);
         ctx.dirty(1);
+        ctx.notify(notify::STRING, "set", dest);
     }
     ctx.out.int(len as i64);
     Ok(())
@@ -555,14 +558,17 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> CmdResult {
         };
         if let Some(v) = new {
             f.write(b, v);
-            if v != old {
+            // A write counts when it changed the field or the string had
+            // to be created or grown for it; a failed one never does.
+            if v != old || grown {
                 changes += 1;
             }
         }
     }
-    // Redis counts each changed field, or one change for creating/growing.
-    let dirty = changes.max(grown as u64);
-    ctx.dirty(dirty);
+    if changes > 0 {
+        ctx.dirty(changes);
+        ctx.notify(notify::STRING, "setbit", &a[1]);
+    }
     ctx.out.array(replies.len());
     for r in replies {
         match r {
