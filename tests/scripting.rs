@@ -505,3 +505,56 @@ fn libraries_are_saved_in_rdb_files_readable_by_redis() {
         assert_eq!(b.call(&["GET", "plain"]), bulk("key"));
     }
 }
+
+#[test]
+fn a_busy_script_answers_busy_and_can_be_killed() {
+    let mut s = Server::start(&["--busy-reply-threshold", "100"]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    let spin = "local i = 0 while true do i = i + 1 end";
+    // Only clients connected before the script starts are answered.
+    assert_eq!(b.call(&["PING"]), simple("PONG"));
+    a.send(&["EVAL", spin, "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        b.call(&["GET", "x"]),
+        err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+    );
+    assert_eq!(b.call(&["SCRIPT", "KILL"]), simple("OK"));
+    match a.read() {
+        Frame::Error(e) => assert!(
+            e.starts_with(b"ERR Script killed by user with SCRIPT KILL... script: "),
+            "{}",
+            String::from_utf8_lossy(&e)
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.call(&["SCRIPT", "KILL"]), err("NOTBUSY No scripts in execution right now."));
+    // Functions are killed with FUNCTION KILL; FUNCTION STATS names them.
+    let lib = "#!lua name=busy\nredis.register_function{function_name='spin', callback=function() local i = 0 while true do i = i + 1 end end, flags={'no-writes'}}";
+    assert_eq!(b.call(&["FUNCTION", "LOAD", lib]), bulk("busy"));
+    a.send(&["FCALL", "spin", "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        b.call(&["SCRIPT", "KILL"]),
+        err("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+    );
+    let stats = format!("{:?}", b.call(&["FUNCTION", "STATS"]));
+    assert!(stats.contains(&format!("{:?}", bulk("spin"))), "{stats}");
+    assert_eq!(b.call(&["FUNCTION", "KILL"]), simple("OK"));
+    assert!(matches!(a.read(), Frame::Error(_)));
+    // A script that wrote cannot be killed; SHUTDOWN NOSAVE still works.
+    a.send(&["EVAL", &format!("redis.call('set','w','1') {spin}"), "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    match b.call(&["SCRIPT", "KILL"]) {
+        Frame::Error(e) => assert!(e.starts_with(b"UNKILLABLE"), "{}", String::from_utf8_lossy(&e)),
+        other => panic!("{other:?}"),
+    }
+    b.send(&["SHUTDOWN", "NOSAVE"]);
+    let t = std::time::Instant::now();
+    let child = s.child.as_mut().unwrap();
+    while child.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "server still running");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -315,12 +315,12 @@ fn evalsha_ro(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn fcall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let (keys, argv) = keys_and_args(a)?;
-    scripting::functions::call(ctx, &a[1], keys, argv, false)
+    scripting::functions::call(ctx, a, keys, argv, false)
 }
 
 fn fcall_ro(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let (keys, argv) = keys_and_args(a)?;
-    scripting::functions::call(ctx, &a[1], keys, argv, true)
+    scripting::functions::call(ctx, a, keys, argv, true)
 }
 
 fn script_load(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {

@@ -349,7 +349,14 @@ impl Registry {
 }
 
 /// FCALL / FCALL_RO.
-pub fn call(ctx: &mut Ctx, name: &[u8], keys: &[Bytes], argv: &[Bytes], ro: bool) -> CmdResult {
+pub fn call(
+    ctx: &mut Ctx,
+    command: &[Bytes],
+    keys: &[Bytes],
+    argv: &[Bytes],
+    ro: bool,
+) -> CmdResult {
+    let name = &command[1];
     let reg = &mut ctx.srv.scripting.functions;
     let lname = String::from_utf8_lossy(name).to_ascii_lowercase();
     let Some(lib) = reg.index.get(&lname).and_then(|l| reg.libs.get(l)) else {
@@ -388,6 +395,7 @@ pub fn call(ctx: &mut Ctx, name: &[u8], keys: &[Bytes], argv: &[Bytes], ro: bool
     let origin = Origin {
         name: &fname,
         source: "user_function",
+        command,
     };
     super::run(ctx, &lua, &slot, &flags, func, args, limits, &origin, true)
 }

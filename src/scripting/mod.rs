@@ -7,6 +7,7 @@
 //! scripts run in, and the error handler that locates errors in user code.
 
 pub mod api;
+pub mod busy;
 pub mod convert;
 pub mod functions;
 pub mod libs;
@@ -63,6 +64,8 @@ pub struct Limits {
 pub struct Origin<'a> {
     pub name: &'a str,
     pub source: &'a str,
+    /// The FCALL command line (FUNCTION STATS shows it).
+    pub command: &'a [Bytes],
 }
 
 /// Information about the running script, for SCRIPT KILL and FUNCTION STATS.
@@ -290,6 +293,7 @@ pub fn run_eval(
     let origin = Origin {
         name: sha,
         source: "user_script",
+        command: &[],
     };
     run(
         ctx,
@@ -332,10 +336,18 @@ pub fn run(
         started,
         flags: flags.clone(),
     });
+    let threshold = ctx.srv.cfg.int(D::BUSY_REPLY_THRESHOLD);
+    let others = (threshold > 0).then(|| busy_others(ctx, origin, is_function, started));
     let hook_flags = flags.clone();
     let _ = lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |_, _| {
+            if let Some(o) = others
+                .as_ref()
+                .filter(|_| started.elapsed().as_millis() as i64 >= threshold)
+            {
+                o.serve(&hook_flags);
+            }
             if hook_flags.kill.get() {
                 return Err(mlua::Error::runtime("killed"));
             }
@@ -386,6 +398,27 @@ pub fn run(
         }
         Ok((false, info)) => Err(Error::Bytes(script_error(&info, origin, killed))),
         Err(e) => Err(Error::Bytes(format!("ERR {e}").into_bytes())),
+    }
+}
+
+/// The clients a busy script answers (all but the caller and TLS ones).
+fn busy_others(ctx: &Ctx, origin: &Origin, is_function: bool, started: Instant) -> busy::Others {
+    let tls_port = ctx.srv.cfg.int(D::TLS_PORT);
+    let tls_suffix = format!(":{tls_port}");
+    busy::Others {
+        clients: ctx
+            .srv
+            .clients
+            .values()
+            .filter(|c| c.id != ctx.client.id && !(tls_port > 0 && c.laddr.ends_with(&tls_suffix)))
+            .cloned()
+            .collect(),
+        is_function,
+        name: origin.name.to_string(),
+        command: origin.command.to_vec(),
+        started,
+        libraries: ctx.srv.scripting.functions.libs.len(),
+        functions: ctx.srv.scripting.functions.function_count(),
     }
 }
 
