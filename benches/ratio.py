@@ -13,7 +13,9 @@ each on its own free 127.0.0.1 port with persistence off, then
    redust/redis;
 2. on freshly started servers, loads 1,000,000 keys (`key:%07d`, 100-byte
    values) with `redis-cli --pipe`, and reports RSS (/proc/<pid>/statm)
-   and INFO used_memory per key, and the ratios.
+   and INFO used_memory per key, and the ratios;
+3. on servers started with `appendonly yes, appendfsync everysec` (both
+   the same), SET 3 B with pipelining 1 and 16: the cost of the AOF.
 
 With --tls, both servers also listen on a TLS port (certificates made
 with the `openssl` CLI in a temp dir) and only SET and GET run, through
@@ -21,8 +23,8 @@ with the `openssl` CLI in a temp dir) and only SET and GET run, through
 
 Standard library only. Servers are stopped on exit, errors and Ctrl-C.
 
-    python3 benches/ratio.py [--quick] [--tls] [--requests N] [--redust PATH]
-                             [--json out.json]
+    python3 benches/ratio.py [--quick] [--tls] [--aof-only] [--requests N]
+                             [--redust PATH] [--json out.json]
 """
 
 import argparse
@@ -129,8 +131,10 @@ def make_certs(workdir):
 
 
 class Server:
-    def __init__(self, name, binary, certs=None):
+    def __init__(self, name, binary, certs=None, extra=()):
         self.name = name
+        # Directives appended to the command line (they override ours).
+        self.extra = list(extra)
         self.binary = binary
         self.proc = None
         self.port = None
@@ -153,7 +157,7 @@ class Server:
                 "--appendonly", "no",
                 "--dir", self.dir,
                 "--logfile", os.path.join(self.dir, "server.log"),
-            ]
+            ] + self.extra
             if self.certs:
                 self.tls_port = free_port()
                 cmd += [
@@ -308,13 +312,18 @@ def fmt_ratio(x):
     return "n/a" if x is None else "%.2f" % x
 
 
-def throughput(redis_bin, redust_bin, n, certs=None):
-    servers = {"redis": Server("redis", redis_bin, certs), "redust": Server("redust", redust_bin, certs)}
+AOF_EVERYSEC = ("--appendonly", "yes", "--appendfsync", "everysec")
+
+
+def throughput(redis_bin, redust_bin, n, certs=None, extra=(), loads=None):
+    servers = {"redis": Server("redis", redis_bin, certs, extra), "redust": Server("redust", redust_bin, certs, extra)}
     results = []
+    if loads is None:
+        loads = workloads(certs is not None)
     try:
         for s in servers.values():
             s.start()
-        for i, (test, size, pipe) in enumerate(workloads(certs is not None)):
+        for i, (test, size, pipe) in enumerate(loads):
             order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
             row = {"test": test.upper(), "value_size": size, "pipeline": pipe, "first": order[0]}
             # Pipelined runs go ~10x faster: give them more requests so a
@@ -439,6 +448,8 @@ def main():
                     help="keys for the memory part (default 1,000,000; 100,000 with --quick)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--skip-memory", action="store_true", help="only the throughput part")
+    ap.add_argument("--aof-only", action="store_true",
+                    help="only the appendonly yes / everysec SET part")
     ap.add_argument("--tls", action="store_true",
                     help="SET and GET over TLS (redis-benchmark --tls); no memory part")
     args = ap.parse_args()
@@ -473,10 +484,17 @@ def main():
     try:
         certs = make_certs(workdir) if args.tls else None
         results["tls"] = args.tls
-        print_header()
-        results["throughput"] = throughput(redis_bin, redust_bin, n, certs)
-        print()
-        if not args.skip_memory and not args.tls:
+        if not args.aof_only:
+            print_header()
+            results["throughput"] = throughput(redis_bin, redust_bin, n, certs)
+            print()
+        if not args.tls:
+            print("With %s on both servers:" % " ".join(AOF_EVERYSEC))
+            print_header()
+            results["aof_everysec"] = throughput(redis_bin, redust_bin, n, extra=AOF_EVERYSEC,
+                                                 loads=[("set", 3, 1), ("set", 3, 16)])
+            print()
+        if not args.skip_memory and not args.tls and not args.aof_only:
             print("Memory: %d keys key:%%07d with %d-byte values, loaded with redis-cli --pipe" % (
                 nkeys, VALUE_SIZE))
             results["memory"] = memory(redis_bin, redust_bin, nkeys, workdir)

@@ -4,6 +4,7 @@
 //! expiries replayed as absolute times, switching the AOF on at runtime;
 //! DUMP/RESTORE payloads interchangeable with Redis.
 mod common;
+mod helpers;
 use common::*;
 use redust::resp::reply::Frame;
 use std::path::PathBuf;
@@ -330,27 +331,11 @@ fn start_fails(d: &DataDir, extra: &[&str]) -> (bool, String) {
         &logs,
     ];
     args.extend_from_slice(extra);
-    let mut child = Command::new(redust_bin())
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let start = Instant::now();
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            return (
-                st.success(),
-                std::fs::read_to_string(&log).unwrap_or_default(),
-            );
-        }
-        if start.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return (true, "still running".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let out = helpers::run_to_exit(redust_bin(), &args, Duration::from_secs(10));
+    (
+        out.status.success(),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    )
 }
 
 #[test]

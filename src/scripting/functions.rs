@@ -286,9 +286,7 @@ impl Registry {
     pub fn dump(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.write_rdb(&mut out);
-        out.extend_from_slice(&(rdb::WRITE_VERSION as u16).to_le_bytes());
-        let crc = rdb::crc64(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
+        rdb::seal_payload(&mut out);
         out
     }
 

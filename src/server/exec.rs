@@ -223,6 +223,14 @@ fn run(
         out.error_bytes(e);
         return None;
     }
+    if cmd.flags & commands::WRITE != 0 {
+        if let Some(why) = &srv.aof.last_write_err {
+            let e = format!("MISCONF Errors writing to the AOF file: {why}");
+            count_error(srv, e.as_bytes());
+            out.error(&e);
+            return None;
+        }
+    }
     if in_multi && !runs_inside_multi(cmd.name) {
         if cmd.flags & commands::NO_MULTI != 0 {
             client.multi_error.set(true);

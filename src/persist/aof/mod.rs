@@ -121,6 +121,11 @@ impl Aof {
     }
 
     fn write_failed(&mut self, e: String) {
+        // As strerror() prints it, without Rust's " (os error N)".
+        let e = match e.find(" (os error ") {
+            Some(i) => e[..i].to_string(),
+            None => e,
+        };
         if self.last_write_err.is_none() {
             tracing::warn!("Error writing to the AOF file: {e}");
         }
