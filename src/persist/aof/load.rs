@@ -172,6 +172,17 @@ impl Server {
         }
         self.loading = false;
         res?;
+        // Replay ran at clock zero: give the keys a fresh access time, as
+        // an RDB load does, or they would all look idle since 1970.
+        let now = crate::server::now_ms();
+        for db in self.ks.dbs.iter_mut() {
+            let keys: Vec<Vec<u8>> = db.dict.iter().map(|(k, _)| k.to_vec()).collect();
+            for k in keys {
+                if let Some(e) = db.dict.get_mut(&k) {
+                    e.lru = crate::db::access::fresh(now);
+                }
+            }
+        }
         // Loading is not client traffic.
         self.stats = Default::default();
         self.cmd_stats.clear();
