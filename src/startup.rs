@@ -176,6 +176,17 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
             return 1;
         }
     };
+    // The Prometheus endpoint (metrics-port), on the same addresses.
+    let metrics_listeners = match cfg.int(D::METRICS_PORT) as u16 {
+        0 => Vec::new(),
+        port => match crate::net::bind_all(&cfg, port).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("Failed opening the metrics port: {e}");
+                return 1;
+            }
+        },
+    };
     let unixsocket = cfg.str(D::UNIXSOCKET).to_string();
     if listeners.is_empty() && tls_listeners.is_empty() && unixsocket.is_empty() {
         tracing::warn!("Configured to not listen anywhere, exiting.");
@@ -241,6 +252,9 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
                 return 1;
             }
         }
+    }
+    for l in metrics_listeners {
+        tasks.push(tokio::task::spawn_local(crate::net::metrics::accept(l, srv.clone())));
     }
     tasks.push(tokio::task::spawn_local(cron(srv.clone())));
     tracing::info!("Server initialized");

@@ -722,3 +722,66 @@ fn info_has_every_section_with_redis_field_names() {
         hits + 1
     );
 }
+
+/// One HTTP/1.1 request; returns (status line, body).
+fn http_get(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").expect("headers");
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.parse().ok())
+        .expect("content length");
+    assert_eq!(len, body.len());
+    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+}
+
+fn metric(body: &str, name: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn prometheus_endpoint_serves_info_figures() {
+    let mport = common::free_port();
+    let s = Server::start(&["--metrics-port", &mport.to_string()]);
+    let mut r = s.raw();
+    r.call(&["SET", "a", "1"]);
+    r.call(&["SELECT", "3"]);
+    r.call(&["SET", "b", "1"]);
+    r.call(&["EXPIRE", "b", "100"]);
+    r.call(&["GET", "b"]);
+    let (status, body) = http_get(mport, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(metric(&body, "redis_up"), 1.0);
+    assert_eq!(metric(&body, "redis_connected_clients"), 1.0);
+    assert!(metric(&body, "redis_memory_used_bytes") > 100_000.0);
+    assert_eq!(metric(&body, "redis_used_memory_bytes"), metric(&body, "redis_memory_used_bytes"));
+    assert_eq!(metric(&body, "redis_db_keys{db=\"db0\"}"), 1.0);
+    assert_eq!(metric(&body, "redis_db_keys{db=\"db3\"}"), 1.0);
+    assert_eq!(metric(&body, "redis_db_keys_expiring{db=\"db3\"}"), 1.0);
+    assert_eq!(metric(&body, "redis_keyspace_hits_total"), 1.0);
+    assert_eq!(metric(&body, "redis_commands_total{cmd=\"set\"}"), 2.0);
+    assert!(body.contains("# TYPE redis_commands_processed_total counter\n"));
+    assert!(body.contains("redis_instance_info{redis_version=\""));
+    // Every sample line is "name[{labels}] number".
+    for l in body.lines().filter(|l| !l.starts_with('#')) {
+        let (_, v) = l.rsplit_once(' ').expect(l);
+        assert!(v.parse::<f64>().is_ok(), "{l}");
+    }
+    // The figures move between scrapes.
+    let before = metric(&body, "redis_commands_processed_total");
+    r.call(&["PING"]);
+    let (_, body) = http_get(mport, "/metrics");
+    assert!(metric(&body, "redis_commands_processed_total") > before);
+    assert_eq!(http_get(mport, "/nope").0, "HTTP/1.1 404 Not Found");
+    // The Redis port is unaffected.
+    assert_eq!(r.call(&["PING"]), common::simple("PONG"));
+}

@@ -4,6 +4,7 @@
 
 pub mod allowlist;
 pub mod conn;
+pub mod metrics;
 pub mod tls;
 
 use std::cell::RefCell;

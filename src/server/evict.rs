@@ -80,6 +80,7 @@ impl Server {
         let lazy = self.cfg.bool(D::LAZYFREE_LAZY_EVICTION);
         let now = now_ms();
         let mut evicted = 0u64;
+        let started = std::time::Instant::now();
         while self.mem.used() > max {
             // Sample every database and keep the best candidate overall.
             let mut best: Option<(u64, usize, Vec<u8>)> = None;
@@ -127,6 +128,7 @@ impl Server {
                 self.mem.refresh();
             }
         }
+        self.latency_event("eviction-cycle", started.elapsed().as_millis() as u64);
         self.mem.used() <= max
     }
 }
