@@ -15,5 +15,6 @@ fi
 # but do not leave an unrelated server running on CI machines.
 if command -v systemctl >/dev/null; then systemctl stop redis-server >/dev/null 2>&1 || true; fi
 
+scripts/lint-dockerfile.sh
 cargo build --release --bin redust-server
 cargo test --release -- --test-threads=2 "$@"

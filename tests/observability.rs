@@ -785,3 +785,85 @@ fn prometheus_endpoint_serves_info_figures() {
     // The Redis port is unaffected.
     assert_eq!(r.call(&["PING"]), common::simple("PONG"));
 }
+
+// ---- Shipping: the container entrypoint, run outside Docker ----
+
+/// Runs scripts/docker-entrypoint.sh in `dir` with a fake `redis-server`
+/// first on PATH that records its arguments, umask and uid; returns
+/// (stdout, recorded lines).
+fn entrypoint(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (String, Vec<String>) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("redis-server");
+    let out = dir.join("out.txt");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\n{{ for a in \"$@\"; do echo \"arg=$a\"; done; echo \"umask=$(umask)\"; echo \"uid=$(id -u)\"; }} > {}\n", out.display()),
+    )
+    .unwrap();
+    let script = dir.join("docker-entrypoint.sh");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/docker-entrypoint.sh"), &script).unwrap();
+    for p in [&fake, &script, &bin, &dir.to_path_buf()] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let _ = std::fs::remove_file(&out);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let o = std::process::Command::new("sh")
+        .arg(&script)
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run entrypoint");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = std::fs::read_to_string(&out).unwrap_or_default();
+    (String::from_utf8_lossy(&o.stdout).into_owned(), rec.lines().map(String::from).collect())
+}
+
+fn recorded_args(rec: &[String]) -> Vec<&str> {
+    rec.iter().filter_map(|l| l.strip_prefix("arg=")).collect()
+}
+
+#[test]
+fn docker_entrypoint_rewrites_arguments_like_the_official_image() {
+    // Root would drop to the redis user, which this machine may not have.
+    let as_root = unsafe { libc::getuid() } == 0;
+    let env: &[(&str, &str)] = if as_root { &[("REDIS_USER", "nobody")] } else { &[] };
+    let d = common::temp_dir("entrypoint");
+    let (_, rec) = entrypoint(&d, &["--port", "7000"], env);
+    assert_eq!(recorded_args(&rec), ["--port", "7000", "--protected-mode", "no"]);
+    assert!(rec.contains(&"umask=0077".to_string()), "{rec:?}");
+    let (_, rec) = entrypoint(&d, &["/etc/my.conf", "--port", "1"], env);
+    assert_eq!(recorded_args(&rec), ["/etc/my.conf", "--port", "1"], "a config file decides protected-mode");
+    let (_, rec) = entrypoint(&d, &["redis-server", "--protected-mode", "yes"], env);
+    assert_eq!(recorded_args(&rec), ["--protected-mode", "yes"]);
+    let (_, rec) = entrypoint(&d, &["redis-server"], env);
+    assert_eq!(recorded_args(&rec), ["--protected-mode", "no"]);
+    // Anything else runs as given.
+    let (stdout, rec) = entrypoint(&d, &["echo", "hello"], env);
+    assert_eq!(stdout, "hello\n");
+    assert!(rec.is_empty());
+}
+
+#[test]
+fn docker_entrypoint_drops_root_and_hands_over_the_data_dir() {
+    if unsafe { libc::getuid() } != 0 {
+        return;
+    }
+    let Ok(o) = std::process::Command::new("id").args(["-u", "nobody"]).output() else { return };
+    let nobody = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    if nobody.is_empty() {
+        return;
+    }
+    let d = common::temp_dir("entrypoint-root");
+    std::fs::write(d.join("dump.rdb"), b"x").unwrap();
+    let (_, rec) = entrypoint(&d, &["--port", "1"], &[("REDIS_USER", "nobody")]);
+    assert!(rec.contains(&format!("uid={nobody}")), "{rec:?}");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(d.join("dump.rdb")).unwrap().uid().to_string(), nobody);
+    // Non-server commands keep root.
+    let (stdout, _) = entrypoint(&d, &["id", "-u"], &[("REDIS_USER", "nobody")]);
+    assert_eq!(stdout.trim(), "0");
+}
