@@ -150,6 +150,11 @@ pub fn key_flags(c: &Command, i: usize, args: &[Bytes]) -> &'static [&'static st
             _ => {}
         }
     }
+    // SORT's only key found after the first is its STORE destination (the
+    // BY/GET spec in between names no key).
+    if c.name == "sort" && i > 0 {
+        return &["OW", "update"];
+    }
     let s = specs(c.name);
     match s.get(i.min(s.len().saturating_sub(1))) {
         Some(f) => f,

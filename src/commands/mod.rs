@@ -20,6 +20,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod tx;
 pub mod zsets;
@@ -338,6 +339,7 @@ pub fn table() -> &'static Table {
         let families: &[&'static [Command]] = &[
             strings::COMMANDS,
             bitmaps::COMMANDS,
+            sort::COMMANDS,
             generic::COMMANDS,
             dump::COMMANDS,
             connection::COMMANDS,
