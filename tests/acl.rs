@@ -42,6 +42,13 @@ fn texts(f: &Frame) -> Vec<String> {
     }
 }
 
+/// The NOPERM reply to a refused command.
+fn noperm(user: &str, cmd: &str) -> Frame {
+    err(&format!(
+        "NOPERM User {user} has no permissions to run the '{cmd}' command"
+    ))
+}
+
 fn ok(r: &mut Raw, args: &[&str]) {
     assert_eq!(r.call(args), simple("OK"), "{args:?}");
 }
@@ -410,10 +417,7 @@ fn other_subcommands() {
             err("NOPERM No permissions to access a key")
         );
     }
-    assert_eq!(
-        k.call(&["CONFIG", "GET", "x"]),
-        err("NOPERM User k has no permissions to run the 'config|get' command")
-    );
+    assert_eq!(k.call(&["CONFIG", "GET", "x"]), noperm("k", "config|get"));
     assert_eq!(
         r.call(&["AUTH", "k2", "bad"]),
         err("WRONGPASS invalid username-password pair or user is disabled.")
@@ -586,12 +590,9 @@ fn noperm_for_commands_keys_channels_and_transactions() {
     let mut a = auth(&s, "app", "pw");
     assert_eq!(
         a.call(&["CONFIG", "GET", "maxmemory"]),
-        err("NOPERM User app has no permissions to run the 'config|get' command")
+        noperm("app", "config|get")
     );
-    assert_eq!(
-        a.call(&["FLUSHALL"]),
-        err("NOPERM User app has no permissions to run the 'flushall' command")
-    );
+    assert_eq!(a.call(&["FLUSHALL"]), noperm("app", "flushall"));
     assert_eq!(
         a.call(&["GET", "w1"]),
         err("NOPERM No permissions to access a key")
@@ -641,10 +642,7 @@ fn noperm_for_commands_keys_channels_and_transactions() {
         &["ACL", "SETUSER", "app", "-select", "+select|0"],
     );
     ok(&mut a, &["SELECT", "0"]);
-    assert_eq!(
-        a.call(&["SELECT", "1"]),
-        err("NOPERM User app has no permissions to run the 'select' command")
-    );
+    assert_eq!(a.call(&["SELECT", "1"]), noperm("app", "select"));
     // Channels: PUBLISH and SUBSCRIBE match patterns; PSUBSCRIBE needs the
     // pattern itself.
     assert_eq!(a.call(&["PUBLISH", "news.it", "m"]), Frame::Int(0));
@@ -680,10 +678,7 @@ fn noperm_for_commands_keys_channels_and_transactions() {
     ok(&mut admin, &["ACL", "SETUSER", "app", "-get"]);
     assert_eq!(
         a.call(&["EXEC"]),
-        Frame::Array(Some(vec![
-            err("NOPERM User app has no permissions to run the 'get' command"),
-            simple("OK")
-        ]))
+        Frame::Array(Some(vec![noperm("app", "get"), simple("OK")]))
     );
     let log = texts_frame(&mut admin, &["ACL", "LOG", "1"]);
     let e = texts(&log[0]);
@@ -695,10 +690,7 @@ fn noperm_for_commands_keys_channels_and_transactions() {
     ok(&mut a, &["MULTI"]);
     ok(&mut admin, &["ACL", "SETUSER", "app", "-exec"]);
     assert_eq!(a.call(&["EXEC"]), err("EXECABORT Transaction discarded because of: NOPERM User app has no permissions to run the 'exec' command"));
-    assert_eq!(
-        a.call(&["EXEC"]),
-        err("NOPERM User app has no permissions to run the 'exec' command")
-    );
+    assert_eq!(a.call(&["EXEC"]), noperm("app", "exec"));
     assert_eq!(a.call(&["DISCARD"]), err("ERR DISCARD without MULTI"));
     // Selectors: a call allowed by any selector runs.
     ok(
@@ -723,10 +715,7 @@ fn noperm_for_commands_keys_channels_and_transactions() {
         sl.call(&["SET", "g", "1"]),
         err("NOPERM No permissions to access a key")
     );
-    assert_eq!(
-        sl.call(&["DEL", "s"]),
-        err("NOPERM User sel has no permissions to run the 'del' command")
-    );
+    assert_eq!(sl.call(&["DEL", "s"]), noperm("sel", "del"));
 }
 
 #[test]
@@ -740,10 +729,7 @@ fn changes_reach_live_connections() {
     let mut u = auth(&s, "u", "p");
     assert_eq!(u.call(&["GET", "k"]), Frame::Bulk(None));
     ok(&mut admin, &["ACL", "SETUSER", "u", "-get"]);
-    assert_eq!(
-        u.call(&["GET", "k"]),
-        err("NOPERM User u has no permissions to run the 'get' command")
-    );
+    assert_eq!(u.call(&["GET", "k"]), noperm("u", "get"));
     let list = text(&admin.call(&["CLIENT", "LIST"]));
     assert!(list.lines().any(|l| l.contains(" user=u ")), "{list}");
     // A subscriber that loses its channel is disconnected.
@@ -926,18 +912,9 @@ fn managed_service_recipe() {
     let mut wr = auth(s, "writer", "pw");
     assert_eq!(wr.call(&["SET", "a", "1"]), simple("OK"));
     assert_eq!(rd.call(&["GET", "a"]), bulk("1"));
-    assert_eq!(
-        rd.call(&["SET", "a", "2"]),
-        err("NOPERM User reader has no permissions to run the 'set' command")
-    );
-    assert_eq!(
-        wr.call(&["FLUSHDB"]),
-        err("NOPERM User writer has no permissions to run the 'flushdb' command")
-    );
-    assert_eq!(
-        wr.call(&["KEYS", "*"]),
-        err("NOPERM User writer has no permissions to run the 'keys' command")
-    );
+    assert_eq!(rd.call(&["SET", "a", "2"]), noperm("reader", "set"));
+    assert_eq!(wr.call(&["FLUSHDB"]), noperm("writer", "flushdb"));
+    assert_eq!(wr.call(&["KEYS", "*"]), noperm("writer", "keys"));
 }
 
 #[test]
@@ -955,9 +932,14 @@ fn user_lines_aclfile_save_and_load() {
         texts(&r.call(&["ACL", "LIST"])),
         vec!["user alice on #ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb ~a* resetchannels -@all +get +set", "user default on nopass sanitize-payload ~* &* +@all -flushall"]
     );
-    assert_eq!(
-        r.call(&["FLUSHALL"]),
-        err("NOPERM User default has no permissions to run the 'flushall' command")
+    assert_eq!(r.call(&["FLUSHALL"]), noperm("default", "flushall"));
+    // CONFIG REWRITE writes the users' current rules in place of the lines.
+    ok(&mut r, &["ACL", "SETUSER", "alice", "+del"]);
+    ok(&mut r, &["CONFIG", "REWRITE"]);
+    let rewritten = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        rewritten.starts_with("user alice on #ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb ~a* resetchannels -@all +get +set +del\nuser default on nopass sanitize-payload ~* &* +@all -flushall\n"),
+        "{rewritten}"
     );
     drop(r);
     drop(s);
@@ -1085,7 +1067,11 @@ fn movable_keys_for_command_getkeys_and_watch() {
         ok(&mut w, &["MULTI"]);
         w.call(&["PING"]);
         let reply = w.call(&["EXEC"]);
-        assert_eq!(reply == Frame::Array(None) || reply == Frame::Null, aborted, "WATCH {watched} then {cmd:?}: {reply:?}");
+        assert_eq!(
+            reply == Frame::Array(None) || reply == Frame::Null,
+            aborted,
+            "WATCH {watched} then {cmd:?}: {reply:?}"
+        );
     }
 }
 

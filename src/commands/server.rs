@@ -714,7 +714,12 @@ fn config_rewrite(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
         ));
     };
     let original = std::fs::read_to_string(&path).unwrap_or_default();
-    let text = file::rewrite_text(&original, &ctx.srv.cfg);
+    let mut text = file::rewrite_text(&original, &ctx.srv.cfg);
+    // Users live in the ACL file when there is one; otherwise their
+    // current rules replace the file's `user` lines, as in Redis.
+    if ctx.srv.cfg.str(D::ACLFILE).is_empty() {
+        text = crate::acl::rewrite_user_lines(&text, &ctx.srv.acl.file_text());
+    }
     let tmp = path.with_extension("rewrite.tmp");
     let res = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path));
     if let Err(e) = res {
