@@ -240,6 +240,11 @@ fn monitor_lines(port: u16) -> Vec<String> {
         &[b"HELLO", b"2", b"AUTH", b"default", b"pw"],
         &[b"CLIENT", b"SETNAME", b"x"],
         &[b"DEL", b"x", b"n"],
+        &[
+            b"EVAL",
+            b"redis.call('set','y','1') return redis.call('get','y')",
+            b"0",
+        ],
         &[b"PING"],
     ];
     for a in cmds {
@@ -263,7 +268,12 @@ fn monitor_lines(port: u16) -> Vec<String> {
             let (_, rest) = l.split_once(' ').expect("timestamp");
             let (addr, args) = rest.split_once("] ").expect("client");
             let db = addr.trim_start_matches('[').split(' ').next().unwrap_or("");
-            format!("[{db} client] {args}")
+            let who = if addr.ends_with(" lua") {
+                "lua"
+            } else {
+                "client"
+            };
+            format!("[{db} {who}] {args}")
         })
         .collect()
 }
@@ -727,7 +737,11 @@ fn info_has_every_section_with_redis_field_names() {
 fn http_get(port: u16, path: &str) -> (String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\n\r\n"
+    )
+    .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     let (head, body) = resp.split_once("\r\n\r\n").expect("headers");
@@ -737,7 +751,10 @@ fn http_get(port: u16, path: &str) -> (String, String) {
         .and_then(|v| v.parse().ok())
         .expect("content length");
     assert_eq!(len, body.len());
-    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
 }
 
 fn metric(body: &str, name: &str) -> f64 {
@@ -763,7 +780,10 @@ fn prometheus_endpoint_serves_info_figures() {
     assert_eq!(metric(&body, "redis_up"), 1.0);
     assert_eq!(metric(&body, "redis_connected_clients"), 1.0);
     assert!(metric(&body, "redis_memory_used_bytes") > 100_000.0);
-    assert_eq!(metric(&body, "redis_used_memory_bytes"), metric(&body, "redis_memory_used_bytes"));
+    assert_eq!(
+        metric(&body, "redis_used_memory_bytes"),
+        metric(&body, "redis_memory_used_bytes")
+    );
     assert_eq!(metric(&body, "redis_db_keys{db=\"db0\"}"), 1.0);
     assert_eq!(metric(&body, "redis_db_keys{db=\"db3\"}"), 1.0);
     assert_eq!(metric(&body, "redis_db_keys_expiring{db=\"db3\"}"), 1.0);
@@ -802,13 +822,21 @@ fn entrypoint(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (St
     )
     .unwrap();
     let script = dir.join("docker-entrypoint.sh");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/docker-entrypoint.sh"), &script).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/docker-entrypoint.sh"),
+        &script,
+    )
+    .unwrap();
     for p in [&fake, &script, &bin, &dir.to_path_buf()] {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let _ = std::fs::remove_file(&out);
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let o = std::process::Command::new("sh")
         .arg(&script)
         .args(args)
@@ -819,7 +847,10 @@ fn entrypoint(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (St
         .expect("run entrypoint");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rec = std::fs::read_to_string(&out).unwrap_or_default();
-    (String::from_utf8_lossy(&o.stdout).into_owned(), rec.lines().map(String::from).collect())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        rec.lines().map(String::from).collect(),
+    )
 }
 
 fn recorded_args(rec: &[String]) -> Vec<&str> {
@@ -830,13 +861,24 @@ fn recorded_args(rec: &[String]) -> Vec<&str> {
 fn docker_entrypoint_rewrites_arguments_like_the_official_image() {
     // Root would drop to the redis user, which this machine may not have.
     let as_root = unsafe { libc::getuid() } == 0;
-    let env: &[(&str, &str)] = if as_root { &[("REDIS_USER", "nobody")] } else { &[] };
+    let env: &[(&str, &str)] = if as_root {
+        &[("REDIS_USER", "nobody")]
+    } else {
+        &[]
+    };
     let d = common::temp_dir("entrypoint");
     let (_, rec) = entrypoint(&d, &["--port", "7000"], env);
-    assert_eq!(recorded_args(&rec), ["--port", "7000", "--protected-mode", "no"]);
+    assert_eq!(
+        recorded_args(&rec),
+        ["--port", "7000", "--protected-mode", "no"]
+    );
     assert!(rec.contains(&"umask=0077".to_string()), "{rec:?}");
     let (_, rec) = entrypoint(&d, &["/etc/my.conf", "--port", "1"], env);
-    assert_eq!(recorded_args(&rec), ["/etc/my.conf", "--port", "1"], "a config file decides protected-mode");
+    assert_eq!(
+        recorded_args(&rec),
+        ["/etc/my.conf", "--port", "1"],
+        "a config file decides protected-mode"
+    );
     let (_, rec) = entrypoint(&d, &["redis-server", "--protected-mode", "yes"], env);
     assert_eq!(recorded_args(&rec), ["--protected-mode", "yes"]);
     let (_, rec) = entrypoint(&d, &["redis-server"], env);
@@ -852,7 +894,12 @@ fn docker_entrypoint_drops_root_and_hands_over_the_data_dir() {
     if unsafe { libc::getuid() } != 0 {
         return;
     }
-    let Ok(o) = std::process::Command::new("id").args(["-u", "nobody"]).output() else { return };
+    let Ok(o) = std::process::Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+    else {
+        return;
+    };
     let nobody = String::from_utf8_lossy(&o.stdout).trim().to_string();
     if nobody.is_empty() {
         return;
@@ -862,7 +909,13 @@ fn docker_entrypoint_drops_root_and_hands_over_the_data_dir() {
     let (_, rec) = entrypoint(&d, &["--port", "1"], &[("REDIS_USER", "nobody")]);
     assert!(rec.contains(&format!("uid={nobody}")), "{rec:?}");
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(std::fs::metadata(d.join("dump.rdb")).unwrap().uid().to_string(), nobody);
+    assert_eq!(
+        std::fs::metadata(d.join("dump.rdb"))
+            .unwrap()
+            .uid()
+            .to_string(),
+        nobody
+    );
     // Non-server commands keep root.
     let (stdout, _) = entrypoint(&d, &["id", "-u"], &[("REDIS_USER", "nobody")]);
     assert_eq!(stdout.trim(), "0");

@@ -248,6 +248,9 @@ fn run(
     let dirty_before = srv.dirty;
     srv.current_client = Some(client.id);
     let prop = srv.prop_begin(client.db.get());
+    if !srv.monitors.is_empty() {
+        srv.before_command(cmd, client, args);
+    }
     let no_touch = client.no_touch.get();
     if no_touch {
         // TOUCH is how a NO-TOUCH client still marks keys as used.

@@ -28,14 +28,25 @@ impl Server {
             };
             self.latency.add(event, usec / 1000);
         }
-        if !self.monitors.is_empty() && cmd.flags & (SKIP_MONITOR | ADMIN) == 0 {
+        if !self.monitors.is_empty()
+            && cmd.flags & (SKIP_MONITOR | ADMIN) == 0
+            && !runs_scripts(cmd.name)
+        {
+            self.feed_monitors(client, args);
+        }
+    }
+
+    /// MONITOR shows a script call before the commands the script runs
+    /// (even though these commands are flagged skip_monitor, as in Redis).
+    pub fn before_command(&mut self, cmd: &Command, client: &Client, args: &[Bytes]) {
+        if runs_scripts(cmd.name) {
             self.feed_monitors(client, args);
         }
     }
 
     /// Sends a command's MONITOR line to every monitoring client.
     pub fn feed_monitors(&mut self, client: &Client, args: &[Bytes]) {
-        let line = monitor_line(client, args);
+        let line = monitor_line(client, args, self.scripting.running.is_some());
         let limits = self.out_limits;
         self.monitors.retain(|id| self.clients.contains_key(id));
         for id in &self.monitors {
@@ -57,11 +68,14 @@ impl Server {
 
 /// `+1339518083.107412 [0 127.0.0.1:60866] "set" "x" "6"`, the line Redis
 /// sends to MONITOR clients.
-fn monitor_line(client: &Client, args: &[Bytes]) -> Vec<u8> {
+/// Commands a script runs show `lua` as their client.
+fn monitor_line(client: &Client, args: &[Bytes], from_script: bool) -> Vec<u8> {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let addr = if client.unix {
+    let addr = if from_script {
+        "lua".to_string()
+    } else if client.unix {
         format!(
             "unix:{}",
             client.addr.strip_suffix(":0").unwrap_or(&client.addr)
@@ -87,6 +101,11 @@ fn monitor_line(client: &Client, args: &[Bytes]) -> Vec<u8> {
     }
     line.extend_from_slice(b"\r\n");
     line
+}
+
+/// EVAL, EVALSHA, FCALL and their read-only forms.
+fn runs_scripts(name: &str) -> bool {
+    name.starts_with("eval") || name.starts_with("fcall")
 }
 
 /// A quoted, escaped rendering of `s` that is always printable, in the
