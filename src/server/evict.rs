@@ -71,6 +71,10 @@ impl Server {
         if max == 0 || self.mem.used() <= max {
             return true;
         }
+        // CLIENT PAUSE holds evictions too, as in Redis.
+        if self.writes_paused() {
+            return true;
+        }
         let policy = self.cfg.str(D::MAXMEMORY_POLICY).to_string();
         if policy == "noeviction" {
             return false;
