@@ -380,3 +380,606 @@ fn hll_keyspace_events() {
     );
     assert_eq!(seen, ["pfadd h", "pfadd m"]);
 }
+
+// ---------------------------------------------------------------------------
+// Geo
+// ---------------------------------------------------------------------------
+
+fn bulks(v: &[&str]) -> Frame {
+    Frame::Array(Some(v.iter().map(|s| bulk(s)).collect()))
+}
+
+fn sicily(c: &mut Raw) {
+    let r = c.call(&[
+        "GEOADD",
+        "Sicily",
+        "13.361389",
+        "38.115556",
+        "Palermo",
+        "15.087269",
+        "37.502669",
+        "Catania",
+    ]);
+    assert_eq!(r, Frame::Int(2));
+}
+
+#[test]
+fn geoadd_geopos_geodist_geohash() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    sicily(&mut c);
+    assert_eq!(
+        c.call(&["ZSCORE", "Sicily", "Palermo"]),
+        bulk("3479099956230698")
+    );
+    assert_eq!(c.call(&["TYPE", "Sicily"]), simple("zset"));
+    let palermo = bulks(&["13.36138933897018433", "38.11555639549629859"]);
+    assert_eq!(
+        c.call(&["GEOPOS", "Sicily", "Palermo", "nosuch"]),
+        Frame::Array(Some(vec![palermo, Frame::Array(None)]))
+    );
+    assert_eq!(
+        c.call(&["GEOPOS", "nokey", "a"]),
+        Frame::Array(Some(vec![Frame::Array(None)]))
+    );
+    assert_eq!(
+        c.call(&["GEODIST", "Sicily", "Palermo", "Catania"]),
+        bulk("166274.1516")
+    );
+    assert_eq!(
+        c.call(&["GEODIST", "Sicily", "Palermo", "Catania", "KM"]),
+        bulk("166.2742")
+    );
+    assert_eq!(
+        c.call(&["GEODIST", "Sicily", "Palermo", "Catania", "mi"]),
+        bulk("103.3182")
+    );
+    assert_eq!(
+        c.call(&["GEODIST", "Sicily", "Palermo", "Catania", "ft"]),
+        bulk("545518.8700")
+    );
+    assert_eq!(
+        c.call(&["GEODIST", "Sicily", "Palermo", "nosuch"]),
+        Frame::Bulk(None)
+    );
+    assert_eq!(c.call(&["GEODIST", "nokey", "a", "b"]), Frame::Bulk(None));
+    assert_eq!(
+        c.call(&["GEOHASH", "Sicily", "Palermo", "Catania", "nosuch"]),
+        Frame::Array(Some(vec![
+            bulk("sqc8b49rny0"),
+            bulk("sqdtr74hyu0"),
+            Frame::Bulk(None)
+        ]))
+    );
+    // The corner of the indexable area.
+    c.call(&["GEOADD", "Sicily", "180", "85.05112878", "edge"]);
+    assert_eq!(
+        c.call(&["ZSCORE", "Sicily", "edge"]),
+        bulk("13510798882111488")
+    );
+    assert_eq!(
+        c.call(&["GEOPOS", "Sicily", "edge"]),
+        Frame::Array(Some(vec![bulks(&["180", "85.0511287799999991"])]))
+    );
+    assert_eq!(
+        c.call(&["GEOHASH", "Sicily", "edge"]),
+        bulks(&["bp05b5048p0"])
+    );
+    // NX / XX / CH are ZADD's.
+    assert_eq!(
+        c.call(&["GEOADD", "Sicily", "NX", "13", "38", "Palermo", "1", "1", "new"]),
+        Frame::Int(1)
+    );
+    assert_eq!(
+        c.call(&["GEOADD", "Sicily", "XX", "CH", "13", "38", "Palermo", "1", "1", "new2"]),
+        Frame::Int(1)
+    );
+    assert_eq!(c.call(&["EXISTS", "new2"]), Frame::Int(0));
+    assert_eq!(c.call(&["ZCARD", "Sicily"]), Frame::Int(4));
+    // RESP3: coordinates are doubles, distances stay bulk strings.
+    c.call(&["GEOADD", "Sicily", "13.361389", "38.115556", "Palermo"]);
+    c.call(&["HELLO", "3"]);
+    c.send(&["GEOPOS", "Sicily", "Catania"]);
+    let (_, raw) = c.read_raw().unwrap();
+    assert_eq!(
+        raw,
+        b"*1\r\n*2\r\n,15.08726745843887329\r\n,37.50266842333162032\r\n"
+    );
+    assert_eq!(
+        c.call_raw(&["GEODIST", "Sicily", "Palermo", "Catania"]),
+        b"$11\r\n166274.1516\r\n"
+    );
+}
+
+#[test]
+fn geosearch_and_georadius() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    sicily(&mut c);
+    c.call(&[
+        "GEOADD",
+        "Sicily",
+        "12.758489",
+        "38.788135",
+        "edge1",
+        "17.241510",
+        "38.788135",
+        "edge2",
+    ]);
+    // The examples of Redis's GEOSEARCH page.
+    let r = c.call(&[
+        "GEOSEARCH",
+        "Sicily",
+        "FROMLONLAT",
+        "15",
+        "37",
+        "BYRADIUS",
+        "200",
+        "km",
+        "ASC",
+    ]);
+    assert_eq!(r, bulks(&["Catania", "Palermo"]));
+    let r = c.call(&[
+        "GEOSEARCH",
+        "Sicily",
+        "FROMLONLAT",
+        "15",
+        "37",
+        "BYBOX",
+        "400",
+        "400",
+        "km",
+        "ASC",
+        "WITHCOORD",
+        "WITHDIST",
+    ]);
+    let item = |m: &str, d: &str, x: &str, y: &str| {
+        Frame::Array(Some(vec![bulk(m), bulk(d), bulks(&[x, y])]))
+    };
+    assert_eq!(
+        r,
+        Frame::Array(Some(vec![
+            item(
+                "Catania",
+                "56.4413",
+                "15.08726745843887329",
+                "37.50266842333162032"
+            ),
+            item(
+                "Palermo",
+                "190.4424",
+                "13.36138933897018433",
+                "38.11555639549629859"
+            ),
+            item(
+                "edge2",
+                "279.7403",
+                "17.24151045083999634",
+                "38.78813451624225195"
+            ),
+            item(
+                "edge1",
+                "279.7405",
+                "12.7584877610206604",
+                "38.78813451624225195"
+            ),
+        ]))
+    );
+    let r = c.call(&[
+        "GEOSEARCH",
+        "Sicily",
+        "FROMMEMBER",
+        "Palermo",
+        "BYRADIUS",
+        "200",
+        "km",
+        "DESC",
+        "WITHHASH",
+    ]);
+    let hashed = |m: &str, h: i64| Frame::Array(Some(vec![bulk(m), Frame::Int(h)]));
+    assert_eq!(
+        r,
+        Frame::Array(Some(vec![
+            hashed("Catania", 3479447370796909),
+            hashed("edge1", 3479273021651468),
+            hashed("Palermo", 3479099956230698)
+        ]))
+    );
+    let r = c.call(&[
+        "GEORADIUS",
+        "Sicily",
+        "15",
+        "37",
+        "200",
+        "km",
+        "WITHDIST",
+        "ASC",
+        "COUNT",
+        "1",
+    ]);
+    assert_eq!(
+        r,
+        Frame::Array(Some(vec![Frame::Array(Some(vec![
+            bulk("Catania"),
+            bulk("56.4413")
+        ]))]))
+    );
+    let r = c.call(&["GEORADIUSBYMEMBER_RO", "Sicily", "Palermo", "100", "km"]);
+    assert_eq!(r, bulks(&["Palermo", "edge1"]));
+    let r = c.call(&[
+        "GEOSEARCH",
+        "Sicily",
+        "FROMLONLAT",
+        "15",
+        "37",
+        "BYRADIUS",
+        "1",
+        "m",
+    ]);
+    assert_eq!(r, Frame::Array(Some(vec![])));
+    assert_eq!(
+        c.call(&[
+            "GEOSEARCH",
+            "nokey",
+            "FROMMEMBER",
+            "x",
+            "BYRADIUS",
+            "1",
+            "km"
+        ]),
+        Frame::Array(Some(vec![]))
+    );
+    assert_eq!(
+        c.call(&["GEORADIUSBYMEMBER", "nokey", "x", "bad", "km"]),
+        Frame::Array(Some(vec![]))
+    );
+
+    // Storing: by geohash score, or by distance in the unit asked for.
+    let r = c.call(&[
+        "GEOSEARCHSTORE",
+        "d",
+        "Sicily",
+        "FROMLONLAT",
+        "15",
+        "37",
+        "BYRADIUS",
+        "200",
+        "km",
+        "STOREDIST",
+    ]);
+    assert_eq!(r, Frame::Int(2));
+    assert_eq!(
+        c.call(&["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        bulks(&[
+            "Catania",
+            "56.441257870158204",
+            "Palermo",
+            "190.44242984775784"
+        ])
+    );
+    assert_eq!(
+        c.call(&["GEORADIUS", "Sicily", "15", "37", "100", "km", "STORE", "d"]),
+        Frame::Int(1)
+    );
+    assert_eq!(
+        c.call(&["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
+        bulks(&["Catania", "3479447370796909"])
+    );
+    assert_eq!(
+        c.call(&[
+            "GEORADIUSBYMEMBER",
+            "Sicily",
+            "Catania",
+            "1",
+            "m",
+            "STORE",
+            "d"
+        ]),
+        Frame::Int(1)
+    );
+    c.call(&["SET", "d", "x"]);
+    assert_eq!(
+        c.call(&["GEORADIUS", "Sicily", "0", "0", "1", "km", "STORE", "d"]),
+        Frame::Int(0)
+    );
+    assert_eq!(c.call(&["EXISTS", "d"]), Frame::Int(0));
+    c.call(&["SET", "d", "x"]);
+    assert_eq!(
+        c.call(&["GEORADIUS", "nokey", "0", "0", "1", "km", "STORE", "d"]),
+        Frame::Int(0)
+    );
+    assert_eq!(c.call(&["EXISTS", "d"]), Frame::Int(0));
+}
+
+#[test]
+fn geo_errors() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    sicily(&mut c);
+    c.call(&["SET", "str", "x"]);
+    let e = |m: &str| err(m);
+    let cases: &[(&[&str], &str)] = &[
+        (&["GEOADD", "g", "10", "100", "m"], "ERR invalid longitude,latitude pair 10.000000,100.000000"),
+        (&["GEOADD", "g", "-180.5", "0", "m"], "ERR invalid longitude,latitude pair -180.500000,0.000000"),
+        (&["GEOADD", "g", "x", "0", "m"], "ERR value is not a valid float"),
+        (&["GEOADD", "g", "1", "2", "m", "3"], "ERR syntax error"),
+        (&["GEOADD", "g", "NX", "XX", "1", "2", "m"], "ERR syntax error"),
+        (&["GEOADD", "g", "NX", "CH", "CH"], "ERR syntax error"),
+        (&["GEOADD", "g", "1", "2"], "ERR wrong number of arguments for 'geoadd' command"),
+        (&["GEOADD", "str", "1", "2", "m"], "WRONGTYPE Operation against a key holding the wrong kind of value"),
+        (&["GEOPOS", "str", "m"], "WRONGTYPE Operation against a key holding the wrong kind of value"),
+        (&["GEODIST", "Sicily", "a", "b", "yd"], "ERR unsupported unit provided. please use M, KM, FT, MI"),
+        (&["GEODIST", "Sicily", "a", "b", "km", "x"], "ERR syntax error"),
+        (&["GEORADIUS", "Sicily", "15", "37", "-1", "km"], "ERR radius cannot be negative"),
+        (&["GEORADIUS", "Sicily", "15", "37", "x", "km"], "ERR need numeric radius"),
+        (&["GEORADIUS", "Sicily", "15", "37", "1", "km", "COUNT", "0"], "ERR COUNT must be > 0"),
+        (&["GEORADIUS", "Sicily", "15", "37", "1", "km", "COUNT", "x"], "ERR value is not an integer or out of range"),
+        (&["GEORADIUS", "Sicily", "15", "37", "1", "km", "ANY"], "ERR the ANY argument requires COUNT argument"),
+        (&["GEORADIUS", "Sicily", "15", "37", "1", "km", "STORE", "d", "WITHDIST"], "ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options"),
+        (&["GEORADIUS_RO", "Sicily", "15", "37", "1", "km", "STORE", "d"], "ERR syntax error"),
+        (&["GEORADIUSBYMEMBER", "Sicily", "nosuch", "1", "km"], "ERR could not decode requested zset member"),
+        (&["GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "1", "-1", "km"], "ERR height or width cannot be negative"),
+        (&["GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "x", "1", "km"], "ERR need numeric width"),
+        (&["GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "1", "x", "km"], "ERR need numeric height"),
+        (&["GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "km", "BYBOX", "1", "1", "km"], "ERR syntax error"),
+        (&["GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "km", "STORE", "x"], "ERR syntax error"),
+        (&["GEOsearch", "Sicily", "BYRADIUS", "1", "km", "WITHDIST", "WITHHASH"], "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for GEOsearch"),
+        (&["GEOSEARCH", "Sicily", "FROMLONLAT", "1", "2", "WITHDIST", "ASC"], "ERR exactly one of BYRADIUS and BYBOX can be specified for GEOSEARCH"),
+        (&["GEOSEARCH", "nokey", "FROMLONLAT", "200", "1", "BYRADIUS", "1", "km"], "ERR invalid longitude,latitude pair 200.000000,1.000000"),
+        (&["GEOSEARCH", "Sicily", "FROMMEMBER", "nosuch", "BYRADIUS", "1", "km"], "ERR could not decode requested zset member"),
+        (&["GEOSEARCHSTORE", "d", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "km", "WITHCOORD"], "ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options"),
+        (&["GEOSEARCH", "str", "FROMLONLAT", "15", "37", "BYRADIUS", "1", "km"], "WRONGTYPE Operation against a key holding the wrong kind of value"),
+    ];
+    for (cmd, want) in cases {
+        assert_eq!(c.call(cmd), e(want), "{cmd:?}");
+    }
+    assert_eq!(c.call(&["ZCARD", "Sicily"]), Frame::Int(2));
+    assert_eq!(c.call(&["EXISTS", "g", "d"]), Frame::Int(0));
+}
+
+#[test]
+fn geo_keyspace_events() {
+    let s = Server::start(&[]);
+    let seen = key_events(
+        &s,
+        &[
+            &["GEOADD", "g", "1", "2", "m"],
+            &[
+                "GEOSEARCHSTORE",
+                "d1",
+                "g",
+                "FROMLONLAT",
+                "1",
+                "2",
+                "BYRADIUS",
+                "10",
+                "km",
+            ],
+            &["GEORADIUS", "g", "1", "2", "10", "km", "STORE", "d2"],
+            &["GEORADIUSBYMEMBER", "g", "m", "10", "km", "STOREDIST", "d3"],
+            &["GEORADIUS", "g", "50", "50", "10", "km", "STORE", "d3"],
+        ],
+    );
+    assert_eq!(
+        seen,
+        [
+            "zadd g",
+            "geosearchstore d1",
+            "georadiusstore d2",
+            "georadiusstore d3",
+            "del d3"
+        ]
+    );
+}
+
+/// A coordinate: mostly around Sicily (dense enough for searches to find
+/// several members), sometimes anywhere, at the edges of the valid area, or
+/// invalid. Edge points get their own member name so that no two members
+/// share a position (ties in distance are ordered differently by Redis's
+/// partial sort).
+fn geo_point(r: &mut SmallRng) -> (String, String, Option<String>) {
+    match r.gen_range(0..50) {
+        0 => {
+            const EDGES: &[(&str, &str)] = &[
+                ("180", "85.05112878"),
+                ("-180", "-85.05112878"),
+                ("0", "0"),
+                ("179.9999", "0.5"),
+                ("-179.9999", "-0.5"),
+                ("12", "85"),
+                ("-120", "-84.9"),
+            ];
+            let i = r.gen_range(0..EDGES.len());
+            (
+                EDGES[i].0.into(),
+                EDGES[i].1.into(),
+                Some(format!("edge{i}")),
+            )
+        }
+        1 => (
+            ["200", "x", "", "1e400"][r.gen_range(0..4)].into(),
+            "10".into(),
+            None,
+        ),
+        2 => (
+            "10".into(),
+            ["90", "-85.06", "nan"][r.gen_range(0..3)].into(),
+            None,
+        ),
+        3..=8 => (
+            format!("{:.6}", r.gen_range(-180.0..180.0)),
+            format!("{:.6}", r.gen_range(-85.0..85.0)),
+            None,
+        ),
+        _ => (
+            format!("{:.6}", r.gen_range(12.0..16.0)),
+            format!("{:.6}", r.gen_range(36.0..39.0)),
+            None,
+        ),
+    }
+}
+
+fn geo_member(r: &mut SmallRng) -> String {
+    format!("m{}", r.gen_range(0..40))
+}
+
+fn geo_radius(r: &mut SmallRng) -> (String, String) {
+    let v = [
+        "0", "1", "10", "50", "100", "200", "500", "1000", "3000", "7000", "-1", "x",
+    ];
+    let u = ["m", "km", "km", "km", "mi", "ft", "KM", "yd"];
+    let mut radius = v[r.gen_range(0..v.len() - 2)].to_string();
+    if r.gen_bool(0.03) {
+        radius = v[r.gen_range(0..v.len())].into();
+    }
+    let mut unit = u[r.gen_range(1..u.len() - 1)].to_string();
+    if unit == "m" || unit == "ft" {
+        radius = format!("{}000", radius);
+    }
+    if r.gen_bool(0.03) {
+        unit = u[r.gen_range(0..u.len())].into();
+    }
+    (radius, unit)
+}
+
+fn geo_options(r: &mut SmallRng, c: &mut Vec<String>, store: bool) {
+    let mut opts: Vec<Vec<String>> = Vec::new();
+    if !store {
+        for o in ["WITHDIST", "WITHHASH", "WITHCOORD"] {
+            if r.gen_bool(0.4) {
+                opts.push(sv(&[o]));
+            }
+        }
+    }
+    match r.gen_range(0..4) {
+        0 => opts.push(sv(&["ASC"])),
+        1 => opts.push(sv(&["desc"])),
+        _ => {}
+    }
+    if r.gen_bool(0.4) {
+        let choices = if r.gen_bool(0.95) { 5 } else { 7 };
+        let n = ["1", "2", "3", "5", "100", "0", "x"][r.gen_range(0..choices)];
+        opts.push(sv(&["COUNT", n]));
+        if r.gen_bool(0.3) {
+            opts.push(sv(&["ANY"]));
+        }
+    }
+    if r.gen_bool(0.02) {
+        opts.push(sv(&["ANY"]));
+    }
+    // Options may come in any order.
+    for i in (1..opts.len()).rev() {
+        let j = r.gen_range(0..=i);
+        opts.swap(i, j);
+    }
+    c.extend(opts.into_iter().flatten());
+}
+
+fn geo_command(r: &mut SmallRng) -> Vec<String> {
+    const KEYS: &[&str] = &["g1", "g1", "g1", "g2", "str", "nokey"];
+    let k = KEYS[r.gen_range(0..KEYS.len())].to_string();
+    match r.gen_range(0..30) {
+        0..=7 => {
+            let mut c = sv(&["GEOADD", &k]);
+            for o in ["NX", "XX", "CH"] {
+                if r.gen_bool(0.05) {
+                    c.push(o.into());
+                }
+            }
+            for _ in 0..r.gen_range(1..6) {
+                let (lon, lat, m) = geo_point(r);
+                c.extend([lon, lat, m.unwrap_or_else(|| geo_member(r))]);
+            }
+            if r.gen_bool(0.02) {
+                c.pop();
+            }
+            c
+        }
+        8..=9 => {
+            let mut c = sv(&["GEOPOS", &k]);
+            c.extend((0..r.gen_range(1..4)).map(|_| geo_member(r)));
+            c
+        }
+        10..=11 => {
+            let mut c = sv(&["GEODIST", &k, &geo_member(r), &geo_member(r)]);
+            if r.gen_bool(0.7) {
+                c.push(["m", "km", "mi", "ft", "KM", "yd"][r.gen_range(0..6)].into());
+            }
+            c
+        }
+        12 => {
+            let mut c = sv(&["GEOHASH", &k]);
+            c.extend((0..r.gen_range(1..4)).map(|_| geo_member(r)));
+            c
+        }
+        13..=18 => {
+            let store = r.gen_bool(0.2);
+            let mut c = if store {
+                sv(&["GEOSEARCHSTORE", "dst", &k])
+            } else {
+                sv(&["GEOSEARCH", &k])
+            };
+            if r.gen_bool(0.5) {
+                c.extend(sv(&["FROMMEMBER", &geo_member(r)]));
+            } else {
+                let (lon, lat, _) = geo_point(r);
+                c.extend(["FROMLONLAT".to_string(), lon, lat]);
+            }
+            let (rad, unit) = geo_radius(r);
+            if r.gen_bool(0.5) {
+                c.extend(["BYRADIUS".to_string(), rad, unit]);
+            } else {
+                let (h, _) = geo_radius(r);
+                c.extend(["BYBOX".to_string(), rad, h, unit]);
+            }
+            geo_options(r, &mut c, store);
+            if store && r.gen_bool(0.5) {
+                c.push("STOREDIST".into());
+            }
+            c
+        }
+        19..=23 => {
+            let by_member = r.gen_bool(0.5);
+            let ro = r.gen_bool(0.3);
+            let name = match (by_member, ro) {
+                (false, false) => "GEORADIUS",
+                (false, true) => "GEORADIUS_RO",
+                (true, false) => "GEORADIUSBYMEMBER",
+                (true, true) => "GEORADIUSBYMEMBER_RO",
+            };
+            let mut c = sv(&[name, &k]);
+            if by_member {
+                c.push(geo_member(r));
+            } else {
+                let (lon, lat, _) = geo_point(r);
+                c.extend([lon, lat]);
+            }
+            let (rad, unit) = geo_radius(r);
+            c.extend([rad, unit]);
+            let store = !ro && r.gen_bool(0.3);
+            geo_options(r, &mut c, store);
+            if store {
+                c.extend(sv(&[
+                    if r.gen_bool(0.5) {
+                        "STORE"
+                    } else {
+                        "STOREDIST"
+                    },
+                    "dst",
+                ]));
+            }
+            c
+        }
+        24..=25 => sv(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]),
+        26 => sv(&["OBJECT", "ENCODING", "dst"]),
+        27 => sv(&["ZREM", &k, &geo_member(r)]),
+        28 => sv(&["DEL", if r.gen_bool(0.5) { "dst" } else { &k }]),
+        _ => sv(&["ZRANGE", &k, "0", "-1", "WITHSCORES"]),
+    }
+}
+
+#[test]
+fn geo_matches_redis() {
+    let setup = vec![sv(&["SET", "str", "x"])];
+    differential("geo", &[], &setup, commands(3000), geo_command);
+}

@@ -11,6 +11,7 @@ pub mod acl;
 pub mod connection;
 pub mod dump;
 pub mod generic;
+pub mod geo;
 pub mod keyspecs;
 pub mod hashes;
 pub mod hyperloglog;
@@ -354,6 +355,7 @@ pub fn table() -> &'static Table {
             acl::COMMANDS,
             hyperloglog::COMMANDS,
             introspect::COMMANDS,
+            geo::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

@@ -262,7 +262,7 @@ fn emit_span(out: &mut Out, z: &ZSet, lo: usize, hi: usize, rev: bool, withscore
 
 /// Stores a result (ascending, distinct) at `dst` or deletes `dst` when the
 /// result is empty; replies with the count.
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(&[u8], f64)], event: &str) {
+pub(crate) fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(&[u8], f64)], event: &str) {
     let now = ctx.now_ms;
     if items.is_empty() {
         if ctx.db().remove(dst).is_some() {
@@ -333,7 +333,7 @@ fn zadd_one(z: &mut ZSet, m: &[u8], score: f64, f: AddFlags, lim: Limits) -> Add
     }
 }
 
-fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+pub(crate) fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut f = AddFlags::default();
     let mut ch = false;
     let mut idx = 2;

@@ -110,6 +110,18 @@ impl Out {
         }
     }
 
+    /// A double already formatted by the caller (Redis's "human" long
+    /// double form for coordinates): a RESP3 double, a bulk string in RESP2.
+    pub fn double_text(&mut self, text: &str) {
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+
     pub fn boolean(&mut self, b: bool) {
         if self.resp3 {
             self.buf
