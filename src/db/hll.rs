@@ -225,6 +225,26 @@ pub fn ops(b: &[u8]) -> impl Iterator<Item = Op> + '_ {
     })
 }
 
+/// Calls `f(register, value)` for every non-zero register of a sparse
+/// sketch; Corrupt unless its runs cover exactly all the registers.
+fn for_each_value(b: &[u8], mut f: impl FnMut(usize, u8)) -> Result<(), Corrupt> {
+    let mut idx = 0;
+    for op in ops(b) {
+        let n = op.len();
+        if idx + n > REGISTERS {
+            return Err(Corrupt);
+        }
+        if let Op::Val(v, _) = op {
+            (idx..idx + n).for_each(|i| f(i, v));
+        }
+        idx += n;
+    }
+    if idx != REGISTERS {
+        return Err(Corrupt);
+    }
+    Ok(())
+}
+
 /// Rebuilds a sparse sketch as dense, keeping its header (and so its cached
 /// cardinality).
 pub fn to_dense(b: &mut Vec<u8>) -> Result<(), Corrupt> {
@@ -234,22 +254,7 @@ pub fn to_dense(b: &mut Vec<u8>) -> Result<(), Corrupt> {
     let mut d = vec![0u8; DENSE_LEN];
     d[..HDR].copy_from_slice(&b[..HDR]);
     d[4] = DENSE;
-    let mut idx = 0;
-    for op in ops(b) {
-        let n = op.len();
-        if idx + n > REGISTERS {
-            return Err(Corrupt);
-        }
-        if let Op::Val(v, _) = op {
-            for i in idx..idx + n {
-                dense_put(&mut d[HDR..], i, v);
-            }
-        }
-        idx += n;
-    }
-    if idx != REGISTERS {
-        return Err(Corrupt);
-    }
+    for_each_value(b, |i, v| dense_put(&mut d[HDR..], i, v))?;
     *b = d;
     Ok(())
 }
@@ -359,22 +364,7 @@ pub fn merge_into(b: &[u8], max: &mut [u8; REGISTERS]) -> Result<(), Corrupt> {
         }
         return Ok(());
     }
-    let mut idx = 0;
-    for op in ops(b) {
-        let n = op.len();
-        if idx + n > REGISTERS {
-            return Err(Corrupt);
-        }
-        if let Op::Val(v, _) = op {
-            for m in &mut max[idx..idx + n] {
-                *m = (*m).max(v);
-            }
-        }
-        idx += n;
-    }
-    if idx != REGISTERS {
-        return Err(Corrupt);
-    }
+    for_each_value(b, |i, v| max[i] = max[i].max(v))?;
     Ok(())
 }
 
