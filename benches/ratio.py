@@ -250,7 +250,14 @@ def workloads(tls=False):
     for pipe in (1, 16):
         for test in ("lpush", "lpop", "lrange_100", "sadd", "spop", "hset", "zadd"):
             out.append((test, 3, pipe))
+    # Scripting (issue 4): a cached script that runs one command.
+    for pipe in (1, 16):
+        out.append(("evalsha", None, pipe))
     return out
+
+
+# The script behind the EVALSHA workload: one redis.call per run.
+EVALSHA_SCRIPT = "return redis.call('INCR', KEYS[1])"
 
 
 def label(test, size, pipe):
@@ -262,9 +269,14 @@ def run_benchmark(server, test, size, pipe, n):
     cmd = [
         "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.tls_port or server.port),
         "-c", "50", "-n", str(n), "-r", "100000",
-        "-t", test, "-d", str(size if size is not None else 3),
+        "-d", str(size if size is not None else 3),
         "-P", str(pipe), "--csv", "-q",
     ]
+    if test == "evalsha":
+        sha = resp_command(server.port, "SCRIPT", "LOAD", EVALSHA_SCRIPT)
+        cmd += ["EVALSHA", sha, "1", "counter:__rand_int__"]
+    else:
+        cmd += ["-t", test]
     if server.tls_port:
         cmd += ["--tls", "--cacert", server.certs["ca"]]
     cpu0 = server.cpu_seconds()

@@ -301,11 +301,17 @@ fn evalsha_uses_the_cache_and_script_flush_empties_it() {
     };
     assert_eq!(sha, "098e0f0d1448c0a81dafe820f66d460eb09263da");
     assert_eq!(c.call(&["EVALSHA", &sha, "0", "hello"]), bulk("hello"));
+    let info = |c: &mut common::Raw| match c.call(&["INFO", "memory"]) {
+        Frame::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert!(info(&mut c).contains("number_of_cached_scripts:1\r\n"));
     assert_eq!(
         c.call(&["SCRIPT", "EXISTS", &sha, "nope"]),
         Frame::Array(Some(vec![Frame::Int(1), Frame::Int(0)]))
     );
     assert_eq!(c.call(&["SCRIPT", "FLUSH", "ASYNC"]), simple("OK"));
+    assert!(info(&mut c).contains("number_of_cached_scripts:0\r\n"));
     assert_eq!(
         c.call(&["EVALSHA", &sha, "0", "hello"]),
         err("NOSCRIPT No matching script. Please use EVAL.")

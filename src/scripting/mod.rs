@@ -191,6 +191,11 @@ impl Scripting {
         self.scripts.len()
     }
 
+    /// Bytes of cached script bodies (used_memory_scripts_eval).
+    pub fn scripts_bytes(&self) -> usize {
+        self.scripts.values().map(|(b, _)| b.len() + 40).sum()
+    }
+
     /// Memory used by the EVAL Lua state (INFO used_memory_lua).
     pub fn eval_memory(&self) -> usize {
         self.eval.as_ref().map_or(0, |v| v.lua.used_memory())
