@@ -12,6 +12,22 @@ local function protect(t)
   return setmetatable({}, { __index = t, __newindex = readonly, __metatable = false })
 end
 
+-- A read-only view over `lookup` that refuses names it does not know, as
+-- Redis's global table does.
+local function strict(lookup)
+  return setmetatable({}, {
+    __index = function(_, k)
+      local v = lookup(k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly,
+    __metatable = false,
+  })
+end
+
 -- Rust primitives answer (value, raise); raised values are {err=...}
 -- tables, reported without a Lua position as Redis does.
 local raising = api.raiser
@@ -32,17 +48,7 @@ if api.load then
   for k, v in pairs(api.load) do r[k] = raising(v) end
   r.log = redis.log
   for k, v in pairs(api.consts) do r[k] = v end
-  load_redis = setmetatable({}, {
-    __index = function(_, k)
-      local v = r[k]
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-      end
-      return v
-    end,
-    __newindex = readonly,
-    __metatable = false,
-  })
+  load_redis = strict(function(k) return r[k] end)
 end
 
 -- The innermost frame of user code: where Redis says an error happened.
@@ -76,22 +82,13 @@ for _, name in ipairs({ "string", "table", "math", "os", "cjson", "cmsgpack", "b
   if G[name] ~= nil then G[name] = protect(G[name]) end
 end
 
-local env = setmetatable({}, {
-  __index = function(_, k)
-    local v
-    if impl.loading then
-      if k == "redis" then v = load_redis end
-    else
-      v = G[k]
-    end
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = readonly,
-  __metatable = false,
-})
+local env = strict(function(k)
+  if impl.loading then
+    if k == "redis" then return load_redis end
+    return nil
+  end
+  return G[k]
+end)
 G._G = env
 impl.env = env
 impl.redis = redis
