@@ -395,20 +395,7 @@ fn bitmap_command_table() {
 /// byte-identical.
 #[test]
 fn bitmaps_match_redis() {
-    if !have_redis() {
-        eprintln!("redis-server not installed; skipping");
-        return;
-    }
-    let seed: u64 = std::env::var("BITS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::thread_rng().gen());
-    let n: usize = std::env::var("BITS_COMMANDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000);
-    println!("bitmaps differential seed {seed} ({n} commands)");
-    differential(seed, n, gen_bitmap_cmd);
+    differential("bitmaps", 20_000, gen_bitmap_cmd);
 }
 
 /// Bits set with SETBIT in one server read back as the same bits in the
@@ -638,7 +625,18 @@ fn known_difference(cmd: &[Vec<u8>], ours: &Frame, redis: &Frame) -> bool {
         }
 }
 
-fn differential(seed: u64, n: usize, gen: fn(&mut SmallRng) -> Vec<Vec<u8>>) {
+/// Sends `n` generated commands (`BITS_COMMANDS`, from seed `BITS_SEED` or
+/// a random one, printed) to Redust and to redis-server and compares the
+/// replies.
+fn differential(name: &str, n: usize, gen: fn(&mut SmallRng) -> Vec<Vec<u8>>) {
+    if !have_redis() {
+        eprintln!("redis-server not installed; skipping");
+        return;
+    }
+    let env = |v: &str| std::env::var(v).ok().and_then(|s| s.parse::<u64>().ok());
+    let seed = env("BITS_SEED").unwrap_or_else(|| rand::thread_rng().gen());
+    let n = env("BITS_COMMANDS").map_or(n, |c| c as usize);
+    println!("{name} differential seed {seed} ({n} commands)");
     let ours = Server::start(&[]);
     let theirs = Server::start_redis(&[]);
     let (mut a2, mut b2) = (ours.raw(), theirs.raw());
@@ -862,6 +860,8 @@ fn sort_store() {
     check(&mut c, "SADD s zz aa mm 10", &int(4));
     check(&mut c, "SORT s BY nosort STORE dst", &int(4));
     check(&mut c, "LRANGE dst 0 -1", bulks(&["10", "aa", "mm", "zz"]));
+    let got = c.call_raw(&["EVAL", "return redis.call('sort', 's', 'by', 'nosort')", "0"]);
+    assert_eq!(String::from_utf8_lossy(&got), bulks(&["10", "aa", "mm", "zz"]));
     // The destination's old value and TTL go; an empty result deletes it.
     check(&mut c, "SET str v", "+OK\r\n");
     check(&mut c, "EXPIRE dst 100", &int(1));
@@ -919,20 +919,7 @@ fn sort_notifications_match_redis() {
 /// and hash keys, against redis-server.
 #[test]
 fn sort_matches_redis() {
-    if !have_redis() {
-        eprintln!("redis-server not installed; skipping");
-        return;
-    }
-    let seed: u64 = std::env::var("BITS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::thread_rng().gen());
-    let n: usize = std::env::var("BITS_COMMANDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(8_000);
-    println!("sort differential seed {seed} ({n} commands)");
-    differential(seed, n, gen_sort_cmd);
+    differential("sort", 8_000, gen_sort_cmd);
 }
 
 fn sort_elem(r: &mut SmallRng) -> String {

@@ -5,8 +5,9 @@
 //!
 //! Without sorting (`BY` a pattern with no `*`), lists and sorted sets keep
 //! their own order (reversed by DESC) and sets their iteration order; a set
-//! sorted for STORE is sorted as strings anyway, so that what is stored
-//! (and replayed from the AOF) does not depend on hash-table order.
+//! sorted for STORE or from a script is sorted as strings anyway, so that
+//! what is stored (and replayed from the AOF) does not depend on hash-table
+//! order.
 
 use std::cmp::Ordering;
 
@@ -187,7 +188,7 @@ enum Key {
 fn sort_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> CmdResult {
     let mut o = parse(a, read_only)?;
     let (mut elems, is_set) = load(ctx, &a[1])?.unwrap_or_default();
-    if o.dont_sort && is_set && o.store.is_some() {
+    if o.dont_sort && is_set && (o.store.is_some() || ctx.srv.scripting.running.is_some()) {
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;
