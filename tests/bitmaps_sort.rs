@@ -286,6 +286,12 @@ fn bitfield() {
          :1\r\n$-1\r\n:-1\r\n$-1\r\n:-1\r\n"
             ,
     );
+    // Redis saturates values within `max` of i64::MIN to the maximum.
+    check(
+        &mut c,
+        "BITFIELD q OVERFLOW SAT SET i12 0 -9223372036854775808 GET i12 0 SET i12 0 -9223372036854773760 GET i12 0",
+        "*4\r\n:0\r\n:2047\r\n:2047\r\n:-2048\r\n",
+    );
     // `#n` addresses the n-th field of the type's width.
     check(
         &mut c,
@@ -860,8 +866,15 @@ fn sort_store() {
     check(&mut c, "SADD s zz aa mm 10", &int(4));
     check(&mut c, "SORT s BY nosort STORE dst", &int(4));
     check(&mut c, "LRANGE dst 0 -1", bulks(&["10", "aa", "mm", "zz"]));
-    let got = c.call_raw(&["EVAL", "return redis.call('sort', 's', 'by', 'nosort')", "0"]);
-    assert_eq!(String::from_utf8_lossy(&got), bulks(&["10", "aa", "mm", "zz"]));
+    let got = c.call_raw(&[
+        "EVAL",
+        "return redis.call('sort', 's', 'by', 'nosort')",
+        "0",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        bulks(&["10", "aa", "mm", "zz"])
+    );
     // The destination's old value and TTL go; an empty result deletes it.
     check(&mut c, "SET str v", "+OK\r\n");
     check(&mut c, "EXPIRE dst 100", &int(1));

@@ -541,12 +541,20 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> CmdResult {
             // SET checks the value itself against the field's range; an
             // unsigned field sees a negative value as its 64-bit pattern.
             FieldOp::Set(v) => {
+                let max = f.range().1;
+                // Redis measures a signed field's headroom `max - v` in 64
+                // bits; where that wraps (v within `max` of i64::MIN), SAT
+                // takes the value as too big and stores the maximum.
+                let quirk = f.signed
+                    && f.bits < 64
+                    && f.overflow == Overflow::Sat
+                    && (v as i128) < max - i64::MAX as i128;
                 let v = if f.signed {
                     v as i128
                 } else {
                     v as u64 as i128
                 };
-                let new = f.fit(v, 0);
+                let new = if quirk { Some(max as i64) } else { f.fit(v, 0) };
                 replies.push(new.map(|_| old));
                 new
             }
@@ -586,7 +594,10 @@ mod tests {
     #[test]
     fn ranges_and_counts() {
         assert_eq!(resolve_range(0, -1, 3), Some((0, 2)));
-        assert_eq!(resolve_range(-1, -2, 3), Some((2, 1)).filter(|(s, e)| s <= e));
+        assert_eq!(
+            resolve_range(-1, -2, 3),
+            Some((2, 1)).filter(|(s, e)| s <= e)
+        );
         assert_eq!(resolve_range(-30, -40, 3), Some((0, 0)));
         assert_eq!(resolve_range(-100, 100, 3), Some((0, 2)));
         assert_eq!(resolve_range(0, -1, 0), None);
