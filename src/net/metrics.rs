@@ -389,7 +389,7 @@ pub fn exposition(info: &str) -> String {
             "usec",
             "redis_commands_duration_seconds_total",
             "Time spent per command",
-            1e-6,
+            1e6,
         ),
         (
             "rejected_calls",
@@ -404,11 +404,12 @@ pub fn exposition(info: &str) -> String {
             1.0,
         ),
     ];
-    for (k, name, help, scale) in per_cmd {
+    // A divisor, not a factor: 10 / 1e6 prints 0.00001, 10 * 1e-6 does not.
+    for (k, name, help, divisor) in per_cmd {
         family(&mut out, name, "counter", help);
         for (c, kv) in &cmds {
             if let Some((_, v)) = kv.iter().find(|(x, _)| *x == k) {
-                let _ = writeln!(out, "{name}{{cmd=\"{}\"}} {}", label(c), v * scale);
+                let _ = writeln!(out, "{name}{{cmd=\"{}\"}} {}", label(c), v / divisor);
             }
         }
     }
