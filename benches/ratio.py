@@ -15,7 +15,10 @@ each on its own free 127.0.0.1 port with persistence off, then
    values) with `redis-cli --pipe`, and reports RSS (/proc/<pid>/statm)
    and INFO used_memory per key, and the ratios;
 3. on servers started with `appendonly yes, appendfsync everysec` (both
-   the same), SET 3 B with pipelining 1 and 16: the cost of the AOF.
+   the same), SET 3 B with pipelining 1 and 16: the cost of the AOF;
+4. PUBLISH to 1 and 100 subscribers, MULTI/EXEC of 10 commands (own asyncio
+   load generator), memory per element of big collections and small
+   hashes, and SET under constant allkeys-lru eviction (benches/README.md).
 
 With --tls, both servers also listen on a TLS port (certificates made
 with the `openssl` CLI in a temp dir) and only SET and GET run, through
@@ -24,21 +27,24 @@ with the `openssl` CLI in a temp dir) and only SET and GET run, through
 Standard library only. Servers are stopped on exit, errors and Ctrl-C.
 
     python3 benches/ratio.py [--quick] [--tls] [--aof-only] [--requests N]
-                             [--redust PATH] [--json out.json]
+                             [--only PARTS] [--redust PATH] [--json out.json]
 """
 
 import argparse
+import asyncio
 import csv
 import io
 import json
 import os
 import platform
+import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -250,6 +256,7 @@ def workloads(tls=False):
     for pipe in (1, 16):
         for test in ("lpush", "lpop", "lrange_100", "sadd", "spop", "hset", "zadd"):
             out.append((test, 3, pipe))
+        out.append(("zrange", None, pipe))
     # Scripting (issue 4): a cached script that runs one command.
     for pipe in (1, 16):
         out.append(("evalsha", None, pipe))
@@ -265,16 +272,18 @@ def label(test, size, pipe):
     return "%-10s %-4s P=%-2d" % (test.upper(), sz, pipe)
 
 
-def run_benchmark(server, test, size, pipe, n):
+def run_benchmark(server, test, size, pipe, n, keyspace=100000):
     cmd = [
         "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.tls_port or server.port),
-        "-c", "50", "-n", str(n), "-r", "100000",
+        "-c", "50", "-n", str(n), "-r", str(keyspace),
         "-d", str(size if size is not None else 3),
         "-P", str(pipe), "--csv", "-q",
     ]
     if test == "evalsha":
         sha = resp_command(server.port, "SCRIPT", "LOAD", EVALSHA_SCRIPT)
         cmd += ["EVALSHA", sha, "1", "counter:__rand_int__"]
+    elif test in CUSTOM_TESTS:
+        cmd += CUSTOM_TESTS[test](server)
     else:
         cmd += ["-t", test]
     if server.tls_port:
@@ -361,7 +370,7 @@ def print_header():
 
 def print_row(row):
     print("%-23s | %12s %12s %6s | %12s %12s %6s" % (
-        label(row["test"].lower(), row["value_size"], row["pipeline"]),
+        row.get("label") or label(row["test"].lower(), row["value_size"], row["pipeline"]),
         fmt_num(row["redis"]["rps"]), fmt_num(row["redust"]["rps"]), fmt_ratio(row["rps_ratio"]),
         fmt_num(row["redis"]["req_per_cpu_s"]), fmt_num(row["redust"]["req_per_cpu_s"]),
         fmt_ratio(row["cpu_ratio"]),
@@ -389,39 +398,47 @@ def memory(redis_bin, redust_bin, nkeys, workdir):
     write_load_file(load, nkeys)
     out = {"keys": nkeys, "value_size": VALUE_SIZE}
     for name, binary in (("redis", redis_bin), ("redust", redust_bin)):
-        s = Server(name, binary)
-        try:
-            s.start()
-            resp_command(s.port, "FLUSHALL")
-            time.sleep(0.2)
-            rss0 = s.rss_bytes()
-            used0 = int(s.info_field("memory", "used_memory"))
-            t0 = time.time()
-            with open(load, "rb") as f:
-                r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(s.port), "--pipe"],
-                                   stdin=f, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
-            secs = time.time() - t0
-            text = r.stdout.decode(errors="replace")
-            if r.returncode != 0 or "errors: 0" not in text:
-                raise BenchError("%s: redis-cli --pipe failed:\n%s" % (name, text[-1000:]))
-            dbsize = int(resp_command(s.port, "DBSIZE"))
-            if dbsize != nkeys:
-                raise BenchError("%s: DBSIZE %d after loading %d keys" % (name, dbsize, nkeys))
-            time.sleep(0.5)
-            rss1 = s.rss_bytes()
-            used1 = int(s.info_field("memory", "used_memory"))
-            out[name] = {
-                "load_s": secs,
-                "rss_before": rss0, "rss_after": rss1,
-                "used_memory_before": used0, "used_memory_after": used1,
-                "rss_per_key": (rss1 - rss0) / nkeys,
-                "used_memory_per_key": (used1 - used0) / nkeys,
-            }
-        finally:
-            s.cleanup()
+        d = load_and_measure(name, binary, load, [("DBSIZE", nkeys)])
+        d["rss_per_key"] = (d["rss_after"] - d["rss_before"]) / nkeys
+        d["used_memory_per_key"] = (d["used_memory_after"] - d["used_memory_before"]) / nkeys
+        out[name] = d
     out["rss_ratio"] = ratio(out["redust"]["rss_per_key"], out["redis"]["rss_per_key"])
     out["used_memory_ratio"] = ratio(out["redust"]["used_memory_per_key"], out["redis"]["used_memory_per_key"])
     return out
+
+
+def load_and_measure(name, binary, load, checks):
+    """On a fresh server: RSS and used_memory, load the RESP file `load`
+    with redis-cli --pipe, check that each (command..., expected integer)
+    in `checks` holds, and RSS and used_memory again."""
+    s = Server(name, binary)
+    try:
+        s.start()
+        resp_command(s.port, "FLUSHALL")
+        time.sleep(0.2)
+        rss0 = s.rss_bytes()
+        used0 = int(s.info_field("memory", "used_memory"))
+        t0 = time.time()
+        with open(load, "rb") as f:
+            r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(s.port), "--pipe"],
+                               stdin=f, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1800)
+        secs = time.time() - t0
+        text = r.stdout.decode(errors="replace")
+        if r.returncode != 0 or "errors: 0" not in text:
+            raise BenchError("%s: redis-cli --pipe failed:\n%s" % (name, text[-1000:]))
+        for check in checks:
+            got = int(resp_command(s.port, *check[:-1]))
+            if got != check[-1]:
+                raise BenchError("%s: %s is %d after loading, expected %d" % (
+                    name, " ".join(map(str, check[:-1])), got, check[-1]))
+        time.sleep(0.5)
+        return {
+            "load_s": secs,
+            "rss_before": rss0, "rss_after": s.rss_bytes(),
+            "used_memory_before": used0, "used_memory_after": int(s.info_field("memory", "used_memory")),
+        }
+    finally:
+        s.cleanup()
 
 
 def print_memory(m):
@@ -441,8 +458,444 @@ def print_memory(m):
 
 
 # ---------------------------------------------------------------------------
+# More workloads (issues 3, 4, 7): ZRANGE, PUBLISH fan-out, MULTI/EXEC,
+# memory per element of big collections, SET under constant eviction
+# ---------------------------------------------------------------------------
+
+def encode_request(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+ZBENCH_MEMBERS = 1000
+
+
+def _zrange_command(server):
+    """ZRANGE over the first 10 of a 1,000-member sorted set (a skiplist on
+    both servers), filled before each run."""
+    args = ["ZADD", "zbench"]
+    for i in range(ZBENCH_MEMBERS):
+        args += [str(i * 1.5), "member:%05d" % i]
+    resp_command(server.port, "DEL", "zbench")
+    resp_command(server.port, *args)
+    return ["ZRANGE", "zbench", "0", "9", "WITHSCORES"]
+
+
+PUBLISH_CHANNEL = b"bench:chan"
+PUBLISH_PAYLOAD = b"0123456789abcdef"
+
+# redis-benchmark custom commands by test name; the CSV row of a custom
+# command starts with the command's name, which is how run_benchmark finds it.
+CUSTOM_TESTS = {
+    "zrange": _zrange_command,
+    "publish": lambda server: ["PUBLISH", PUBLISH_CHANNEL.decode(), PUBLISH_PAYLOAD.decode()],
+}
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise BenchError("connection closed while reading %d bytes" % n)
+        buf += chunk
+    return buf
+
+
+class Subscribers:
+    """`count` raw connections SUBSCRIBEd to one channel, drained by one
+    thread that only counts bytes: in RESP2 every message of the benchmark
+    has the same length, so the byte count tells how many arrived."""
+
+    def __init__(self, port, count):
+        self.socks = []
+        confirm = (b"*3\r\n$9\r\nsubscribe\r\n$%d\r\n%s\r\n:1\r\n" % (len(PUBLISH_CHANNEL), PUBLISH_CHANNEL))
+        for _ in range(count):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(encode_request(b"SUBSCRIBE", PUBLISH_CHANNEL))
+            got = recv_exact(s, len(confirm))
+            if got != confirm:
+                raise BenchError("SUBSCRIBE confirmation %r, expected %r" % (got, confirm))
+            s.setblocking(False)
+            self.socks.append(s)
+        self.received = 0
+        self.closed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    message = (b"*3\r\n$7\r\nmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+        len(PUBLISH_CHANNEL), PUBLISH_CHANNEL, len(PUBLISH_PAYLOAD), PUBLISH_PAYLOAD))
+
+    def _drain(self):
+        sel = selectors.DefaultSelector()
+        for s in self.socks:
+            sel.register(s, selectors.EVENT_READ)
+        while not self._stop.is_set():
+            for key, _ in sel.select(timeout=0.1):
+                try:
+                    data = key.fileobj.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(key.fileobj)
+                    self.closed += 1
+                    continue
+                self.received += len(data)
+        sel.close()
+
+    def wait_for_messages(self, messages, timeout=120):
+        want = messages * len(self.message)
+        deadline = time.time() + timeout
+        while self.received < want and time.time() < deadline and not self.closed:
+            time.sleep(0.02)
+        return self.received == want and not self.closed
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        for s in self.socks:
+            s.close()
+
+
+def pubsub(redis_bin, redust_bin, n):
+    """PUBLISH through redis-benchmark (-c 50) to 1 and to 100 subscribers;
+    every subscriber must receive every message. Output buffers of pubsub
+    clients are unlimited on both servers so that a subscriber falling
+    behind for a moment is not disconnected."""
+    servers = {"redis": Server("redis", redis_bin), "redust": Server("redust", redust_bin)}
+    results = []
+    try:
+        for s in servers.values():
+            s.start()
+            resp_command(s.port, "CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0")
+        i = 0
+        for subs in (1, 100):
+            for pipe in (1, 16):
+                order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
+                i += 1
+                # 100 subscribers make each publish 100 times the work.
+                reqs = (n * 8 if pipe > 1 else n) // (10 if subs > 1 else 1)
+                row = {"test": "PUBLISH", "subscribers": subs, "value_size": len(PUBLISH_PAYLOAD),
+                       "pipeline": pipe, "first": order[0],
+                       "label": "PUBLISH %3d sub P=%-2d" % (subs, pipe)}
+                for name in order:
+                    sub = Subscribers(servers[name].port, subs)
+                    try:
+                        row[name] = run_benchmark(servers[name], "publish", None, pipe, reqs)
+                        if not sub.wait_for_messages(reqs * subs):
+                            raise BenchError("%s: subscribers got %d bytes (%d closed), expected %d" % (
+                                name, sub.received, sub.closed, reqs * subs * len(sub.message)))
+                    finally:
+                        sub.close()
+                row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
+                row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
+                results.append(row)
+                print_row(row)
+    finally:
+        for s in servers.values():
+            s.cleanup()
+    return results
+
+
+# MULTI + 5 x (SET key value, INCR counter) + EXEC. Counters start at 10^9 so
+# that every INCR reply has the same length (10 digits) and a whole batch of
+# replies can be checked by its length and then its contents.
+TX_PAIRS = 5
+TX_COUNTER_BASE = 10 ** 9
+TX_CONNECTIONS = 50
+
+
+def _tx_reply_len():
+    return len(b"+OK\r\n" + b"+QUEUED\r\n" * (2 * TX_PAIRS) + b"*%d\r\n" % (2 * TX_PAIRS)
+               + (b"+OK\r\n" + b":%d\r\n" % TX_COUNTER_BASE) * TX_PAIRS)
+
+
+class _TxConnection(asyncio.Protocol):
+    """One connection that sends `depth` transactions per write and waits
+    for all their replies before the next write, `rounds` times."""
+
+    def __init__(self, payloads, depth, rounds, done):
+        self.payloads, self.depth, self.rounds, self.done = payloads, depth, rounds, done
+        self.want = _tx_reply_len() * depth
+        self.sent = 0
+        self.chunks = []
+        self.got = 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self._send()
+
+    def _send(self):
+        self.transport.write(self.payloads[self.sent % len(self.payloads)])
+        self.sent += 1
+
+    def data_received(self, data):
+        self.chunks.append(data)
+        self.got += len(data)
+        if self.got < self.want:
+            return
+        buf = b"".join(self.chunks)
+        self.chunks, self.got = [], 0
+        if (len(buf) != self.want or buf.count(b"+QUEUED\r\n") != 2 * TX_PAIRS * self.depth
+                or buf.count(b"*%d\r\n" % (2 * TX_PAIRS)) != self.depth):
+            self._fail("unexpected transaction replies: %r" % buf[:300])
+            return
+        if self.sent == self.rounds:
+            self.transport.close()
+            if not self.done.done():
+                self.done.set_result(True)
+        else:
+            self._send()
+
+    def _fail(self, why):
+        if not self.done.done():
+            self.done.set_exception(BenchError(why))
+        self.transport.close()
+
+    def connection_lost(self, exc):
+        if not self.done.done():
+            self.done.set_exception(BenchError("connection lost: %s" % exc))
+
+
+def _tx_payloads(conn, depth, variants=8):
+    """Pre-encoded writes of `depth` transactions: random keys over 100,000
+    for the SETs, this connection's own counters for the INCRs."""
+    import random
+    rnd = random.Random(conn)
+    out = []
+    for _ in range(variants):
+        parts = []
+        for _ in range(depth):
+            parts.append(encode_request(b"MULTI"))
+            for j in range(TX_PAIRS):
+                parts.append(encode_request(b"SET", b"key:%06d" % rnd.randrange(100000), b"xyz"))
+                parts.append(encode_request(b"INCR", b"txctr:%02d:%d" % (conn, j)))
+            parts.append(encode_request(b"EXEC"))
+        out.append(b"".join(parts))
+    return out
+
+
+async def _tx_run(port, transactions, depth):
+    loop = asyncio.get_running_loop()
+    rounds = max(1, transactions // (TX_CONNECTIONS * depth))
+    payloads = [_tx_payloads(c, depth) for c in range(TX_CONNECTIONS)]
+    dones = []
+    for c in range(TX_CONNECTIONS):
+        done = loop.create_future()
+        await loop.create_connection(lambda c=c, done=done: _TxConnection(payloads[c], depth, rounds, done),
+                                     "127.0.0.1", port)
+        dones.append(done)
+    await asyncio.gather(*dones)
+    return rounds * depth * TX_CONNECTIONS
+
+
+def tx_bench(server, transactions, depth):
+    counters = ["txctr:%02d:%d" % (c, j) for c in range(TX_CONNECTIONS) for j in range(TX_PAIRS)]
+    mset = ["MSET"]
+    for k in counters:
+        mset += [k, str(TX_COUNTER_BASE)]
+    resp_command(server.port, *mset)
+    cpu0, client0, t0 = server.cpu_seconds(), time.process_time(), time.time()
+    done = asyncio.run(_tx_run(server.port, transactions, depth))
+    wall, client = time.time() - t0, time.process_time() - client0
+    cpu = server.cpu_seconds() - cpu0
+    # Every transaction ran whole: each counter went up once per transaction
+    # of its connection.
+    total = sum(int(resp_command(server.port, "GET", k)) - TX_COUNTER_BASE for k in counters)
+    if total != done * TX_PAIRS:
+        raise BenchError("%s: counters moved by %d, expected %d" % (server.name, total, done * TX_PAIRS))
+    return {"rps": done / wall, "cpu_s": cpu, "wall_s": wall, "transactions": done,
+            "req_per_cpu_s": (done / cpu) if cpu > 0 else None,
+            "server_cpu_us_per_tx": (cpu / done * 1e6) if cpu > 0 else None,
+            "client_busy": client / wall}
+
+
+def multi_exec(redis_bin, redust_bin, n):
+    """MULTI + 10 commands + EXEC from a Python asyncio load generator (50
+    connections, 1 or 16 transactions per write). With 16 per write the
+    generator needs far less CPU per transaction than the server; the
+    client's CPU use is printed so a client-bound run shows as one."""
+    servers = {"redis": Server("redis", redis_bin), "redust": Server("redust", redust_bin)}
+    results = []
+    try:
+        for s in servers.values():
+            s.start()
+        for i, depth in enumerate((1, 16)):
+            order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
+            tx = n // 2 if depth == 1 else n * 2
+            row = {"test": "MULTI", "pipeline": depth, "first": order[0], "value_size": 3,
+                   "label": "MULTI+10+EXEC P=%-2d" % depth}
+            for name in order:
+                row[name] = tx_bench(servers[name], tx, depth)
+            row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
+            row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
+            results.append(row)
+            print_row(row)
+            print("%23s   client CPU busy: %.0f%% (redis run), %.0f%% (redust run); "
+                  "server CPU per transaction: redis %s us, redust %s us" % (
+                      "", 100 * row["redis"]["client_busy"], 100 * row["redust"]["client_busy"],
+                      "%.2f" % row["redis"]["server_cpu_us_per_tx"] if row["redis"]["server_cpu_us_per_tx"] else "n/a",
+                      "%.2f" % row["redust"]["server_cpu_us_per_tx"] if row["redust"]["server_cpu_us_per_tx"] else "n/a"),
+                  flush=True)
+    finally:
+        for s in servers.values():
+            s.cleanup()
+    return results
+
+
+def _member(i):
+    return b"element:%07d" % i
+
+
+def _variadic_file(path, key, command, count, element, batch=1000):
+    """RESP for `command key <elements>` in batches of `batch` elements;
+    element(i) gives the arguments of element i."""
+    with open(path, "wb", buffering=1 << 20) as f:
+        for start in range(0, count, batch):
+            args = [command, key]
+            for i in range(start, min(count, start + batch)):
+                args += element(i)
+            f.write(encode_request(*args))
+
+
+def _small_hashes_file(path, count, fields=10):
+    with open(path, "wb", buffering=1 << 20) as f:
+        for h in range(count):
+            args = [b"HSET", b"small:%06d" % h]
+            for j in range(fields):
+                args += [b"field%d" % j, b"v%d-%06d" % (j, h)]
+            f.write(encode_request(*args))
+
+
+def type_memory(redis_bin, redust_bin, elements, hashes, workdir):
+    """Memory per element of one big list, hash, set and sorted set, and per
+    small hash (10 fields) of `hashes` of them, each loaded on freshly
+    started servers with redis-cli --pipe (variadic commands of 1,000
+    elements)."""
+    cases = [
+        ("list", b"RPUSH", lambda i: [_member(i)], ("LLEN", "mem:list")),
+        ("hash", b"HSET", lambda i: [b"field:%07d" % i, b"value:%07d" % i], ("HLEN", "mem:hash")),
+        ("set", b"SADD", lambda i: [_member(i)], ("SCARD", "mem:set")),
+        ("zset", b"ZADD", lambda i: [b"%d" % i, _member(i)], ("ZCARD", "mem:zset")),
+    ]
+    out = []
+    for kind, command, element, check in cases:
+        path = os.path.join(workdir, "mem-%s.resp" % kind)
+        _variadic_file(path, b"mem:" + kind.encode(), command, elements, element)
+        out.append(_type_memory_row("%s x%d" % (kind, elements), elements, path,
+                                    [check + (elements,)], redis_bin, redust_bin))
+        os.unlink(path)
+    path = os.path.join(workdir, "mem-small-hashes.resp")
+    _small_hashes_file(path, hashes)
+    out.append(_type_memory_row("%d hashes x10" % hashes, hashes, path, [("DBSIZE", hashes)],
+                                redis_bin, redust_bin))
+    os.unlink(path)
+    return out
+
+
+def _type_memory_row(what, count, path, checks, redis_bin, redust_bin):
+    row = {"what": what, "count": count}
+    for name, binary in (("redis", redis_bin), ("redust", redust_bin)):
+        d = load_and_measure(name, binary, path, checks)
+        d["rss_per_element"] = (d["rss_after"] - d["rss_before"]) / count
+        d["used_memory_per_element"] = (d["used_memory_after"] - d["used_memory_before"]) / count
+        row[name] = d
+    row["rss_ratio"] = ratio(row["redust"]["rss_per_element"], row["redis"]["rss_per_element"])
+    row["used_memory_ratio"] = ratio(row["redust"]["used_memory_per_element"],
+                                     row["redis"]["used_memory_per_element"])
+    print("%-22s | %9.1f %9.1f %6s | %9.1f %9.1f %6s" % (
+        what, row["redis"]["used_memory_per_element"], row["redust"]["used_memory_per_element"],
+        fmt_ratio(row["used_memory_ratio"]), row["redis"]["rss_per_element"],
+        row["redust"]["rss_per_element"], fmt_ratio(row["rss_ratio"])), flush=True)
+    return row
+
+
+def print_type_memory_header():
+    print("%-22s | %9s %9s %6s | %9s %9s %6s" % (
+        "bytes per element", "redis used", "redust used", "ratio", "redis RSS", "redust RSS", "ratio"))
+    print("-" * 22 + "-+-" + "-" * 28 + "-+-" + "-" * 28)
+
+
+EVICTION = ("--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru")
+
+
+def eviction(redis_bin, redust_bin, n):
+    """SET of 1 KiB values over 10,000,000 random keys with maxmemory 100mb
+    and allkeys-lru: a warm-up run fills memory, then every SET of a new key
+    evicts. Reports throughput, keys evicted during the measured run, and
+    used_memory and RSS at the end."""
+    servers = {"redis": Server("redis", redis_bin, extra=EVICTION),
+               "redust": Server("redust", redust_bin, extra=EVICTION)}
+    results = []
+    try:
+        for s in servers.values():
+            s.start()
+            # 200,000 x 1 KiB is twice maxmemory: eviction is steady after it.
+            run_benchmark(s, "set", 1024, 16, 200000, keyspace=10000000)
+        for i, pipe in enumerate((1, 16)):
+            order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
+            reqs = n * 4 if pipe > 1 else n
+            row = {"test": "SET", "value_size": 1024, "pipeline": pipe, "first": order[0],
+                   "label": "SET evict 1KiB P=%-2d" % pipe}
+            for name in order:
+                s = servers[name]
+                ev0 = int(s.info_field("stats", "evicted_keys"))
+                row[name] = run_benchmark(s, "set", 1024, pipe, reqs, keyspace=10000000)
+                row[name]["evicted"] = int(s.info_field("stats", "evicted_keys")) - ev0
+                row[name]["used_memory"] = int(s.info_field("memory", "used_memory"))
+                row[name]["rss"] = s.rss_bytes()
+                row[name]["keys"] = int(resp_command(s.port, "DBSIZE"))
+            row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
+            row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
+            results.append(row)
+            print_row(row)
+        mib = 1024.0 * 1024.0
+        for name in ("redis", "redust"):
+            d = results[-1][name]
+            print("%23s   %-6s: used_memory %.1f MiB, RSS %.1f MiB (RSS/used %.2f), %d keys, "
+                  "%d evicted in the last run" % ("", name, d["used_memory"] / mib, d["rss"] / mib,
+                                                  d["rss"] / d["used_memory"], d["keys"], d["evicted"]))
+    finally:
+        for s in servers.values():
+            s.cleanup()
+    return results
+
+
+# ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
+
+PARTS = ("throughput", "aof", "memory", "pubsub", "multi", "typemem", "eviction")
+
+
+def run_more_parts(results, want, redis_bin, redust_bin, n, args, workdir):
+    if want("pubsub"):
+        print("\nPUBLISH (%d-byte payload) to 1 and 100 subscribers; r/cpu = publishes per server CPU-second"
+              % len(PUBLISH_PAYLOAD))
+        print_header()
+        results["pubsub"] = pubsub(redis_bin, redust_bin, n)
+    if want("multi"):
+        print("\nMULTI + 5 x (SET, INCR) + EXEC, 50 connections, P = transactions per write; "
+              "rps = transactions/s")
+        print_header()
+        results["multi_exec"] = multi_exec(redis_bin, redust_bin, n)
+    if want("typemem"):
+        elements = args.elements or (100000 if args.quick else 1000000)
+        print("\nMemory per element: one key of each type, variadic commands of 1,000 elements; "
+              "%d small hashes of 10 fields (per hash)" % (elements // 10))
+        print_type_memory_header()
+        results["type_memory"] = type_memory(redis_bin, redust_bin, elements, elements // 10, workdir)
+    if want("eviction"):
+        print("\nSET 1 KiB over 10,000,000 random keys with %s (after a 200,000-SET fill)" % " ".join(EVICTION))
+        print_header()
+        results["eviction"] = eviction(redis_bin, redust_bin, n)
+
 
 def _raise_on_signal(signum, frame):
     raise KeyboardInterrupt("signal %d" % signum)
@@ -464,7 +917,18 @@ def main():
                     help="only the appendonly yes / everysec SET part")
     ap.add_argument("--tls", action="store_true",
                     help="SET and GET over TLS (redis-benchmark --tls); no memory part")
+    ap.add_argument("--only", metavar="PARTS",
+                    help="run only these comma-separated parts: %s" % ",".join(PARTS))
+    ap.add_argument("--elements", type=int, default=None,
+                    help="elements of each big collection in the typemem part (default 1,000,000; "
+                         "100,000 with --quick); a tenth as many small hashes")
     args = ap.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only and not only <= set(PARTS):
+        sys.exit("ratio.py: --only takes %s" % ",".join(PARTS))
+
+    def want(part):
+        return part in only if only else not (args.tls and part not in ("throughput", "aof"))
 
     n = args.requests or (50000 if args.quick else 200000)
     nkeys = args.keys or (100000 if args.quick else 1000000)
@@ -496,21 +960,23 @@ def main():
     try:
         certs = make_certs(workdir) if args.tls else None
         results["tls"] = args.tls
-        if not args.aof_only:
+        if not args.aof_only and want("throughput"):
             print_header()
             results["throughput"] = throughput(redis_bin, redust_bin, n, certs)
             print()
-        if not args.tls:
+        if not args.tls and want("aof"):
             print("With %s on both servers:" % " ".join(AOF_EVERYSEC))
             print_header()
             results["aof_everysec"] = throughput(redis_bin, redust_bin, n, extra=AOF_EVERYSEC,
                                                  loads=[("set", 3, 1), ("set", 3, 16)])
             print()
-        if not args.skip_memory and not args.tls and not args.aof_only:
+        if not args.skip_memory and not args.tls and not args.aof_only and want("memory"):
             print("Memory: %d keys key:%%07d with %d-byte values, loaded with redis-cli --pipe" % (
                 nkeys, VALUE_SIZE))
             results["memory"] = memory(redis_bin, redust_bin, nkeys, workdir)
             print_memory(results["memory"])
+        if not args.aof_only:
+            run_more_parts(results, want, redis_bin, redust_bin, n, args, workdir)
         results["loadavg_end"] = os.getloadavg()
         print("\nload average at the end: %s" % " ".join("%.2f" % x for x in results["loadavg_end"]))
     except KeyboardInterrupt:

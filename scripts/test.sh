@@ -15,6 +15,9 @@ fi
 # but do not leave an unrelated server running on CI machines.
 if command -v systemctl >/dev/null; then systemctl stop redis-server >/dev/null 2>&1 || true; fi
 
+# tests/job_queue.rs runs RQ and Celery (from PyPI) in a venv at target/pyenv.
+if command -v python3 >/dev/null; then tests/job_queue/setup_pyenv.sh; fi
+
 scripts/lint-dockerfile.sh
 cargo build --release --bin redust-server
 cargo test --release -- --test-threads=2 "$@"
