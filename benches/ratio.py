@@ -26,7 +26,14 @@ with the `openssl` CLI in a temp dir) and only SET and GET run, through
 
 Standard library only. Servers are stopped on exit, errors and Ctrl-C.
 
-    python3 benches/ratio.py [--quick] [--tls] [--aof-only] [--requests N]
+With --replication (the same as --only replication), each server gets
+one replica of its own kind (attached before the run) and
+redis-benchmark SET 3 B (P=1 and P=16) runs against the primary: primary
+throughput ratio, and replication lag (primary master_repl_offset minus
+the replica's slave_repl_offset, sampled every 50 ms during the run) in
+bytes, mean and max.
+
+    python3 benches/ratio.py [--quick] [--tls] [--aof-only] [--replication] [--requests N]
                              [--only PARTS] [--redust PATH] [--json out.json]
 """
 
@@ -358,6 +365,88 @@ def throughput(redis_bin, redust_bin, n, certs=None, extra=(), loads=None):
             print_row(row)
     finally:
         for s in servers.values():
+            s.cleanup()
+    return results
+
+
+def replica_offset(replica):
+    return int(replica.info_field("replication", "slave_repl_offset"))
+
+
+def replication_run(primary, replica, pipe, n):
+    """One SET load against `primary`, sampling the replica's lag."""
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(primary.port), "-c", "50", "-n", str(n),
+           "-r", "100000", "-d", "3", "-P", str(pipe), "--csv", "-q", "-t", "set"]
+    bench = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lags = []
+    while bench.poll() is None:
+        off = int(primary.info_field("replication", "master_repl_offset"))
+        lags.append(max(0, off - replica_offset(replica)))
+        time.sleep(0.05)
+    out = bench.stdout.read().decode(errors="replace")
+    rps = None
+    for row in csv.reader(io.StringIO(out)):
+        if len(row) >= 2 and row[0].upper().startswith("SET"):
+            rps = float(row[1])
+    if rps is None:
+        raise BenchError("no SET result from %s:\n%s" % (primary.name, out))
+    # How long the replica takes to catch up once the load stops.
+    t0 = time.time()
+    while replica_offset(replica) < int(primary.info_field("replication", "master_repl_offset")):
+        if time.time() - t0 > 30:
+            raise BenchError("%s never caught up" % replica.name)
+        time.sleep(0.01)
+    return {"rps": rps, "lag_mean": sum(lags) / max(1, len(lags)), "lag_max": max(lags or [0]),
+            "catch_up_s": time.time() - t0}
+
+
+def replication(redis_bin, redust_bin, n):
+    """Each primary with one replica of its own kind; SET load."""
+    results = []
+    servers = []
+    try:
+        pairs = {}
+        for name, binary in (("redis", redis_bin), ("redust", redust_bin)):
+            primary = Server(name, binary, extra=("--repl-diskless-sync-delay", "0")).start()
+            servers.append(primary)
+            # A Redust build without the replica side falls back to a
+            # real Redis replica (said in the output).
+            for rbin in (binary, redis_bin):
+                replica = Server(name + "-replica", rbin, extra=("--replicaof", "127.0.0.1", str(primary.port))).start()
+                servers.append(replica)
+                deadline = time.time() + 15
+                while time.time() < deadline:
+                    try:
+                        if replica.info_field("replication", "master_link_status") == "up":
+                            break
+                    except BenchError:
+                        pass
+                    time.sleep(0.1)
+                else:
+                    print("%s replica (%s) did not attach" % (name, rbin))
+                    replica.cleanup()
+                    continue
+                break
+            else:
+                raise BenchError("no replica attached to %s" % name)
+            print("%s primary, replica: %s" % (name, rbin))
+            pairs[name] = (primary, replica)
+        print("%-10s | %12s %12s %6s | %14s %14s | %14s %14s" % (
+            "workload", "redis rps", "redust rps", "ratio", "redis lag avg", "redust lag avg",
+            "redis lag max", "redust lag max"))
+        for i, pipe in enumerate((1, 16)):
+            reqs = n * 8 if pipe > 1 else n
+            row = {"test": "SET", "pipeline": pipe}
+            for name in (["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]):
+                row[name] = replication_run(pairs[name][0], pairs[name][1], pipe, reqs)
+            row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
+            results.append(row)
+            print("SET P=%-4d | %12s %12s %6s | %14s %14s | %14s %14s" % (
+                pipe, fmt_num(row["redis"]["rps"]), fmt_num(row["redust"]["rps"]), fmt_ratio(row["rps_ratio"]),
+                fmt_num(row["redis"]["lag_mean"]), fmt_num(row["redust"]["lag_mean"]),
+                fmt_num(row["redis"]["lag_max"]), fmt_num(row["redust"]["lag_max"])))
+    finally:
+        for s in servers:
             s.cleanup()
     return results
 
@@ -871,7 +960,7 @@ def eviction(redis_bin, redust_bin, n):
 # Main
 # ---------------------------------------------------------------------------
 
-PARTS = ("throughput", "aof", "memory", "pubsub", "multi", "typemem", "eviction")
+PARTS = ("throughput", "aof", "memory", "pubsub", "multi", "typemem", "eviction", "replication")
 
 
 def run_more_parts(results, want, redis_bin, redust_bin, n, args, workdir):
@@ -915,6 +1004,9 @@ def main():
     ap.add_argument("--skip-memory", action="store_true", help="only the throughput part")
     ap.add_argument("--aof-only", action="store_true",
                     help="only the appendonly yes / everysec SET part")
+    ap.add_argument("--replication", action="store_true",
+                    help="only SET against a primary with one replica attached: throughput and lag "
+                         "(--only replication)")
     ap.add_argument("--tls", action="store_true",
                     help="SET and GET over TLS (redis-benchmark --tls); no memory part")
     ap.add_argument("--only", metavar="PARTS",
@@ -924,6 +1016,8 @@ def main():
                          "100,000 with --quick); a tenth as many small hashes")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
+    if args.replication:
+        only = {"replication"}
     if only and not only <= set(PARTS):
         sys.exit("ratio.py: --only takes %s" % ",".join(PARTS))
 
@@ -977,6 +1071,9 @@ def main():
             print_memory(results["memory"])
         if not args.aof_only:
             run_more_parts(results, want, redis_bin, redust_bin, n, args, workdir)
+        if want("replication") and not args.aof_only:
+            print("Replication: one replica per primary, lag in bytes of stream:")
+            results["replication"] = replication(redis_bin, redust_bin, n)
         results["loadavg_end"] = os.getloadavg()
         print("\nload average at the end: %s" % " ".join("%.2f" % x for x in results["loadavg_end"]))
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod logging;
 pub mod net;
 pub mod persist;
+pub mod repl;
 pub mod resp;
 pub mod scripting;
 pub mod server;

@@ -453,10 +453,8 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         {
             return Err(errors::quoting("Unknown client type '", t, "'"));
         }
-        // Only normal clients exist so far.
-        if !is(t, "normal") {
-            ids = Some(Vec::new());
-        }
+        let kind = crate::server::client::kind_name(t);
+        ids = Some(ctx.srv.clients.values().filter(|c| c.kind() == kind).map(|c| c.id).collect());
     } else if a.len() > 3 && is(&a[2], "id") {
         let mut v = Vec::new();
         for x in &a[3..] {
@@ -503,7 +501,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         };
     }
     let (mut id, mut addr, mut laddr, mut user, mut maxage) = (None, None, None, None, None);
-    let mut normal: Option<bool> = None;
+    let mut kind: Option<&str> = None;
     let mut skipme = true;
     let mut j = 2;
     while j < a.len() {
@@ -537,8 +535,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             {
                 return Err(errors::quoting("Unknown client type '", v, "'"));
             }
-            // Every client is a normal one so far.
-            normal = Some(is(v, "normal"));
+            kind = Some(crate::server::client::kind_name(v));
         } else if is(&a[j], "skipme") {
             skipme = if is(v, "yes") {
                 true
@@ -563,7 +560,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 && laddr.as_ref().is_none_or(|x| &c.laddr == x)
                 && user.as_ref().is_none_or(|u| *c.user.borrow() == *u)
                 && maxage.is_none_or(|m| c.created.elapsed().as_secs() as i64 >= m)
-                && normal.unwrap_or(true)
+                && kind.is_none_or(|k| c.kind() == k)
                 && !(skipme && c.id == me)
         })
         .cloned()

@@ -18,6 +18,7 @@ pub mod hyperloglog;
 pub mod introspect;
 pub mod lists;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -356,6 +357,7 @@ pub fn table() -> &'static Table {
             hyperloglog::COMMANDS,
             introspect::COMMANDS,
             geo::COMMANDS,
+            replication::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

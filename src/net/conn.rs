@@ -98,11 +98,19 @@ fn process(
                 let mut msg = b"ERR ".to_vec();
                 msg.extend_from_slice(&e.0);
                 out.error_bytes(&msg);
-                tracing::info!(
-                    "{} from client: {}",
-                    String::from_utf8_lossy(&e.0),
-                    client.addr
-                );
+                if client.replica.get() {
+                    tracing::warn!(
+                        "Closing replica {}: it sent something that is not RESP ({})",
+                        client.addr,
+                        String::from_utf8_lossy(&e.0)
+                    );
+                } else {
+                    tracing::info!(
+                        "{} from client: {}",
+                        String::from_utf8_lossy(&e.0),
+                        client.addr
+                    );
+                }
                 return Flow::Close;
             }
         }
@@ -169,7 +177,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 s.cfg.int(D::CLIENT_QUERY_BUFFER_LIMIT) as usize,
             )
         };
-        let idle_deadline = (idle_limit > 0)
+        // Replicas are watched by repl-timeout instead.
+        let idle_deadline = (idle_limit > 0 && !client.replica.get())
             .then(|| client.last_interaction.get() + Duration::from_secs(idle_limit as u64));
         let mut read_some = 0usize;
         // Keep room for a full read: without it BytesMut hands the socket
@@ -236,8 +245,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         {
             let mut pending = client.pending.borrow_mut();
             if !pending.is_empty() {
-                out.buf.extend_from_slice(&pending);
-                pending.clear();
+                if out.buf.is_empty() {
+                    std::mem::swap(&mut out.buf, &mut *pending);
+                } else {
+                    out.buf.extend_from_slice(&pending);
+                    pending.clear();
+                }
+                if client.replica.get() {
+                    srv.borrow_mut().repl_output_taken(&client);
+                }
             }
         }
         if !out.buf.is_empty() {
@@ -260,6 +276,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             client.tot_net_out.set(client.tot_net_out.get() + n);
             client.soft_limit_since.set(None);
             srv.borrow_mut().stats.net_output_bytes += n;
+            if client.replica.get() {
+                srv.borrow_mut().repl_output_written(&client);
+            }
             // Do not keep a huge buffer around after a big reply.
             if out.buf.capacity() > 1 << 20 {
                 out.buf = Vec::with_capacity(16 * 1024);
@@ -281,6 +300,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     s.unwatch_all(&client);
     s.unsubscribe_all(&client);
     s.tracking_off(&client);
+    s.repl_forget(&client);
     if client.monitor.get() {
         s.monitors.retain(|&i| i != client.id);
     }

@@ -80,13 +80,14 @@ impl Server {
 
     /// An RDB image of the dataset; `aof_base` marks it as an AOF base.
     pub fn rdb_image(&self, aof_base: bool) -> Result<Vec<u8>, String> {
-        let aux = [
+        let mut aux = vec![
             ("redis-ver", crate::REDIS_VERSION.to_string()),
             ("redis-bits", "64".to_string()),
             ("ctime", (now_ms() / 1000).to_string()),
             ("used-mem", crate::server::info::used_memory().to_string()),
-            ("aof-base", (aof_base as u8).to_string()),
         ];
+        aux.extend(self.repl_aux());
+        aux.push(("aof-base", (aof_base as u8).to_string()));
         rdb::snapshot(
             &self.ks,
             now_ms(),

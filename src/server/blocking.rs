@@ -28,6 +28,8 @@ pub enum TimeoutReply {
     NullArray,
     /// `$-1` / `_`.
     NullBulk,
+    /// WAIT: the number of replicas that acknowledged.
+    Wait,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +108,7 @@ fn timeout_reply(out: &mut Out, r: TimeoutReply) {
     match r {
         TimeoutReply::NullArray => out.null_array(),
         TimeoutReply::NullBulk => out.null(),
+        TimeoutReply::Wait => out.int(0),
     }
 }
 
@@ -146,7 +149,10 @@ impl Server {
     /// value into `out`.
     pub fn unblock_timeout(&mut self, client: &Client, out: &mut Out) {
         if let Some(b) = self.unblock(client) {
-            timeout_reply(out, b.on_timeout);
+            match b.on_timeout {
+                TimeoutReply::Wait => out.int(self.repl_wait_timeout(client) as i64),
+                r => timeout_reply(out, r),
+            }
         }
     }
 

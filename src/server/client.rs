@@ -70,6 +70,9 @@ pub struct Client {
     pub no_evict: Cell<bool>,
     /// Waiting for a CLIENT PAUSE to end.
     pub paused: Cell<bool>,
+    /// A replica attached with PSYNC/SYNC: gets the replication stream,
+    /// and no replies to its own commands.
+    pub replica: Cell<bool>,
 }
 
 impl Client {
@@ -113,12 +116,25 @@ impl Client {
             no_touch: Cell::new(false),
             no_evict: Cell::new(false),
             paused: Cell::new(false),
+            replica: Cell::new(false),
         }
     }
 
     /// Subscribed to anything (RESP2 clients are then restricted).
     pub fn in_pubsub(&self) -> bool {
         !self.subs.borrow().is_empty() || !self.psubs.borrow().is_empty() || !self.ssubs.borrow().is_empty()
+    }
+
+    /// The type CLIENT LIST/KILL TYPE filter on: "normal", "replica",
+    /// "pubsub" (the replica side's link to its primary is "master").
+    pub fn kind(&self) -> &'static str {
+        if self.replica.get() {
+            "replica"
+        } else if self.in_pubsub() {
+            "pubsub"
+        } else {
+            "normal"
+        }
     }
 
     /// Asks the connection task to close after flushing.
@@ -150,6 +166,7 @@ impl Client {
         let tracking = self.tracking.borrow();
         let redir = tracking.as_ref().map_or(-1, |t| t.redirect as i64);
         let set = [
+            (self.replica.get(), 'S'),
             (self.monitor.get(), 'O'),
             (self.in_pubsub(), 'P'),
             (self.multi.borrow().is_some(), 'x'),
@@ -190,5 +207,15 @@ impl Client {
             lib_name,
             lib_ver,
         )
+    }
+}
+
+/// A TYPE argument (already validated) as `Client::kind` names it.
+pub fn kind_name(t: &[u8]) -> &'static str {
+    match t.to_ascii_lowercase().as_slice() {
+        b"replica" | b"slave" => "replica",
+        b"master" => "master",
+        b"pubsub" => "pubsub",
+        _ => "normal",
     }
 }

@@ -116,6 +116,12 @@ pub fn execute(
     }
     let mark = out.buf.len();
     let block = run(srv, client, out, args, now_ms, false);
+    // A replica's commands (REPLCONF ACK) are never answered: its
+    // connection carries the replication stream.
+    if client.replica.get() {
+        out.buf.truncate(mark);
+        return block;
+    }
     match client.reply_mode.get() {
         ReplyMode::Off => out.buf.truncate(mark),
         ReplyMode::Skip => {
@@ -221,6 +227,15 @@ fn run(
         let e = errors::MISCONF.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
+        return None;
+    }
+    if cmd.flags & commands::WRITE != 0 && !srv.repl_enough_replicas() {
+        if in_multi {
+            client.multi_error.set(true);
+        }
+        count_error(srv, errors::NOREPLICAS.as_bytes());
+        out.error(errors::NOREPLICAS);
+        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
         return None;
     }
     if cmd.flags & commands::WRITE != 0 {

@@ -432,9 +432,10 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "instantaneous_input_repl_kbps:0.00");
             field!(o, "instantaneous_output_repl_kbps:0.00");
             field!(o, "rejected_connections:{}", st.rejected_connections);
-            field!(o, "sync_full:0");
-            field!(o, "sync_partial_ok:0");
-            field!(o, "sync_partial_err:0");
+            let sync = srv.repl.stats;
+            field!(o, "sync_full:{}", sync.full);
+            field!(o, "sync_partial_ok:{}", sync.partial_ok);
+            field!(o, "sync_partial_err:{}", sync.partial_err);
             field!(o, "expired_keys:{}", srv.ks.expired_keys());
             field!(o, "expired_stale_perc:0.00");
             field!(o, "expired_time_cap_reached_count:0");
@@ -488,19 +489,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "acl_access_denied_key:0");
             field!(o, "acl_access_denied_channel:0");
         }
-        "replication" => {
-            field!(o, "role:master");
-            field!(o, "connected_slaves:0");
-            field!(o, "master_failover_state:no-failover");
-            field!(o, "master_replid:{}", srv.run_id);
-            field!(o, "master_replid2:0000000000000000000000000000000000000000");
-            field!(o, "master_repl_offset:0");
-            field!(o, "second_repl_offset:-1");
-            field!(o, "repl_backlog_active:0");
-            field!(o, "repl_backlog_size:{}", cfg.int(D::REPL_BACKLOG_SIZE));
-            field!(o, "repl_backlog_first_byte_offset:0");
-            field!(o, "repl_backlog_histlen:0");
-        }
+        "replication" => srv.repl_info(o),
         "cpu" => {
             let (sys, user) = cpu_times();
             field!(o, "used_cpu_sys:{sys:.6}");

@@ -147,6 +147,8 @@ pub struct Server {
     pub pause: Option<pause::Pause>,
     /// client-output-buffer-limit, parsed.
     pub out_limits: outlimit::Limits,
+    /// Replication: ids, offsets, backlog, attached replicas (`repl`).
+    pub repl: crate::repl::ReplState,
 }
 
 pub fn now_ms() -> i64 {
@@ -159,13 +161,7 @@ pub fn now_ms() -> i64 {
 impl Server {
     pub fn new(cfg: Config) -> Self {
         let dbs = cfg.int(D::DATABASES).max(1) as usize;
-        let run_id: String = {
-            use rand::Rng;
-            let mut r = rand::thread_rng();
-            (0..40)
-                .map(|_| std::char::from_digit(r.gen_range(0..16), 16).unwrap_or('0'))
-                .collect()
-        };
+        let run_id = crate::repl::random_hex(40);
         let acl = crate::acl::Acl::new(&cfg);
         let mut srv = Server {
             ks: Keyspace::new(dbs),
@@ -210,6 +206,7 @@ impl Server {
             monitors: Vec::new(),
             pause: None,
             out_limits: Default::default(),
+            repl: Default::default(),
         };
         srv.apply_access_config();
         srv.apply_notify_config();
@@ -248,6 +245,7 @@ impl Server {
             self.publish_logged_key_events();
         }
         self.aof_cron();
+        self.repl_cron();
     }
 }
 

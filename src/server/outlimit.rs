@@ -54,7 +54,9 @@ pub fn parse(cfg: &Config) -> Limits {
 impl Limits {
     /// The class a client's output counts against.
     pub fn for_client(&self, c: &Client) -> Limit {
-        if c.in_pubsub() {
+        if c.replica.get() {
+            self.replica
+        } else if c.in_pubsub() {
             self.pubsub
         } else {
             self.normal

@@ -12,7 +12,8 @@
 //! the commands' backs (lazy or active expiry, eviction) are queued as DELs
 //! before the command that triggered them. EXEC and scripts wrap what their
 //! commands queued in MULTI ... EXEC. When the outermost command finishes, the queue
-//! goes to the consumers (today the AOF buffer).
+//! goes to the consumers: the AOF buffer and the replication stream
+//! (`repl`).
 
 use bytes::Bytes;
 
@@ -40,8 +41,10 @@ pub struct Mark {
 }
 
 impl Server {
-    /// Turns deletion logging in every database on or off with propagation.
+    /// Turns deletion logging in every database on or off with propagation
+    /// (always on while a replication backlog exists).
     pub fn set_propagation(&mut self, on: bool) {
+        let on = on || self.repl_active();
         self.prop.enabled = on;
         for db in self.ks.dbs.iter_mut() {
             db.deleted_log = on.then(Vec::new);
@@ -108,6 +111,7 @@ impl Server {
         let pending = std::mem::take(&mut self.prop.pending);
         for (db, argv) in &pending {
             self.aof.feed(*db, argv);
+            self.repl_feed(*db, argv);
         }
         self.prop.pending = pending;
         self.prop.pending.clear();

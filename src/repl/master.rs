@@ -1,0 +1,442 @@
+//! The primary side of replication: replicas attach with PSYNC (or the old
+//! SYNC), get either the backlog from their offset (+CONTINUE) or a
+//! snapshot (+FULLRESYNC and an RDB transfer) followed by the live stream,
+//! and acknowledge their offset with REPLCONF ACK every second.
+//!
+//! A full sync takes the snapshot on the executor, so it is a point in
+//! time between two commands: the transfer is queued in the replica's
+//! output, and everything fed afterwards queues behind it. With
+//! `repl-diskless-sync` (and a replica that has capa eof) the snapshot
+//! waits `repl-diskless-sync-delay` seconds so that replicas arriving
+//! together share it, and goes out in the `$EOF:<mark>` format; otherwise
+//! as `$<len>`.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{random_hex, Replica, ReplicaState, Waiter};
+use crate::config::D;
+use crate::server::{Client, Server};
+
+/// How a replica asked to synchronise.
+pub enum SyncRequest<'a> {
+    Psync {
+        replid: &'a [u8],
+        offset: i64,
+    },
+    /// The old SYNC: no +FULLRESYNC line, no ACKs.
+    Sync,
+}
+
+impl Server {
+    /// PSYNC / SYNC from `client`: it becomes a replica.
+    pub fn repl_sync(&mut self, client: &Rc<Client>, req: SyncRequest) {
+        let hs = self.repl.handshakes.remove(&client.id).unwrap_or_default();
+        let old_sync = matches!(req, SyncRequest::Sync);
+        let mut r = Replica {
+            client: client.clone(),
+            state: ReplicaState::WaitBgsave,
+            hs,
+            ack_off: 0,
+            ack_time: Instant::now(),
+            old_sync,
+            since: Instant::now(),
+            bulk_len: 0,
+        };
+        tracing::info!(
+            "Replica {}:{} asks for synchronization",
+            r.ip(),
+            r.hs.listening_port
+        );
+        client.replica.set(true);
+        if let SyncRequest::Psync { replid, offset } = req {
+            if self.try_partial(&mut r, replid, offset) {
+                self.repl.stats.partial_ok += 1;
+                self.repl.replicas.push(r);
+                return;
+            }
+            if replid != b"?" {
+                self.repl.stats.partial_err += 1;
+            }
+        }
+        self.repl.stats.full += 1;
+        if self.repl.backlog.is_none() {
+            // Offsets before now cannot be served: a new history.
+            self.repl.change_replid();
+            self.repl_create_backlog();
+            tracing::info!(
+                "Replication backlog created, my new replication IDs are '{}' and '{}'",
+                self.repl.replid,
+                self.repl.replid2
+            );
+        }
+        let diskless = self.cfg.bool(D::REPL_DISKLESS_SYNC) && r.hs.capa_eof && !old_sync;
+        self.repl.replicas.push(r);
+        if !diskless || self.cfg.int(D::REPL_DISKLESS_SYNC_DELAY) == 0 {
+            self.repl_start_full_syncs();
+        }
+    }
+
+    /// Serves PSYNC from the backlog if the history matches.
+    fn try_partial(&mut self, r: &mut Replica, replid: &[u8], offset: i64) -> bool {
+        let st = &self.repl;
+        let id = String::from_utf8_lossy(replid);
+        let who = format!("{}:{}", r.ip(), r.hs.listening_port);
+        if id != st.replid && !(id == st.replid2 && offset <= st.second_replid_offset) {
+            if id != "?" {
+                if id != st.replid2 {
+                    tracing::info!(
+                        "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{id}', my replication IDs are '{}' and '{}')",
+                        st.replid,
+                        st.replid2
+                    );
+                } else {
+                    tracing::info!(
+                        "Partial resynchronization not accepted: Requested offset for second ID was {offset}, but I can reply up to {}",
+                        st.second_replid_offset
+                    );
+                }
+            } else {
+                tracing::info!("Full resync requested by replica {who}");
+            }
+            return false;
+        }
+        let Some(data) = st.backlog.as_ref().and_then(|b| b.since(offset)) else {
+            tracing::info!(
+                "Unable to partial resync with replica {who} for lack of backlog (Replica request was: {offset})."
+            );
+            return false;
+        };
+        let line = if r.hs.capa_psync2 {
+            format!("+CONTINUE {}\r\n", st.replid)
+        } else {
+            "+CONTINUE\r\n".to_string()
+        };
+        {
+            let mut p = r.client.pending.borrow_mut();
+            p.extend_from_slice(line.as_bytes());
+            p.extend_from_slice(&data);
+        }
+        r.client.wake.notify_one();
+        r.state = ReplicaState::Online;
+        r.ack_off = offset - 1;
+        tracing::info!(
+            "Partial resynchronization request from {who} accepted. Sending {} bytes of backlog starting from offset {offset}.",
+            data.len()
+        );
+        true
+    }
+
+    /// The RDB image a full sync sends. One function, so the way snapshots
+    /// are produced can change in one place.
+    fn repl_snapshot(&self) -> Result<Vec<u8>, String> {
+        self.rdb_image(false)
+    }
+
+    /// Takes one snapshot and starts the transfer to every replica waiting
+    /// for one.
+    pub fn repl_start_full_syncs(&mut self) {
+        if !self
+            .repl
+            .replicas
+            .iter()
+            .any(|r| r.state == ReplicaState::WaitBgsave)
+        {
+            return;
+        }
+        let img = match self.repl_snapshot() {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!("Can't produce the RDB for replica synchronization: {e}");
+                for r in self
+                    .repl
+                    .replicas
+                    .iter()
+                    .filter(|r| r.state == ReplicaState::WaitBgsave)
+                {
+                    r.client.kill();
+                }
+                return;
+            }
+        };
+        // The replicas load the snapshot, then the stream must say which
+        // database comes next.
+        self.repl.sel_db = None;
+        let diskless = self.cfg.bool(D::REPL_DISKLESS_SYNC);
+        let (id, off) = (self.repl.replid.clone(), self.repl.master_repl_offset);
+        for r in self
+            .repl
+            .replicas
+            .iter_mut()
+            .filter(|r| r.state == ReplicaState::WaitBgsave)
+        {
+            let mut head = String::new();
+            if !r.old_sync {
+                head = format!("+FULLRESYNC {id} {off}\r\n");
+            }
+            let eof = diskless && r.hs.capa_eof && !r.old_sync;
+            let mark = random_hex(40);
+            if eof {
+                head.push_str(&format!("$EOF:{mark}\r\n"));
+            } else {
+                head.push_str(&format!("${}\r\n", img.len()));
+            }
+            let how = if eof { "diskless" } else { "disk" };
+            tracing::info!(
+                "Starting BGSAVE for SYNC with target: {how}; streaming {} bytes to replica {}:{}",
+                img.len(),
+                r.ip(),
+                r.hs.listening_port
+            );
+            let mut p = r.client.pending.borrow_mut();
+            // Newlines kept it alive while it waited; they belong before
+            // the reply line, where the replica skips them.
+            let before = p.len();
+            p.extend_from_slice(head.as_bytes());
+            p.extend_from_slice(&img);
+            if eof {
+                p.extend_from_slice(mark.as_bytes());
+            }
+            r.bulk_len = p.len();
+            let _ = before;
+            drop(p);
+            r.state = ReplicaState::SendBulk;
+            r.ack_off = off;
+            r.client.wake.notify_one();
+        }
+    }
+
+    /// The connection task took the replica's pending output to write it:
+    /// from now on only the stream behind it counts against the limit.
+    pub fn repl_output_taken(&mut self, client: &Client) {
+        if let Some(r) = self
+            .repl
+            .replicas
+            .iter_mut()
+            .find(|r| r.client.id == client.id)
+        {
+            r.bulk_len = 0;
+        }
+    }
+
+    /// The connection task finished a write: a transfer in flight is done.
+    pub fn repl_output_written(&mut self, client: &Client) {
+        if let Some(r) = self
+            .repl
+            .replicas
+            .iter_mut()
+            .find(|r| r.client.id == client.id)
+        {
+            if r.state == ReplicaState::SendBulk && r.bulk_len == 0 {
+                r.state = ReplicaState::Online;
+                r.ack_time = Instant::now();
+                tracing::info!(
+                    "Synchronization with replica {}:{} succeeded",
+                    r.ip(),
+                    r.hs.listening_port
+                );
+            }
+        }
+    }
+
+    /// A connection closed: forget what replication knew about it.
+    pub fn repl_forget(&mut self, client: &Client) {
+        self.repl.handshakes.remove(&client.id);
+        self.repl.waiters.retain(|w| w.client != client.id);
+        if let Some(i) = self
+            .repl
+            .replicas
+            .iter()
+            .position(|r| r.client.id == client.id)
+        {
+            let r = self.repl.replicas.remove(i);
+            tracing::info!(
+                "Connection with replica {}:{} lost.",
+                r.ip(),
+                r.hs.listening_port
+            );
+            if self.repl.replicas.is_empty() {
+                self.repl.no_replicas_since = Instant::now();
+            }
+        }
+    }
+
+    /// REPLCONF ACK <offset> from a replica.
+    pub fn repl_ack(&mut self, client: &Client, offset: i64) {
+        let Some(r) = self
+            .repl
+            .replicas
+            .iter_mut()
+            .find(|r| r.client.id == client.id)
+        else {
+            return;
+        };
+        if offset > r.ack_off {
+            r.ack_off = offset;
+        }
+        r.ack_time = Instant::now();
+        self.repl_serve_waiters();
+    }
+
+    /// Answers the WAITs that enough replicas acknowledged.
+    fn repl_serve_waiters(&mut self) {
+        if self.repl.waiters.is_empty() {
+            return;
+        }
+        let mut i = 0;
+        while i < self.repl.waiters.len() {
+            let w = &self.repl.waiters[i];
+            let n = self.repl.acked(w.offset);
+            if n < w.numreplicas {
+                i += 1;
+                continue;
+            }
+            let w = self.repl.waiters.remove(i);
+            if let Some(c) = self.clients.get(&w.client).cloned() {
+                self.unblock(&c);
+                let mut out = crate::resp::Out::new(c.resp.get() == 3);
+                out.int(n as i64);
+                c.pending.borrow_mut().extend_from_slice(&out.buf);
+                c.wake.notify_one();
+            }
+        }
+    }
+
+    /// WAIT numreplicas: how many acknowledged everything written so far,
+    /// or None when the client must block (then `repl_wait_timeout` gives
+    /// the reply).
+    pub fn repl_wait(
+        &mut self,
+        client: &Client,
+        numreplicas: usize,
+        may_block: bool,
+    ) -> Option<usize> {
+        let offset = self.repl.master_repl_offset;
+        let n = self.repl.acked(offset);
+        if n >= numreplicas || !may_block {
+            return Some(n);
+        }
+        self.repl.waiters.push(Waiter {
+            client: client.id,
+            offset,
+            numreplicas,
+        });
+        self.repl_getack();
+        None
+    }
+
+    /// A WAIT timed out: the number of replicas that acknowledged.
+    pub fn repl_wait_timeout(&mut self, client: &Client) -> usize {
+        let Some(i) = self.repl.waiters.iter().position(|w| w.client == client.id) else {
+            return 0;
+        };
+        let w = self.repl.waiters.remove(i);
+        self.repl.acked(w.offset)
+    }
+
+    /// Asks every replica for its offset now (REPLCONF GETACK * in the
+    /// stream), once per stream position.
+    fn repl_getack(&mut self) {
+        if self.repl.getack_at == self.repl.master_repl_offset || self.repl.replicas.is_empty() {
+            return;
+        }
+        let mut buf = Vec::new();
+        super::encode(
+            &mut buf,
+            &[
+                Bytes::from_static(b"REPLCONF"),
+                Bytes::from_static(b"GETACK"),
+                Bytes::from_static(b"*"),
+            ],
+        );
+        self.repl_feed_raw(&buf);
+        self.repl.getack_at = self.repl.master_repl_offset;
+    }
+
+    /// Whether min-replicas-to-write lets writes through.
+    pub fn repl_enough_replicas(&self) -> bool {
+        let min = self.cfg.int(D::MIN_REPLICAS_TO_WRITE);
+        let lag = self.cfg.int(D::MIN_REPLICAS_MAX_LAG);
+        if min <= 0 || lag <= 0 || self.repl.link.is_some() {
+            return true;
+        }
+        self.repl.good_replicas(lag as u64) >= min as usize
+    }
+
+    /// Replication's share of the cron: once a second, PING replicas,
+    /// drop silent ones, start due diskless syncs, free an unused backlog.
+    pub fn repl_cron(&mut self) {
+        if let Some(b) = self.repl.backlog.as_mut() {
+            let size = self.cfg.int(D::REPL_BACKLOG_SIZE).max(0) as usize;
+            b.resize(size);
+        }
+        self.repl_start_due_syncs();
+        if self.repl.last_cron.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.repl.last_cron = Instant::now();
+        let period = self.cfg.int(D::REPL_PING_REPLICA_PERIOD).max(1) as u64;
+        if !self.repl.replicas.is_empty()
+            && self.repl.link.is_none()
+            && self.repl.last_ping.elapsed() >= Duration::from_secs(period)
+        {
+            self.repl.last_ping = Instant::now();
+            let mut buf = Vec::new();
+            super::encode(&mut buf, &[Bytes::from_static(b"PING")]);
+            self.repl_feed_raw(&buf);
+        }
+        let timeout = Duration::from_secs(self.cfg.int(D::REPL_TIMEOUT).max(1) as u64);
+        for r in &self.repl.replicas {
+            match r.state {
+                // Keeps the connection alive until the transfer starts.
+                ReplicaState::WaitBgsave => {
+                    r.client.pending.borrow_mut().push(b'\n');
+                    r.client.wake.notify_one();
+                }
+                ReplicaState::Online if !r.old_sync && r.ack_time.elapsed() > timeout => {
+                    tracing::warn!(
+                        "Disconnecting timedout replica (streaming sync): {}:{}",
+                        r.ip(),
+                        r.hs.listening_port
+                    );
+                    r.client.kill();
+                }
+                _ => {}
+            }
+        }
+        let ttl = self.cfg.int(D::REPL_BACKLOG_TTL);
+        if self.repl.replicas.is_empty()
+            && self.repl.link.is_none()
+            && self.repl.backlog.is_some()
+            && ttl > 0
+            && self.repl.no_replicas_since.elapsed() >= Duration::from_secs(ttl as u64)
+        {
+            self.repl.change_replid();
+            self.repl_free_backlog();
+            tracing::info!(
+                "Replication backlog freed after {ttl} seconds without connected replicas."
+            );
+        }
+    }
+
+    /// Diskless syncs start once the delay has passed for the earliest
+    /// waiting replica, or when enough replicas wait.
+    fn repl_start_due_syncs(&mut self) {
+        let waiting: Vec<&Replica> = self
+            .repl
+            .replicas
+            .iter()
+            .filter(|r| r.state == ReplicaState::WaitBgsave)
+            .collect();
+        let Some(oldest) = waiting.iter().map(|r| r.since).min() else {
+            return;
+        };
+        let delay = Duration::from_secs(self.cfg.int(D::REPL_DISKLESS_SYNC_DELAY).max(0) as u64);
+        let max = self.cfg.int(D::REPL_DISKLESS_SYNC_MAX_REPLICAS);
+        if oldest.elapsed() >= delay || (max > 0 && waiting.len() as i64 >= max) {
+            self.repl_start_full_syncs();
+        }
+    }
+}
