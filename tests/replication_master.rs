@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 fn text(f: &Frame) -> String {
     match f {
-        Frame::Bulk(Some(b)) | Frame::Simple(b) | Frame::Error(b) => String::from_utf8_lossy(b).into_owned(),
+        Frame::Bulk(Some(b)) | Frame::Simple(b) | Frame::Error(b) => {
+            String::from_utf8_lossy(b).into_owned()
+        }
         Frame::Int(i) => i.to_string(),
         other => format!("{other:?}"),
     }
@@ -23,8 +25,10 @@ fn text(f: &Frame) -> String {
 
 fn info_field(r: &mut Raw, section: &str, name: &str) -> Option<String> {
     let t = text(&r.call(&["INFO", section]));
-    t.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+    t.lines().find_map(|l| {
+        l.strip_prefix(&format!("{name}:"))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 fn info_int(r: &mut Raw, section: &str, name: &str) -> i64 {
@@ -52,19 +56,33 @@ fn contents(r: &mut Raw) -> BTreeMap<(usize, Vec<u8>), String> {
                 panic!("SCAN reply");
             };
             cursor = text(&v[0]);
-            let Frame::Array(Some(keys)) = &v[1] else { panic!("SCAN keys") };
+            let Frame::Array(Some(keys)) = &v[1] else {
+                panic!("SCAN keys")
+            };
             for k in keys {
                 let Frame::Bulk(Some(k)) = k else { continue };
                 let ty = text(&r.call(&[&b"TYPE"[..], k]));
                 let val = match ty.as_str() {
                     "string" => format!("{:?}", r.call(&[&b"GET"[..], k])),
                     "list" => format!("{:?}", r.call(&[&b"LRANGE"[..], k, b"0", b"-1"])),
-                    "zset" => format!("{:?}", r.call(&[&b"ZRANGE"[..], k, b"0", b"-1", b"WITHSCORES"])),
+                    "zset" => format!(
+                        "{:?}",
+                        r.call(&[&b"ZRANGE"[..], k, b"0", b"-1", b"WITHSCORES"])
+                    ),
                     "hash" | "set" => {
-                        let cmd: &[u8] = if ty == "hash" { b"HGETALL" } else { b"SMEMBERS" };
-                        let Frame::Array(Some(items)) = r.call(&[cmd, k]) else { panic!("{ty}") };
+                        let cmd: &[u8] = if ty == "hash" {
+                            b"HGETALL"
+                        } else {
+                            b"SMEMBERS"
+                        };
+                        let Frame::Array(Some(items)) = r.call(&[cmd, k]) else {
+                            panic!("{ty}")
+                        };
                         let mut items: Vec<String> = if ty == "hash" {
-                            items.chunks(2).map(|p| format!("{}={}", text(&p[0]), text(&p[1]))).collect()
+                            items
+                                .chunks(2)
+                                .map(|p| format!("{}={}", text(&p[0]), text(&p[1])))
+                                .collect()
                         } else {
                             items.iter().map(text).collect()
                         };
@@ -100,9 +118,17 @@ fn assert_same(primary: &Server, replica: &Server) {
                 return;
             }
             if start.elapsed() > Duration::from_secs(30) {
-                let diff: Vec<_> = a.iter().filter(|(k, v)| b.get(*k) != Some(v)).take(5).collect();
+                let diff: Vec<_> = a
+                    .iter()
+                    .filter(|(k, v)| b.get(*k) != Some(v))
+                    .take(5)
+                    .collect();
                 let extra: Vec<_> = b.keys().filter(|k| !a.contains_key(*k)).take(5).collect();
-                panic!("contents differ: {} vs {} keys; primary-side {diff:?}; replica-only {extra:?}", a.len(), b.len());
+                panic!(
+                    "contents differ: {} vs {} keys; primary-side {diff:?}; replica-only {extra:?}",
+                    a.len(),
+                    b.len()
+                );
             }
         }
         assert!(
@@ -120,25 +146,61 @@ fn write_batch(r: &mut Raw, i: u64) {
     let mut cmds: Vec<Vec<String>> = vec![
         vec!["SELECT".into(), "0".into()],
         vec!["SET".into(), format!("s:{}", i % 300), format!("v{i}")],
-        vec!["SET".into(), format!("e:{}", i % 50), s(i), "EX".into(), "1000".into()],
+        vec![
+            "SET".into(),
+            format!("e:{}", i % 50),
+            s(i),
+            "EX".into(),
+            "1000".into(),
+        ],
         vec!["INCR".into(), "counter".into()],
         vec!["APPEND".into(), format!("a:{}", i % 10), "xy".into()],
         vec!["INCRBYFLOAT".into(), "float".into(), "0.5".into()],
         vec!["SELECT".into(), "1".into()],
         vec!["RPUSH".into(), format!("l:{}", i % 20), s(i), s(i + 1)],
         vec!["LPOP".into(), format!("l:{}", (i + 7) % 20)],
-        vec!["HSET".into(), format!("h:{}", i % 30), format!("f{}", i % 7), s(i)],
-        vec!["HINCRBY".into(), format!("h:{}", i % 30), "n".into(), "3".into()],
+        vec![
+            "HSET".into(),
+            format!("h:{}", i % 30),
+            format!("f{}", i % 7),
+            s(i),
+        ],
+        vec![
+            "HINCRBY".into(),
+            format!("h:{}", i % 30),
+            "n".into(),
+            "3".into(),
+        ],
         vec!["SELECT".into(), "2".into()],
-        vec!["SADD".into(), format!("set:{}", i % 20), format!("m{}", i % 50), format!("m{}", i % 13)],
-        vec!["SREM".into(), format!("set:{}", (i + 3) % 20), format!("m{}", i % 50)],
-        vec!["ZADD".into(), format!("z:{}", i % 20), s(i % 97), format!("m{}", i % 40)],
-        vec!["ZINCRBY".into(), format!("z:{}", i % 20), "1.5".into(), "m1".into()],
+        vec![
+            "SADD".into(),
+            format!("set:{}", i % 20),
+            format!("m{}", i % 50),
+            format!("m{}", i % 13),
+        ],
+        vec![
+            "SREM".into(),
+            format!("set:{}", (i + 3) % 20),
+            format!("m{}", i % 50),
+        ],
+        vec![
+            "ZADD".into(),
+            format!("z:{}", i % 20),
+            s(i % 97),
+            format!("m{}", i % 40),
+        ],
+        vec![
+            "ZINCRBY".into(),
+            format!("z:{}", i % 20),
+            "1.5".into(),
+            "m1".into(),
+        ],
         vec!["SPOP".into(), format!("set:{}", (i + 11) % 20)],
         vec!["SELECT".into(), "3".into()],
         vec![
             "EVAL".into(),
-            "redis.call('set', KEYS[1], ARGV[1]); redis.call('lpush', KEYS[2], ARGV[1]); return 1".into(),
+            "redis.call('set', KEYS[1], ARGV[1]); redis.call('lpush', KEYS[2], ARGV[1]); return 1"
+                .into(),
             "2".into(),
             format!("ev:{}", i % 10),
             format!("evl:{}", i % 5),
@@ -148,8 +210,18 @@ fn write_batch(r: &mut Raw, i: u64) {
         vec!["INCR".into(), "tx".into()],
         vec!["SADD".into(), "txset".into(), s(i % 100)],
         vec!["EXEC".into()],
-        vec!["SET".into(), format!("short:{i}"), "x".into(), "PX".into(), "150".into()],
-        vec!["EXPIRE".into(), format!("ev:{}", (i + 5) % 10), "2000".into()],
+        vec![
+            "SET".into(),
+            format!("short:{i}"),
+            "x".into(),
+            "PX".into(),
+            "150".into(),
+        ],
+        vec![
+            "EXPIRE".into(),
+            format!("ev:{}", (i + 5) % 10),
+            "2000".into(),
+        ],
         vec!["GET".into(), format!("short:{}", i.saturating_sub(20))],
     ];
     if i % 10 == 0 {
@@ -185,19 +257,33 @@ impl Load {
             }
             i
         });
-        Load { stop, handle: Some(handle) }
+        Load {
+            stop,
+            handle: Some(handle),
+        }
     }
 
     fn finish(mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.take().map(|h| h.join().expect("load thread")).unwrap_or(0)
+        self.handle
+            .take()
+            .map(|h| h.join().expect("load thread"))
+            .unwrap_or(0)
     }
 }
 
 fn start_replica(primary: &Server, dir: Option<&std::path::Path>) -> Server {
     let port = primary.port.to_string();
     let d = dir.map(|d| d.display().to_string());
-    let mut args = vec!["--replicaof", "127.0.0.1", &port, "--save", "3600 1", "--repl-diskless-load", "disabled"];
+    let mut args = vec![
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--save",
+        "3600 1",
+        "--repl-diskless-load",
+        "disabled",
+    ];
     if let Some(d) = &d {
         args.extend(["--dir", d.as_str()]);
     }
@@ -233,10 +319,18 @@ fn real_replica_syncs_under_load_and_resumes_partially_after_restart() {
     let n = load.finish();
     assert_same(&primary, &replica);
     assert_eq!(info_int(&mut p, "stats", "sync_full"), 1);
-    assert_eq!(info_field(&mut p, "replication", "connected_slaves").as_deref(), Some("1"));
+    assert_eq!(
+        info_field(&mut p, "replication", "connected_slaves").as_deref(),
+        Some("1")
+    );
     let slave0 = info_field(&mut p, "replication", "slave0").unwrap_or_default();
-    assert!(slave0.starts_with("ip=127.0.0.1,port=") && slave0.contains(",state=online,offset="), "{slave0}");
-    assert!(replica.log_text().contains("MASTER <-> REPLICA sync: Finished with success"));
+    assert!(
+        slave0.starts_with("ip=127.0.0.1,port=") && slave0.contains(",state=online,offset="),
+        "{slave0}"
+    );
+    assert!(replica
+        .log_text()
+        .contains("MASTER <-> REPLICA sync: Finished with success"));
 
     // Restart: the replica saves its replication id and offset on
     // shutdown, and continues from there.
@@ -250,7 +344,12 @@ fn real_replica_syncs_under_load_and_resumes_partially_after_restart() {
     }
     let replica2 = start_replica(&primary, Some(&dir));
     assert_same(&primary, &replica2);
-    assert_eq!(info_int(&mut p, "stats", "sync_partial_ok"), 1, "{}", replica2.log_text());
+    assert_eq!(
+        info_int(&mut p, "stats", "sync_partial_ok"),
+        1,
+        "{}",
+        replica2.log_text()
+    );
     assert_eq!(info_int(&mut p, "stats", "sync_full"), 1);
     drop(replica2);
     // The first object owns the directory.
@@ -269,7 +368,12 @@ fn disk_based_sync_full_resync_after_backlog_overrun_wait_and_min_replicas() {
     }
     let replica = start_replica(&primary, None);
     assert_same(&primary, &replica);
-    assert!(replica.log_text().contains("MASTER <-> REPLICA sync: receiving"), "disk-based transfer");
+    assert!(
+        replica
+            .log_text()
+            .contains("MASTER <-> REPLICA sync: receiving"),
+        "disk-based transfer"
+    );
 
     // WAIT counts the replicas that acknowledged the client's writes.
     assert_eq!(p.call(&["SET", "w", "1"]), simple("OK"));
@@ -280,14 +384,21 @@ fn disk_based_sync_full_resync_after_backlog_overrun_wait_and_min_replicas() {
     assert_eq!(p.call(&["WAIT", "0", "0"]), Frame::Int(1));
 
     // ROLE lists the replica with its acknowledged offset.
-    let Frame::Array(Some(role)) = p.call(&["ROLE"]) else { panic!("ROLE") };
+    let Frame::Array(Some(role)) = p.call(&["ROLE"]) else {
+        panic!("ROLE")
+    };
     assert_eq!(role[0], bulk("master"));
-    let Frame::Array(Some(reps)) = &role[2] else { panic!("ROLE replicas") };
+    let Frame::Array(Some(reps)) = &role[2] else {
+        panic!("ROLE replicas")
+    };
     assert_eq!(reps.len(), 1);
 
     // min-replicas-to-write.
     p.call(&["CONFIG", "SET", "min-replicas-to-write", "2"]);
-    assert_eq!(p.call(&["SET", "k", "v"]), err("NOREPLICAS Not enough good replicas to write."));
+    assert_eq!(
+        p.call(&["SET", "k", "v"]),
+        err("NOREPLICAS Not enough good replicas to write.")
+    );
     assert_eq!(p.call(&["GET", "w"]), bulk("1"));
     p.call(&["CONFIG", "SET", "min-replicas-to-write", "1"]);
     assert_eq!(p.call(&["SET", "k", "v"]), simple("OK"));
@@ -298,7 +409,11 @@ fn disk_based_sync_full_resync_after_backlog_overrun_wait_and_min_replicas() {
     let mut buf = redust::resp::reply::encode_request(&["CLIENT", "KILL", "TYPE", "replica"]);
     let big = "x".repeat(1000);
     for i in 0..40 {
-        buf.extend_from_slice(&redust::resp::reply::encode_request(&["SET", &format!("big:{i}"), &big]));
+        buf.extend_from_slice(&redust::resp::reply::encode_request(&[
+            "SET",
+            &format!("big:{i}"),
+            &big,
+        ]));
     }
     p.send_bytes(&buf);
     assert_eq!(p.read(), Frame::Int(1));
@@ -335,7 +450,9 @@ fn read_line(r: &mut Raw) -> String {
         }
         line.push(b);
     }
-    String::from_utf8_lossy(&line).trim_end_matches('\r').to_string()
+    String::from_utf8_lossy(&line)
+        .trim_end_matches('\r')
+        .to_string()
 }
 
 #[test]
@@ -346,9 +463,18 @@ fn stream_bytes_partial_resync_sync_and_garbage() {
 
     // A hand-made replica: diskless transfer with the EOF marker.
     let mut r = primary.raw();
-    assert_eq!(r.call(&["REPLCONF", "listening-port", "7777"]), simple("OK"));
-    assert_eq!(r.call(&["REPLCONF", "capa", "eof", "capa", "psync2"]), simple("OK"));
-    assert_eq!(r.call(&["REPLCONF", "bogus", "1"]), err("ERR Unrecognized REPLCONF option: bogus"));
+    assert_eq!(
+        r.call(&["REPLCONF", "listening-port", "7777"]),
+        simple("OK")
+    );
+    assert_eq!(
+        r.call(&["REPLCONF", "capa", "eof", "capa", "psync2"]),
+        simple("OK")
+    );
+    assert_eq!(
+        r.call(&["REPLCONF", "bogus", "1"]),
+        err("ERR Unrecognized REPLCONF option: bogus")
+    );
     r.send(&["PSYNC", "?", "-1"]);
     let line = read_line(&mut r);
     let parts: Vec<&str> = line.split(' ').collect();
@@ -363,22 +489,34 @@ fn stream_bytes_partial_resync_sync_and_garbage() {
         rdb.extend(read_exact(&mut r, 1));
     }
     assert!(rdb.starts_with(b"REDIS0010"));
-    assert_eq!(info_field(&mut p, "replication", "master_replid").as_deref(), Some(replid.as_str()));
+    assert_eq!(
+        info_field(&mut p, "replication", "master_replid").as_deref(),
+        Some(replid.as_str())
+    );
 
     // The stream: SELECT first, then the commands as propagated.
     p.call(&["SET", "k", "v", "EX", "100"]);
     let want_head = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$4\r\nPXAT\r\n$13\r\n";
     let got = read_exact(&mut r, want_head.len() + 15);
-    assert_eq!(&got[..want_head.len()], want_head, "{}", String::from_utf8_lossy(&got));
+    assert_eq!(
+        &got[..want_head.len()],
+        want_head,
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
     let streamed = got.len() as i64;
     let off = info_int(&mut p, "replication", "master_repl_offset");
     assert_eq!(off, offset + streamed);
     r.send(&["REPLCONF", "ACK", &off.to_string()]);
     wait_for("ack", Duration::from_secs(10), || {
-        info_field(&mut p, "replication", "slave0").is_some_and(|s| s.contains(&format!("offset={off}")))
+        info_field(&mut p, "replication", "slave0")
+            .is_some_and(|s| s.contains(&format!("offset={off}")))
     });
     let s0 = info_field(&mut p, "replication", "slave0").unwrap();
-    assert!(s0.starts_with("ip=127.0.0.1,port=7777,state=online"), "{s0}");
+    assert!(
+        s0.starts_with("ip=127.0.0.1,port=7777,state=online"),
+        "{s0}"
+    );
     drop(r);
     wait_for("replica gone", Duration::from_secs(10), || {
         info_field(&mut p, "replication", "connected_slaves").as_deref() == Some("0")
@@ -403,7 +541,11 @@ fn stream_bytes_partial_resync_sync_and_garbage() {
     // Old SYNC: the RDB as $<len>, no reply line.
     let mut r3 = primary.raw();
     r3.send(&["SYNC"]);
-    let len: usize = read_line(&mut r3).strip_prefix('$').expect("bulk length").parse().unwrap();
+    let len: usize = read_line(&mut r3)
+        .strip_prefix('$')
+        .expect("bulk length")
+        .parse()
+        .unwrap();
     let body = read_exact(&mut r3, len);
     assert!(body.starts_with(b"REDIS0010"));
 
@@ -415,8 +557,69 @@ fn stream_bytes_partial_resync_sync_and_garbage() {
     assert_eq!(p.call(&["PING"]), simple("PONG"));
     assert_eq!(p.call(&["SELECT", "0"]), simple("OK"));
     assert_eq!(p.call(&["GET", "before"]), bulk("1"));
-    let Frame::Array(Some(role)) = p.call(&["ROLE"]) else { panic!("ROLE") };
+    let Frame::Array(Some(role)) = p.call(&["ROLE"]) else {
+        panic!("ROLE")
+    };
     assert_eq!(role[0], bulk("master"));
     drop(r2);
     drop(r3);
+}
+
+#[test]
+fn diskless_delay_pings_silent_replica_timeout_and_backlog_ttl() {
+    let primary = Server::start(&[
+        "--repl-diskless-sync-delay",
+        "1",
+        "--repl-ping-replica-period",
+        "1",
+        "--repl-timeout",
+        "2",
+        "--repl-backlog-ttl",
+        "1",
+    ]);
+    let mut p = primary.raw();
+    let id0 = info_field(&mut p, "replication", "master_replid").unwrap();
+    let mut r = primary.raw();
+    assert_eq!(r.call(&["REPLCONF", "capa", "eof"]), simple("OK"));
+    let t = Instant::now();
+    r.send(&["PSYNC", "?", "-1"]);
+    wait_for("wait_bgsave", Duration::from_secs(5), || {
+        info_field(&mut p, "replication", "slave0").is_some_and(|s| s.contains("state=wait_bgsave"))
+            || t.elapsed() > Duration::from_millis(900)
+    });
+    // read_line skips the keep-alive newlines sent while waiting.
+    let line = read_line(&mut r);
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "the diskless delay was not honoured"
+    );
+    assert!(line.starts_with("+FULLRESYNC "), "{line}");
+    // A new backlog starts a new history.
+    let id1 = line.split(' ').nth(1).unwrap().to_string();
+    assert_ne!(id0, id1);
+    let mark = read_line(&mut r)
+        .strip_prefix("$EOF:")
+        .expect("EOF marker")
+        .to_string();
+    let mut rdb = Vec::new();
+    while !rdb.ends_with(mark.as_bytes()) {
+        rdb.extend(read_exact(&mut r, 1));
+    }
+    // PINGs flow every repl-ping-replica-period; a replica that never
+    // acknowledges is dropped after repl-timeout.
+    assert_eq!(read_exact(&mut r, 14), b"*1\r\n$4\r\nPING\r\n");
+    wait_for("timed-out replica dropped", Duration::from_secs(15), || {
+        primary
+            .log_text()
+            .contains("Disconnecting timedout replica (streaming sync)")
+    });
+    assert!(r.is_closed());
+    // With no replica left the backlog goes after repl-backlog-ttl, and
+    // the history with it.
+    wait_for("backlog freed", Duration::from_secs(15), || {
+        info_field(&mut p, "replication", "repl_backlog_active").as_deref() == Some("0")
+    });
+    let id2 = info_field(&mut p, "replication", "master_replid").unwrap();
+    assert_ne!(id2, id1);
+    assert_eq!(p.call(&["SET", "a", "1"]), simple("OK"));
 }

@@ -304,7 +304,7 @@ impl Server {
         }
     }
 
-    /// WAIT numreplicas: how many acknowledged everything written so far,
+    /// WAIT numreplicas: how many acknowledged the client's writes,
     /// or None when the client must block (then `repl_wait_timeout` gives
     /// the reply).
     pub fn repl_wait(
@@ -313,7 +313,7 @@ impl Server {
         numreplicas: usize,
         may_block: bool,
     ) -> Option<usize> {
-        let offset = self.repl.master_repl_offset;
+        let offset = client.woff.get();
         let n = self.repl.acked(offset);
         if n >= numreplicas || !may_block {
             return Some(n);

@@ -73,6 +73,9 @@ pub struct Client {
     /// A replica attached with PSYNC/SYNC: gets the replication stream,
     /// and no replies to its own commands.
     pub replica: Cell<bool>,
+    /// The replication offset right after its last command that
+    /// propagated something (what WAIT waits for).
+    pub woff: Cell<i64>,
 }
 
 impl Client {
@@ -117,6 +120,7 @@ impl Client {
             no_evict: Cell::new(false),
             paused: Cell::new(false),
             replica: Cell::new(false),
+            woff: Cell::new(0),
         }
     }
 

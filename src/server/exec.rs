@@ -263,6 +263,7 @@ fn run(
     let dirty_before = srv.dirty;
     srv.current_client = Some(client.id);
     let prop = srv.prop_begin(client.db.get());
+    let repl_off = srv.repl.master_repl_offset;
     if !srv.monitors.is_empty() {
         srv.before_command(cmd, client, args);
     }
@@ -291,6 +292,10 @@ fn run(
         touch_keys(srv, client, cmd, args);
     }
     srv.prop_end(prop, cmd.name, args);
+    // (WAIT's REPLCONF GETACK is not a write of the client's.)
+    if srv.repl.master_repl_offset != repl_off && cmd.name != "wait" {
+        client.woff.set(srv.repl.master_repl_offset);
+    }
     if srv.notify_flags != 0 || srv.tracking.active() {
         srv.publish_logged_key_events();
     }
