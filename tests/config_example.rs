@@ -119,15 +119,33 @@ fn every_directive_is_documented_in_redis_order() {
         .collect();
     assert_eq!(banners, SECTIONS, "section banners and their order");
 
-    // Every active line is one Redust accepts (start-up would stop on it).
+    // Every active line is one Redust accepts (start-up would stop on it)
+    // and, like Redis's file, restates the built-in default, except for the
+    // paths Redis's file spells out.
+    let defaults = Config::default();
     for line in text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
     {
         let name = line.split_whitespace().next().unwrap_or("");
-        assert!(
-            FILE_ONLY.contains(&name) || accepted(line),
-            "active line not accepted: {line}"
+        if FILE_ONLY.contains(&name) {
+            continue;
+        }
+        assert!(accepted(line), "active line not accepted: {line}");
+        let Some((idx, _)) = table::find(name) else {
+            continue;
+        };
+        if ["pidfile", "dir"].contains(&name) {
+            continue;
+        }
+        let mut cfg = Config::default();
+        let mut lines = Vec::new();
+        lines_from_text(line, "example", 0, &mut lines).expect("parsed above");
+        apply_lines(&mut cfg, &lines, &mut Extras::default()).expect("accepted above");
+        assert_eq!(
+            cfg.display(idx),
+            defaults.display(idx),
+            "active line is not the default: {line}"
         );
     }
 
