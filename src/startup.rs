@@ -199,16 +199,6 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
         tracing::warn!("{e}");
         return 1;
     }
-    // With appendonly yes the AOF alone holds the dataset, as in Redis.
-    let loaded = if srv.cfg.bool(D::APPENDONLY) {
-        srv.aof_load().and_then(|()| srv.aof_open_at_start())
-    } else {
-        srv.load_rdb().and_then(|()| srv.aof_read_manifest())
-    };
-    if let Err(e) = loaded {
-        tracing::warn!("{e}");
-        return 1;
-    }
     srv.bound_port = listeners
         .iter()
         .chain(&tls_listeners)
@@ -256,7 +246,16 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
     for l in metrics_listeners {
         tasks.push(tokio::task::spawn_local(crate::net::metrics::accept(l, srv.clone())));
     }
+    // Clients connected meanwhile get LOADING (see persist::loading).
+    if let Err(e) = crate::persist::loading::load_at_startup(&srv).await {
+        tracing::warn!("{e}");
+        for t in &tasks {
+            t.abort();
+        }
+        return 1;
+    }
     tasks.push(tokio::task::spawn_local(cron(srv.clone())));
+    tasks.push(tokio::task::spawn_local(crate::persist::snapshot::driver(srv.clone())));
     tracing::info!("Server initialized");
     if has_tcp {
         tracing::info!("Ready to accept connections tcp");
@@ -296,6 +295,7 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
         // A signal (or SHUTDOWN without a saved snapshot) saves when save
         // rules are configured; SHUTDOWN saves itself and says NoSave here.
         let mode = s.shutdown.unwrap_or(ShutdownMode::Default);
+        s.finish_snapshot_now();
         if s.persist.bgsave.is_some() {
             tracing::warn!("There is a child saving an .rdb. Waiting for it to finish.");
             while s.persist.bgsave.is_some() {

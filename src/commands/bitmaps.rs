@@ -75,10 +75,10 @@ fn bits_mut<'a>(
         let mut b = ThinBuf::with_capacity(len);
         b.zero_extend(len);
         ctx.db().add(key, Value::Str(StrVal::Raw(b)), now);
-        let s = ctx.db().dict.get_mut(key).and_then(|e| e.val.as_str_mut());
+        let s = ctx.db().entry_mut(key).and_then(|e| e.val.as_str_mut());
         return Ok((s.ok_or(Error::WrongType)?.make_raw(), true));
     }
-    let s = ctx.db().dict.get_mut(key).and_then(|e| e.val.as_str_mut());
+    let s = ctx.db().entry_mut(key).and_then(|e| e.val.as_str_mut());
     let b = s.ok_or(Error::WrongType)?.make_raw();
     let grown = b.len() < len;
     b.zero_extend(len);

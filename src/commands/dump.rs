@@ -115,7 +115,7 @@ fn restore(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if let Some(t) = at {
         db.set_expire(key, t);
     }
-    if let Some(e) = db.dict.get_mut(key) {
+    if let Some(e) = db.entry_mut(key) {
         if let Some(s) = idle.filter(|_| !access::lfu_mode()) {
             e.lru = access::lru_clock(now.saturating_sub(s.saturating_mul(1000)));
         }

@@ -244,7 +244,7 @@ fn keys(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let all = &pat[..] == b"*";
     let db = ctx.db();
     let mut found: Vec<Vec<u8>> = Vec::new();
-    for (k, _) in db.dict.iter() {
+    for (k, _) in db.dict().iter() {
         if (all || glob_match(pat, k, false)) && db.expire_at(k).is_none_or(|t| t > now) {
             found.push(k.to_vec());
         }
@@ -322,7 +322,7 @@ fn scan(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let db = ctx.db();
     let mut found: Vec<Vec<u8>> = Vec::new();
-    let next = db.dict.scan(cursor, count, |k, e| {
+    let next = db.dict().scan(cursor, count, |k, e| {
         if let Some(t) = typ {
             if !t.eq_ignore_ascii_case(e.val.type_name().as_bytes()) {
                 return;
@@ -354,7 +354,7 @@ fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     // Keys that turn out to be expired are deleted and another is drawn;
     // bounded so a database of only expired keys cannot loop forever.
     for _ in 0..100 {
-        let Some((k, _)) = db.dict.random(&mut ks.rng) else {
+        let Some((k, _)) = db.dict().random(&mut ks.rng) else {
             break;
         };
         let k = k.to_vec();
@@ -642,10 +642,11 @@ fn flush_mode(ctx: &Ctx, a: &[Bytes]) -> Result<bool, Error> {
 
 fn flush_db(db: &mut Db, lazy: bool) -> u64 {
     let n = db.len() as u64;
-    let old = std::mem::take(db);
-    db.expired = old.expired;
-    if lazy && n > 64 {
-        std::thread::spawn(move || drop(old));
+    // A running snapshot keeps the old contents (it still has to save them).
+    if let Some(old) = db.take_contents() {
+        if lazy && n > 64 {
+            std::thread::spawn(move || drop(old));
+        }
     }
     n
 }

@@ -62,7 +62,7 @@ fn write_hash_or_create<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash
         Some(true) => {}
         None => db.add(key, Value::Hash(Box::default()), now),
     }
-    match db.dict.get_mut(key).map(|e| &mut e.val) {
+    match db.entry_mut(key).map(|e| &mut e.val) {
         Some(Value::Hash(h)) => Ok(h),
         _ => Err(Error::WrongType),
     }

@@ -656,7 +656,7 @@ fn memory_stats(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
         .iter()
         .enumerate()
         .filter(|(_, d)| !d.is_empty())
-        .map(|(i, d)| (i, d.dict.buckets() * 8, d.expires.buckets() * 8))
+        .map(|(i, d)| (i, d.dict().buckets() * 8, d.expires().buckets() * 8))
         .collect();
     out.map(27 + dbs.len());
     let int = |out: &mut crate::resp::Out, k: &str, v: u64| {

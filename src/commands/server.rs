@@ -792,6 +792,11 @@ fn save(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 }
 
 fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
+    if ctx.srv.aof.rewrite.is_none() && ctx.srv.snapshot_running() {
+        ctx.srv.aof.scheduled = true;
+        ctx.out.simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
     ctx.srv.aof_rewrite_start().map_err(Error::err)?;
     ctx.out.simple("Background append only file rewriting started");
     Ok(())
@@ -804,12 +809,16 @@ fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         _ => return Err(Error::Syntax),
     };
     if ctx.srv.persist.bgsave.is_some() {
+        return Err(Error::msg("ERR Background save already in progress"));
+    }
+    // Another snapshot (an AOF rewrite) is being taken.
+    if ctx.srv.snapshot_running() {
         if schedule {
             ctx.srv.persist.scheduled = true;
             ctx.out.simple("Background saving scheduled");
             return Ok(());
         }
-        return Err(Error::msg("ERR Background save already in progress"));
+        return Err(Error::err(crate::errors::BGSAVE_BUSY));
     }
     ctx.srv.bgsave().map_err(|e| Error::err(e))?;
     ctx.out.simple("Background saving started");
@@ -893,6 +902,9 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 "    Stop the server for <seconds>. Decimals allowed.",
                 "JMAP",
                 "    Accepted and ignored (no allocator debugging).",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix.",
             ]);
         }
         ("sleep", 3) => {
@@ -913,10 +925,35 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("reload", _) => {
+            // The keyspace is replaced: a snapshot under way must end first.
+            ctx.srv.finish_snapshot_now();
             ctx.srv.save_now().map_err(|e| Error::err(format!("Error trying to save the DB: {e}")))?;
             let n = ctx.srv.ks.dbs.len();
             ctx.srv.ks = crate::db::Keyspace::new(n);
             ctx.srv.load_rdb().map_err(|e| Error::err(format!("Error trying to load the RDB dump: {e}")))?;
+            ctx.out.ok();
+        }
+        ("populate", 3..=5) => {
+            let count = crate::util::num::parse_i64(&a[2]).filter(|n| *n >= 0).ok_or(Error::msg("ERR count is negative or not an integer"))?;
+            let prefix = a.get(3).map_or(&b"key"[..], |p| &p[..]);
+            let size = match a.get(4) {
+                Some(s) => Some(crate::util::num::parse_i64(s).filter(|n| *n > 0).ok_or(Error::msg("ERR size is negative or not an integer"))? as usize),
+                None => None,
+            };
+            let db = ctx.db();
+            for i in 0..count {
+                let mut key = prefix.to_vec();
+                key.extend_from_slice(format!(":{i}").as_bytes());
+                if db.exists(&key, now) {
+                    continue;
+                }
+                // Redis's values: "value:N", cut or padded with zero bytes to `size`.
+                let mut v = format!("value:{i}").into_bytes();
+                if let Some(n) = size {
+                    v.resize(n, 0);
+                }
+                db.add(&key, crate::db::Value::bytes(&v), now);
+            }
             ctx.out.ok();
         }
         ("jmap", 2) | ("quicklist-packed-threshold", 3) | ("set-skip-checksum-validation", 3) => {
@@ -952,10 +989,10 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             let db = &ctx.srv.ks.dbs[i as usize];
             let s = format!(
                 "[Dictionary HT]\nHash table 0 stats (main hash table):\n table size: {}\n number of elements: {}\n[Expires HT]\nHash table 0 stats (main hash table):\n table size: {}\n number of elements: {}\n",
-                db.dict.buckets(),
-                db.dict.len(),
-                db.expires.buckets(),
-                db.expires.len()
+                db.dict().buckets(),
+                db.dict().len(),
+                db.expires().buckets(),
+                db.expires().len()
             );
             ctx.out.verbatim(s.as_bytes());
         }

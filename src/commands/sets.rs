@@ -84,7 +84,7 @@ fn sadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             db.add(&a[1], Value::Set(Box::new(s)), now);
         }
     }
-    let Some(Value::Set(s)) = db.dict.get_mut(&a[1]).map(|e| &mut e.val) else {
+    let Some(Value::Set(s)) = db.entry_mut(&a[1]).map(|e| &mut e.val) else {
         return Err(Error::WrongType);
     };
     let mut n = 0;
@@ -161,7 +161,7 @@ fn smembers(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     ctx.hit(&a[1], hit);
     let i = ctx.client.db.get();
     let (db, out) = (&mut ctx.srv.ks.dbs[i], &mut *ctx.out);
-    match db.dict.get(&a[1]).map(|e| &e.val) {
+    match db.dict().get(&a[1]).map(|e| &e.val) {
         None => out.set(0),
         Some(Value::Set(s)) => reply_set(out, s),
         Some(_) => return Err(Error::WrongType),
@@ -180,7 +180,7 @@ fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let i = ctx.client.db.get();
     let srv = &mut *ctx.srv;
     let (db, rng, out) = (&srv.ks.dbs[i], &mut srv.ks.rng, &mut *ctx.out);
-    let s = match db.dict.get(&a[1]).map(|e| &e.val) {
+    let s = match db.dict().get(&a[1]).map(|e| &e.val) {
         None => {
             match count {
                 None => out.null(),
@@ -275,7 +275,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let i = ctx.client.db.get();
     let srv = &mut *ctx.srv;
     let (db, rng, out) = (&mut srv.ks.dbs[i], &mut srv.ks.rng, &mut *ctx.out);
-    let Some(Value::Set(s)) = db.dict.get_mut(&a[1]).map(|e| &mut e.val) else {
+    let Some(Value::Set(s)) = db.entry_mut(&a[1]).map(|e| &mut e.val) else {
         return Err(Error::WrongType);
     };
     let size = s.len();
@@ -331,7 +331,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     if popped > 0 {
         ctx.notify(notify::SET, "spop", &a[1]);
-        if ctx.db().dict.contains_key(&a[1]) {
+        if ctx.db().dict().contains_key(&a[1]) {
             ctx.remove_if_empty(&a[1]);
         } else {
             ctx.notify(notify::GENERIC, "del", &a[1]);
@@ -371,7 +371,7 @@ fn smove(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if dst_kind.is_none() {
         db.add(dst, Value::Set(Box::new(Set::create(m, 1, lim))), now);
     }
-    let added = match db.dict.get_mut(dst).map(|e| &mut e.val) {
+    let added = match db.entry_mut(dst).map(|e| &mut e.val) {
         Some(Value::Set(s)) => s.add(m, lim),
         _ => false,
     };
@@ -400,7 +400,7 @@ fn prepare(ctx: &mut Ctx, keys: &[Bytes], read: bool) {
 fn gather<'a>(db: &'a Db, keys: &[Bytes]) -> Result<Vec<Option<&'a Set>>, Error> {
     let mut v = Vec::with_capacity(keys.len());
     for k in keys {
-        match db.dict.get(k).map(|e| &e.val) {
+        match db.dict().get(k).map(|e| &e.val) {
             None => v.push(None),
             Some(Value::Set(s)) => v.push(Some(&**s)),
             Some(_) => return Err(Error::WrongType),

@@ -1021,7 +1021,7 @@ fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         let i = ctx.client.db.get();
         zget(ctx, &a[1], true)?;
         let ks = &mut ctx.srv.ks;
-        let pick = match ks.dbs[i].dict.get(&a[1]).map(|e| &e.val) {
+        let pick = match ks.dbs[i].dict().get(&a[1]).map(|e| &e.val) {
             Some(Value::ZSet(z)) => z.random(&mut ks.rng).map(|(m, _)| m.to_vec()),
             _ => None,
         };
@@ -1051,7 +1051,7 @@ fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let ks = &mut ctx.srv.ks;
-    let Some(Value::ZSet(z)) = ks.dbs[i].dict.get(&a[1]).map(|e| &e.val) else {
+    let Some(Value::ZSet(z)) = ks.dbs[i].dict().get(&a[1]).map(|e| &e.val) else {
         unreachable!("looked up above")
     };
     let out = &mut *ctx.out;
@@ -1166,7 +1166,7 @@ fn zsetop(ctx: &mut Ctx, a: &[Bytes], dst: Option<&Bytes>, nk_idx: usize, op: Se
     for k in &a[nk_idx + 1..nk_idx + 1 + setnum] {
         let found = ctx.srv.ks.dbs[i].lookup(k, now).is_some();
         ctx.hit(k, found);
-        match ctx.srv.ks.dbs[i].dict.get(k) {
+        match ctx.srv.ks.dbs[i].dict().get(k) {
             Some(e) => srcs.push(Some(source_elements(&e.val)?)),
             None => srcs.push(None),
         }

@@ -281,7 +281,30 @@ impl<V> Dict<V> {
     /// Visits bucket chains from `cursor` until at least `min_items` were
     /// seen (or 10x that many buckets) and returns the next cursor; 0 when
     /// the walk is complete.
-    pub fn scan(&self, mut cursor: u64, min_items: usize, mut f: impl FnMut(&[u8], &V)) -> u64 {
+    pub fn scan(&self, cursor: u64, min_items: usize, mut f: impl FnMut(&[u8], &V)) -> u64 {
+        // Safety: live nodes, only read, for the duration of &self.
+        self.scan_nodes(cursor, min_items, |n| unsafe { f(key_of(n), &(*n).val) })
+    }
+
+    /// `scan` with mutable values (the snapshot marks what it saved).
+    pub fn scan_mut(
+        &mut self,
+        cursor: u64,
+        min_items: usize,
+        mut f: impl FnMut(&[u8], &mut V),
+    ) -> u64 {
+        // Safety: live nodes, exclusively borrowed through &mut self.
+        self.scan_nodes(cursor, min_items, |n| unsafe {
+            f(key_of(n), &mut (*n).val)
+        })
+    }
+
+    fn scan_nodes(
+        &self,
+        mut cursor: u64,
+        min_items: usize,
+        mut f: impl FnMut(*mut Node<V>),
+    ) -> u64 {
         if self.len == 0 {
             return 0;
         }
@@ -293,9 +316,10 @@ impl<V> Dict<V> {
             // Safety: live nodes.
             unsafe {
                 while !cur.is_null() {
-                    f(key_of(cur), &(*cur).val);
+                    let next = (*cur).next;
+                    f(cur);
                     seen += 1;
-                    cur = (*cur).next;
+                    cur = next;
                 }
             }
             cursor |= !mask;

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod set;
+pub mod snap;
 pub mod thin;
 pub mod value;
 pub mod zset;
@@ -26,8 +27,9 @@ pub use access::lru_clock;
 
 #[derive(Default)]
 pub struct Db {
-    pub dict: Dict<Entry>,
-    pub expires: Dict<i64>,
+    /// Private so that every change passes the snapshot hook (`snap`).
+    dict: Dict<Entry>,
+    expires: Dict<i64>,
     /// Keys removed because they expired (lazily or actively).
     pub expired: u64,
     /// Keys deleted behind the commands' backs (expired, evicted), kept
@@ -37,6 +39,11 @@ pub struct Db {
     pub log_events: u8,
     /// Expiries and creations not yet published (see server::notify).
     pub key_events: Vec<(KeyEvent, Key)>,
+    /// The mark new entries get; a running snapshot has saved exactly the
+    /// entries that carry it (see `snap`).
+    epoch: u8,
+    /// The snapshot under way over this database, if any.
+    pub snap: Option<Box<snap::DbSnap>>,
 }
 
 /// Key events that happen inside the database layer.
@@ -48,6 +55,31 @@ pub enum KeyEvent {
 }
 
 impl Db {
+    pub fn dict(&self) -> &Dict<Entry> {
+        &self.dict
+    }
+
+    pub fn expires(&self) -> &Dict<i64> {
+        &self.expires
+    }
+
+    /// Saves `key`'s value into the running snapshot before it changes, if
+    /// the snapshot has not saved it yet. Free (one branch) when no
+    /// snapshot runs.
+    #[inline]
+    fn pre_image(&mut self, key: &[u8]) {
+        if self.snap.is_some() {
+            self.save_pre_image(key);
+        }
+    }
+
+    /// Mutable access to an entry, without expiring or touching it. Every
+    /// `&mut Entry` the keyspace hands out comes from here or `lookup`.
+    pub fn entry_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.pre_image(key);
+        self.dict.get_mut(key)
+    }
+
     pub fn len(&self) -> usize {
         self.dict.len()
     }
@@ -81,6 +113,7 @@ impl Db {
     /// updates its access time.
     pub fn lookup(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         self.expire_if_needed(key, now_ms);
+        self.pre_image(key);
         let e = self.dict.get_mut(key)?;
         access::touch(&mut e.lru, now_ms);
         Some(e)
@@ -99,6 +132,7 @@ impl Db {
 
     /// Writes a value; the key loses any TTL unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], val: Value, keep_ttl: bool, now_ms: i64) {
+        self.pre_image(key);
         match self.dict.get_mut(key) {
             Some(e) => {
                 e.val = val;
@@ -107,10 +141,7 @@ impl Db {
                     self.expires.remove(key);
                 }
             }
-            None => {
-                self.dict.insert_new(key, Entry { val, lru: access::fresh(now_ms) });
-                self.log(KeyEvent::New, key);
-            }
+            None => self.add(key, val, now_ms),
         }
     }
 
@@ -122,11 +153,15 @@ impl Db {
 
     /// Adds a key known to be absent (after a lookup said so).
     pub fn add(&mut self, key: &[u8], val: Value, now_ms: i64) {
-        self.dict.insert_new(key, Entry { val, lru: access::fresh(now_ms) });
+        // A key born during a snapshot is not part of it: it carries the
+        // mark of the saved ones.
+        let e = Entry { val, lru: access::fresh(now_ms), snap: self.epoch };
+        self.dict.insert_new(key, e);
         self.log(KeyEvent::New, key);
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.pre_image(key);
         let e = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -145,6 +180,7 @@ impl Db {
     }
 
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
+        self.pre_image(key);
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = at_ms;
         } else if self.dict.contains_key(key) {
@@ -160,12 +196,21 @@ impl Db {
     }
 
     pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.pre_image(key);
         self.expires.remove(key).is_some()
     }
 
-    pub fn clear(&mut self) {
-        self.dict.clear();
-        self.expires.clear();
+    /// Empties the database and returns the old contents for the caller to
+    /// free, or None when a running snapshot keeps them to save later.
+    pub fn take_contents(&mut self) -> Option<(Dict<Entry>, Dict<i64>)> {
+        let old = (std::mem::take(&mut self.dict), std::mem::take(&mut self.expires));
+        match &mut self.snap {
+            Some(s) => {
+                s.detach(old);
+                None
+            }
+            None => Some(old),
+        }
     }
 
     /// One round of active expiry: samples up to `samples` volatile keys and

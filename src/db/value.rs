@@ -216,6 +216,8 @@ pub struct Entry {
     pub val: Value,
     /// Last access, in seconds of the LRU clock (see `db::lru_clock`).
     pub lru: u32,
+    /// The snapshot epoch that has saved this entry (see `db::snap`).
+    pub snap: u8,
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ fn check_rdb(name: &str, data: &[u8]) -> Option<usize> {
         println!("[info] {} keys read", ks.total_keys() + expired);
         println!(
             "[info] {} expires",
-            ks.dbs.iter().map(|d| d.expires.len()).sum::<usize>() + expired
+            ks.dbs.iter().map(|d| d.expires().len()).sum::<usize>() + expired
         );
         println!("[info] {expired} already expired");
     };

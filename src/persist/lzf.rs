@@ -38,7 +38,8 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         let h = hash(i);
         let r = table[h] as usize;
         table[h] = i as u32;
-        if r != u32::MAX as usize && i > r && i - r <= MAX_OFF && input[r..r + 3] == input[i..i + 3] {
+        if r != u32::MAX as usize && i > r && i - r <= MAX_OFF && input[r..r + 3] == input[i..i + 3]
+        {
             let off = i - r - 1;
             let mut len = 3;
             let max = (n - i).min(MAX_REF);
@@ -69,6 +70,11 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
 
 /// Decompresses into exactly `expected` bytes; None on malformed input.
 pub fn decompress(input: &[u8], expected: usize) -> Option<Vec<u8>> {
+    // `expected` comes from the file: no more than the input can expand to
+    // (a 3-byte back reference yields at most 264 bytes).
+    if expected > input.len().saturating_mul(88).saturating_add(32) {
+        return None;
+    }
     let mut out: Vec<u8> = Vec::with_capacity(expected);
     let mut i = 0;
     while i < input.len() {

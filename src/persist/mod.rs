@@ -1,21 +1,27 @@
 //! Persistence: RDB snapshots (SAVE, BGSAVE, save rules, load at start-up,
 //! save at shutdown) and the append-only file (`aof`).
 //!
-//! BGSAVE serialises the dataset on the executor (a point-in-time image,
-//! with no fork) and leaves writing, fsync and the atomic rename to a
-//! background thread; the cron collects the result. A crash mid-save never
-//! leaves a broken dump: the file is written under a temporary name and
-//! renamed over the old one only once complete and synced.
+//! BGSAVE is a forkless point-in-time snapshot (`snapshot`): the executor
+//! serialises the dataset in slices between command batches and a
+//! background thread compresses and writes it; the cron collects the
+//! result. A crash mid-save never leaves a broken dump: the file is written
+//! under a temporary name and renamed over the old one only once complete
+//! and synced.
 
 pub mod aof;
 pub mod check;
+pub mod loading;
 pub mod lzf;
 pub mod rdb;
 pub mod rdb_types;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, Receiver, TryRecvError};
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
+
+use tokio::sync::Notify;
 
 use crate::config::D;
 use crate::server::{now_ms, Server};
@@ -37,6 +43,14 @@ pub struct PersistState {
     pub saves: u64,
     /// BGSAVE SCHEDULE asked for one while another was running.
     pub scheduled: bool,
+    /// The snapshot being walked (BGSAVE, AOF rewrite, ...).
+    pub walk: Option<snapshot::Walk>,
+    /// Wakes the snapshot driver.
+    pub wake: Rc<Notify>,
+    /// Peak bytes the last snapshot held for its writer.
+    pub last_cow_size: u64,
+    /// Start-up loading under way.
+    pub loading: Option<loading::Loading>,
 }
 
 impl PersistState {
@@ -49,28 +63,49 @@ impl PersistState {
     }
 }
 
+/// A temporary file name next to `path`, unique in this process (a
+/// snapshot's file may be open while the manifest is replaced).
+fn temp_path(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    dir_of(path).join(format!("temp-{}-{}-{n}.rdb", std::process::id(), now_ms()))
+}
+
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Renames a complete, synced temporary file over `path` and syncs the
+/// directory; the temporary file is removed on failure.
+fn rename_synced(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    let r = std::fs::rename(tmp, path);
+    if r.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    r?;
+    if let Ok(d) = std::fs::File::open(dir_of(path)) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync dir.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!("temp-{}-{}.rdb", std::process::id(), now_ms()));
+    let tmp = temp_path(path);
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        f.sync_all()
     })();
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    res
+    res?;
+    rename_synced(&tmp, path)
 }
 
 impl Server {
@@ -78,8 +113,8 @@ impl Server {
         Path::new(self.cfg.str(D::DIR)).join(self.cfg.str(D::DBFILENAME))
     }
 
-    /// An RDB image of the dataset; `aof_base` marks it as an AOF base.
-    pub fn rdb_image(&self, aof_base: bool) -> Result<Vec<u8>, String> {
+    /// The AUX fields of an image; `aof_base` marks it as an AOF base.
+    fn rdb_aux(&self, aof_base: bool) -> Vec<(&'static str, String)> {
         let mut aux = vec![
             ("redis-ver", crate::REDIS_VERSION.to_string()),
             ("redis-bits", "64".to_string()),
@@ -88,12 +123,18 @@ impl Server {
         ];
         aux.extend(self.repl_aux());
         aux.push(("aof-base", (aof_base as u8).to_string()));
+        aux
+    }
+
+    /// An RDB image of the dataset, built at once (SAVE, DEBUG RELOAD);
+    /// `start_snapshot` streams one without stopping clients.
+    pub fn rdb_image(&self, aof_base: bool) -> Result<Vec<u8>, String> {
         rdb::snapshot(
             &self.ks,
             now_ms(),
             self.cfg.bool(D::RDBCOMPRESSION),
             self.cfg.bool(D::RDBCHECKSUM),
-            &aux,
+            &self.rdb_aux(aof_base),
             &self.scripting.functions.rdb_records(),
         )
     }
@@ -112,30 +153,27 @@ impl Server {
         Ok(())
     }
 
-    /// BGSAVE: image now, write in the background.
+    /// BGSAVE: a point-in-time snapshot written while clients are served.
     pub fn bgsave(&mut self) -> Result<(), String> {
         if self.persist.bgsave.is_some() {
             return Err("Background save already in progress".into());
         }
-        let img = match self.rdb_image(false) {
-            Ok(i) => i,
+        if self.snapshot_running() {
+            return Err(crate::errors::BGSAVE_BUSY.into());
+        }
+        let started = (|| {
+            let sink = snapshot::FileSink::create(&self.rdb_path())
+                .map_err(|e| format!("Failed opening the temp RDB file for saving: {e}"))?;
+            self.start_snapshot(false, Box::new(sink))
+        })();
+        let rx = match started {
+            Ok(rx) => rx,
             Err(e) => {
                 self.persist.last_bgsave_ok = false;
                 tracing::warn!("Background saving error: {e}");
                 return Err(e);
             }
         };
-        let path = self.rdb_path();
-        let (tx, rx) = channel();
-        let spawned = std::thread::Builder::new()
-            .name("bgsave".into())
-            .spawn(move || {
-                let r = write_atomically(&path, &img).map_err(|e| e.to_string());
-                let _ = tx.send(r);
-            });
-        if let Err(e) = spawned {
-            return Err(format!("Can't save in background: {e}"));
-        }
         tracing::info!("Background saving started");
         self.persist.bgsave = Some(BgSave {
             rx,
@@ -144,6 +182,14 @@ impl Server {
             started_unix: now_ms() / 1000,
         });
         Ok(())
+    }
+
+    /// Seconds the running BGSAVE has taken so far, or -1.
+    pub fn bgsave_secs(&self) -> i64 {
+        self.persist
+            .bgsave
+            .as_ref()
+            .map_or(-1, |b| b.started.elapsed().as_secs() as i64)
     }
 
     /// Cron: collect a finished BGSAVE, start one when a save rule is due.
@@ -176,7 +222,10 @@ impl Server {
                 self.dirty >= changes && now - self.last_save >= secs as i64
             });
         // After a failed save, retry no more often than every 5 seconds.
-        if due && (self.persist.last_bgsave_ok || now - self.last_save >= 5) {
+        if due
+            && !self.snapshot_running()
+            && (self.persist.last_bgsave_ok || now - self.last_save >= 5)
+        {
             self.persist.scheduled = false;
             if self.bgsave().is_err() {
                 self.last_save = now;
@@ -214,7 +263,8 @@ impl Server {
         }
     }
 
-    /// Loads the RDB file at start-up, if there is one.
+    /// Loads the RDB file at once, if there is one (DEBUG RELOAD; start-up
+    /// loads it in slices, see `loading`).
     pub fn load_rdb(&mut self) -> Result<(), String> {
         let path = self.rdb_path();
         let data = match std::fs::read(&path) {
@@ -224,20 +274,9 @@ impl Server {
         };
         let start = Instant::now();
         let lim = self.type_limits();
-        // Loading fires no keyspace events (Redis's neither).
-        let logging: Vec<u8> = self.ks.dbs.iter_mut().map(|d| std::mem::take(&mut d.log_events)).collect();
+        let saved = self.events_off();
         let st = rdb::load(&data, &mut self.ks, now_ms(), &lim);
-        for (d, l) in self.ks.dbs.iter_mut().zip(logging) {
-            d.log_events = l;
-        }
-        let st = st?;
-        self.scripting.functions.load_all(&st.functions)?;
-        tracing::info!(
-            "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
-            start.elapsed().as_secs_f64(),
-            st.keys,
-            st.expired_skipped
-        );
-        Ok(())
+        self.events_on(saved);
+        self.rdb_loaded(st?, start)
     }
 }

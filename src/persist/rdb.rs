@@ -23,7 +23,7 @@ const OP_RESIZEDB: u8 = 0xFB;
 const OP_EXPIRETIME_MS: u8 = 0xFC;
 const OP_EXPIRETIME: u8 = 0xFD;
 const OP_SELECTDB: u8 = 0xFE;
-const OP_EOF: u8 = 0xFF;
+pub const OP_EOF: u8 = 0xFF;
 
 const TYPE_STRING: u8 = 0;
 
@@ -98,7 +98,7 @@ fn type_byte(v: &Value) -> Result<u8, String> {
 }
 
 /// Appends a value's payload (after its type byte and key).
-fn write_payload(out: &mut Vec<u8>, v: &Value, compress: bool) {
+pub fn write_payload(out: &mut Vec<u8>, v: &Value, compress: bool) {
     match v {
         Value::Str(StrVal::Int(i)) | Value::Str(StrVal::IntCopy(i)) => {
             if !write_int(out, *i) {
@@ -110,6 +110,47 @@ fn write_payload(out: &mut Vec<u8>, v: &Value, compress: bool) {
     }
 }
 
+/// The start of an image: signature, AUX fields and the function
+/// libraries (already as OP_FUNCTION2 records).
+pub fn header(aux: &[(&str, String)], functions: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 << 16);
+    out.extend_from_slice(format!("REDIS{WRITE_VERSION:04}").as_bytes());
+    for (k, v) in aux {
+        out.push(OP_AUX);
+        write_string(&mut out, k.as_bytes(), false);
+        write_string(&mut out, v.as_bytes(), false);
+    }
+    out.extend_from_slice(functions);
+    out
+}
+
+/// SELECTDB, then RESIZEDB with the hinted sizes.
+pub fn write_select(out: &mut Vec<u8>, db: usize, sizes: Option<(u64, u64)>) {
+    out.push(OP_SELECTDB);
+    write_len(out, db as u64);
+    if let Some((keys, expires)) = sizes {
+        out.push(OP_RESIZEDB);
+        write_len(out, keys);
+        write_len(out, expires);
+    }
+}
+
+/// A key record up to its value's payload: expiry, type byte and key.
+pub fn write_key_header(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    v: &Value,
+    exp: Option<i64>,
+    compress: bool,
+) {
+    if let Some(t) = exp {
+        out.push(OP_EXPIRETIME_MS);
+        out.extend_from_slice(&t.to_le_bytes());
+    }
+    out.push(types::type_byte(v).unwrap_or(TYPE_STRING));
+    write_string(out, key, compress);
+}
+
 /// Serialises the whole dataset. Keys already expired are left out.
 pub fn snapshot(
     ks: &Keyspace,
@@ -119,35 +160,22 @@ pub fn snapshot(
     aux: &[(&str, String)],
     functions: &[u8],
 ) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(1 << 16);
-    out.extend_from_slice(format!("REDIS{WRITE_VERSION:04}").as_bytes());
-    for (k, v) in aux {
-        out.push(OP_AUX);
-        write_string(&mut out, k.as_bytes(), false);
-        write_string(&mut out, v.as_bytes(), false);
-    }
-    // Function libraries, already as OP_FUNCTION2 records.
-    out.extend_from_slice(functions);
+    let mut out = header(aux, functions);
     for (i, db) in ks.dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
         }
-        out.push(OP_SELECTDB);
-        write_len(&mut out, i as u64);
-        out.push(OP_RESIZEDB);
-        write_len(&mut out, db.len() as u64);
-        write_len(&mut out, db.expires.len() as u64);
-        for (key, e) in db.dict.iter() {
+        write_select(
+            &mut out,
+            i,
+            Some((db.len() as u64, db.expires().len() as u64)),
+        );
+        for (key, e) in db.dict().iter() {
             let exp = db.expire_at(key);
             if exp.is_some_and(|t| t <= now_ms) {
                 continue;
             }
-            if let Some(t) = exp {
-                out.push(OP_EXPIRETIME_MS);
-                out.extend_from_slice(&t.to_le_bytes());
-            }
-            out.push(type_byte(&e.val)?);
-            write_string(&mut out, key, compress);
+            write_key_header(&mut out, key, &e.val, exp, compress);
             write_payload(&mut out, &e.val, compress);
         }
     }
@@ -261,7 +289,7 @@ impl Reader<'_> {
             }
             types::TYPE_HASH => {
                 let n = self.len()?;
-                types::build_hash(self.strings(n * 2)?, lim)
+                types::build_hash(self.strings(n.saturating_mul(2))?, lim)
             }
             types::TYPE_ZSET | types::TYPE_ZSET_2 => {
                 let n = self.len()?;
@@ -348,50 +376,102 @@ pub fn load(
     now_ms: i64,
     lim: &TypeLimits,
 ) -> Result<LoadStats, String> {
-    if data.len() < 9 || &data[..5] != b"REDIS" {
-        return Err("Wrong signature trying to load DB from file".into());
-    }
-    let version: u32 = std::str::from_utf8(&data[5..9])
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .ok_or("Wrong signature trying to load DB from file")?;
-    if !(1..=MAX_READ_VERSION).contains(&version) {
-        return Err(format!("Can't handle RDB format version {version}"));
-    }
-    let mut r = Reader { b: data, pos: 9 };
-    let mut stats = LoadStats::default();
-    let mut db = 0usize;
-    let mut expire: Option<i64> = None;
+    let mut l = Loader::new(data)?;
     loop {
-        let op = r.byte()?;
+        if let Some(st) = l.step(ks, now_ms, lim, usize::MAX)? {
+            return Ok(st);
+        }
+    }
+}
+
+/// An RDB load that can be done a slice at a time (start-up serves
+/// clients with LOADING in between).
+pub struct Loader<'a> {
+    r: Reader<'a>,
+    version: u32,
+    stats: LoadStats,
+    db: usize,
+    expire: Option<i64>,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(data: &'a [u8]) -> Result<Loader<'a>, String> {
+        if data.len() < 9 || &data[..5] != b"REDIS" {
+            return Err("Wrong signature trying to load DB from file".into());
+        }
+        let version: u32 = std::str::from_utf8(&data[5..9])
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .ok_or("Wrong signature trying to load DB from file")?;
+        if !(1..=MAX_READ_VERSION).contains(&version) {
+            return Err(format!("Can't handle RDB format version {version}"));
+        }
+        Ok(Loader {
+            r: Reader { b: data, pos: 9 },
+            version,
+            stats: LoadStats::default(),
+            db: 0,
+            expire: None,
+        })
+    }
+
+    /// Bytes read so far.
+    pub fn pos(&self) -> usize {
+        self.r.pos
+    }
+
+    /// Loads up to `records` more records; the totals once the image ends.
+    pub fn step(
+        &mut self,
+        ks: &mut Keyspace,
+        now_ms: i64,
+        lim: &TypeLimits,
+        records: usize,
+    ) -> Result<Option<LoadStats>, String> {
+        for _ in 0..records {
+            if let Some(st) = self.record(ks, now_ms, lim)? {
+                return Ok(Some(st));
+            }
+        }
+        Ok(None)
+    }
+
+    fn record(
+        &mut self,
+        ks: &mut Keyspace,
+        now_ms: i64,
+        lim: &TypeLimits,
+    ) -> Result<Option<LoadStats>, String> {
+        let op = self.r.byte()?;
         match op {
-            OP_EOF => break,
+            OP_EOF => return self.finish().map(Some),
             OP_SELECTDB => {
-                db = r.len()? as usize;
-                if db >= ks.dbs.len() {
+                self.db = self.r.len()? as usize;
+                if self.db >= ks.dbs.len() {
                     return Err(format!(
-                        "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
-                        ks.dbs.len()
-                    ));
+                            "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
+                            ks.dbs.len()
+                        ));
                 }
             }
             OP_RESIZEDB => {
-                r.len()?;
-                r.len()?;
+                self.r.len()?;
+                self.r.len()?;
             }
             OP_EXPIRETIME_MS => {
-                expire = Some(i64::from_le_bytes(
-                    r.take(8)?.try_into().map_err(|_| short())?,
+                self.expire = Some(i64::from_le_bytes(
+                    self.r.take(8)?.try_into().map_err(|_| short())?,
                 ));
             }
             OP_EXPIRETIME => {
-                expire = Some(
-                    i32::from_le_bytes(r.take(4)?.try_into().map_err(|_| short())?) as i64 * 1000,
+                self.expire = Some(
+                    i32::from_le_bytes(self.r.take(4)?.try_into().map_err(|_| short())?) as i64
+                        * 1000,
                 );
             }
             OP_AUX => {
-                let k = r.string()?;
-                let v = r.string()?;
+                let k = self.r.string()?;
+                let v = self.r.string()?;
                 tracing::debug!(
                     "RDB aux {}={}",
                     String::from_utf8_lossy(&k),
@@ -399,12 +479,12 @@ pub fn load(
                 );
             }
             OP_IDLE => {
-                r.len()?;
+                self.r.len()?;
             }
             OP_FREQ => {
-                r.byte()?;
+                self.r.byte()?;
             }
-            OP_FUNCTION2 => stats.functions.push(r.string()?),
+            OP_FUNCTION2 => self.stats.functions.push(self.r.string()?),
             OP_MODULE_AUX | OP_FUNCTION => {
                 return Err(format!("The RDB file contains opcode {op:#x} (modules/functions), which Redust cannot load"));
             }
@@ -415,19 +495,19 @@ pub fn load(
             | types::TYPE_ZSET_LISTPACK
             | types::TYPE_LIST_QUICKLIST_2
             | types::TYPE_SET_LISTPACK => {
-                let key = r.string()?;
-                let val = r.value(op, lim)?;
-                let exp = expire.take();
+                let key = self.r.string()?;
+                let val = self.r.value(op, lim)?;
+                let exp = self.expire.take();
                 if exp.is_some_and(|t| t <= now_ms) {
-                    stats.expired_skipped += 1;
-                    continue;
+                    self.stats.expired_skipped += 1;
+                    return Ok(None);
                 }
-                let d = &mut ks.dbs[db];
+                let d = &mut ks.dbs[self.db];
                 d.set(&key, val, false, now_ms);
                 if let Some(t) = exp {
                     d.set_expire(&key, t);
                 }
-                stats.keys += 1;
+                self.stats.keys += 1;
             }
             other => {
                 return Err(format!(
@@ -435,22 +515,80 @@ pub fn load(
                 ));
             }
         }
+        Ok(None)
     }
-    if version >= 5 && data.len() >= r.pos + 8 {
-        let stored = u64::from_le_bytes(data[r.pos..r.pos + 8].try_into().map_err(|_| short())?);
-        if stored != 0 && stored != crc64(&data[..r.pos]) {
-            return Err("Wrong RDB checksum. Aborting now.".into());
+
+    fn finish(&mut self) -> Result<LoadStats, String> {
+        let end = self.r.pos;
+        let mut stats = std::mem::take(&mut self.stats);
+        stats.consumed = end;
+        // Version 5 on ends with the CRC-64 (zero when rdbchecksum is off).
+        if self.version >= 5 {
+            let stored = u64::from_le_bytes(self.r.take(8)?.try_into().map_err(|_| short())?);
+            if stored != 0 && stored != crc64(&self.r.b[..end]) {
+                return Err("Wrong RDB checksum. Aborting now.".into());
+            }
+            stats.consumed = end + 8;
         }
-        stats.consumed = r.pos + 8;
-    } else {
-        stats.consumed = r.pos;
+        Ok(stats)
     }
-    Ok(stats)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cuts and flipped bytes over an image holding each
+    /// type in both encodings: always an error, never a panic.
+    #[test]
+    fn damaged_images_fail_without_panicking() {
+        let lim = test_limits();
+        let now = 1_700_000_000_000;
+        let items = |n: usize| {
+            (0..n)
+                .map(|i| format!("item-{i}").into_bytes())
+                .collect::<Vec<_>>()
+        };
+        let scores = |n: usize| {
+            (0..n)
+                .map(|i| (format!("m{i}").into_bytes(), i as f64 / 3.0))
+                .collect::<Vec<_>>()
+        };
+        let mut ks = Keyspace::new(16);
+        let d = &mut ks.dbs[0];
+        d.set(b"s", Value::bytes(&b"xyz".repeat(100)), false, now);
+        d.set(b"n", Value::bytes(b"-12345"), false, now);
+        d.set(b"l", types::build_list(items(5), &lim), false, now);
+        d.set(b"L", types::build_list(items(400), &lim), false, now);
+        d.set(b"set", types::build_set(items(5), &lim), false, now);
+        d.set(b"SET", types::build_set(items(300), &lim), false, now);
+        let ints = (0..50).map(|i: i32| i.to_string().into_bytes()).collect();
+        d.set(b"iset", types::build_set(ints, &lim), false, now);
+        let d = &mut ks.dbs[2];
+        d.set(b"h", types::build_hash(items(10), &lim), false, now);
+        d.set(b"H", types::build_hash(items(600), &lim), false, now);
+        d.set(b"z", types::build_zset(scores(10), &lim), false, now);
+        d.set(b"Z", types::build_zset(scores(300), &lim), false, now);
+        d.set_expire(b"z", now + 1000);
+        let img = snapshot(&ks, now, true, true, &[("redis-ver", "7.2.4".into())], &[]).unwrap();
+        let load_into = |b: &[u8]| load(b, &mut Keyspace::new(16), now, &lim);
+        assert_eq!(load_into(&img).map(|s| s.keys).ok(), Some(11));
+        // A spread of cuts, and every cut in the EOF and checksum.
+        let step = img.len() / 1000 + 1;
+        for cut in (0..img.len())
+            .step_by(step)
+            .chain(img.len() - 12..img.len())
+        {
+            assert!(load_into(&img[..cut]).is_err(), "cut at {cut} loaded");
+        }
+        for at in (0..img.len()).step_by(step) {
+            for x in [0x01, 0x80, 0xff] {
+                let mut bad = img.clone();
+                bad[at] ^= x;
+                assert!(load_into(&bad).is_err(), "flip {x:#x} at {at} loaded");
+            }
+        }
+    }
 
     fn test_limits() -> TypeLimits {
         TypeLimits::redis_defaults()
@@ -477,11 +615,11 @@ mod tests {
         let st = load(&img, &mut back, now, &test_limits()).unwrap();
         assert_eq!(st.keys, 3);
         assert_eq!(
-            back.dbs[0].dict.get(b"big").map(|e| e.val.clone()),
+            back.dbs[0].dict().get(b"big").map(|e| e.val.clone()),
             Some(Value::bytes(&b"abc".repeat(1000)))
         );
         assert_eq!(back.dbs[3].expire_at(b"ttl"), Some(now + 60_000));
-        assert!(back.dbs[3].dict.get(b"gone").is_none());
+        assert!(back.dbs[3].dict().get(b"gone").is_none());
         // A flipped byte is caught by the checksum; a cut file is a short read.
         let mut bad = img.clone();
         let k = bad.len() / 2;

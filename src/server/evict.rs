@@ -90,17 +90,17 @@ impl Server {
             let mut best: Option<(u64, usize, Vec<u8>)> = None;
             let crate::db::Keyspace { dbs, rng } = &mut self.ks;
             for (i, db) in dbs.iter().enumerate() {
-                let pool = if volatile { db.expires.len() } else { db.len() };
+                let pool = if volatile { db.expires().len() } else { db.len() };
                 if pool == 0 {
                     continue;
                 }
                 for _ in 0..samples {
                     let pick = if volatile {
-                        db.expires
+                        db.expires()
                             .random(rng)
                             .map(|(k, &at)| (k.to_vec(), Some(at)))
                     } else {
-                        db.dict.random(rng).map(|(k, _)| (k.to_vec(), None))
+                        db.dict().random(rng).map(|(k, _)| (k.to_vec(), None))
                     };
                     let Some((key, at)) = pick else { break };
                     let score = if policy.ends_with("random") {
@@ -108,7 +108,7 @@ impl Server {
                     } else if policy == "volatile-ttl" {
                         u64::MAX - at.unwrap_or(i64::MAX).max(0) as u64
                     } else {
-                        db.dict
+                        db.dict()
                             .get(&key)
                             .map_or(0, |e| access::eviction_score(e.lru, now))
                     };

@@ -194,6 +194,13 @@ fn run(
         reject_noperm(srv, client, out, cmd, in_multi, e);
         return None;
     }
+    // Start-up loading; id 0 is the AOF replay's own client.
+    if srv.is_loading() && cmd.flags & commands::LOADING == 0 && client.id != 0 {
+        count_error(srv, errors::LOADING.as_bytes());
+        out.error(errors::LOADING);
+        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        return None;
+    }
     if client.resp.get() == 2 && client.in_pubsub() && !allowed_when_subscribed(cmd.name) {
         let mut e = b"ERR Can't execute '".to_vec();
         e.extend_from_slice(cmd.name.as_bytes());

@@ -386,25 +386,29 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "lazyfreed_objects:0");
         }
         "persistence" => {
-            field!(o, "loading:0");
+            field!(o, "loading:{}", srv.is_loading() as u8);
             field!(o, "async_loading:0");
-            field!(o, "current_cow_peak:0");
-            field!(o, "current_cow_size:0");
-            field!(o, "current_cow_size_age:0");
-            field!(o, "current_fork_perc:0.00");
-            field!(o, "current_save_keys_processed:0");
-            field!(o, "current_save_keys_total:0");
+            // The snapshot's copy-on-write is the bytes it holds for its writer.
+            let w = srv.persist.walk.as_ref();
+            let (peak, done, total) = w.map_or((0, 0, 0), |w| (w.peak_bytes, w.keys_done, w.keys_total));
+            field!(o, "current_cow_peak:{peak}");
+            field!(o, "current_cow_size:{peak}");
+            field!(o, "current_cow_size_age:{}", w.map_or(0, |w| w.elapsed().as_secs()));
+            field!(o, "current_fork_perc:{:.2}", if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 });
+            field!(o, "current_save_keys_processed:{done}");
+            field!(o, "current_save_keys_total:{total}");
             field!(o, "rdb_changes_since_last_save:{}", srv.dirty);
             field!(o, "rdb_bgsave_in_progress:{}", srv.persist.bgsave.is_some() as u8);
             field!(o, "rdb_last_save_time:{}", srv.last_save);
             field!(o, "rdb_last_bgsave_status:{}", if srv.persist.last_bgsave_ok { "ok" } else { "err" });
             field!(o, "rdb_last_bgsave_time_sec:{}", srv.persist.last_bgsave_secs);
-            field!(o, "rdb_current_bgsave_time_sec:-1");
+            field!(o, "rdb_current_bgsave_time_sec:{}", srv.bgsave_secs());
             field!(o, "rdb_saves:{}", srv.persist.saves);
-            field!(o, "rdb_last_cow_size:0");
+            field!(o, "rdb_last_cow_size:{}", srv.persist.last_cow_size);
             field!(o, "rdb_last_load_keys_expired:0");
             field!(o, "rdb_last_load_keys_loaded:0");
             srv.aof_info(o);
+            srv.loading_info(o);
         }
         "stats" => {
             let st = &srv.stats;
@@ -549,10 +553,10 @@ fn section(srv: &Server, name: &str, o: &mut String) {
                 if db.is_empty() {
                     continue;
                 }
-                let n = db.expires.len().min(64);
+                let n = db.expires().len().min(64);
                 let mut sum = 0i64;
                 let mut cnt = 0i64;
-                for (_, &at) in db.expires.iter().take(n) {
+                for (_, &at) in db.expires().iter().take(n) {
                     if at > now {
                         sum += at - now;
                         cnt += 1;
@@ -563,7 +567,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
                     o,
                     "db{i}:keys={},expires={},avg_ttl={avg}",
                     db.len(),
-                    db.expires.len()
+                    db.expires().len()
                 );
             }
         }

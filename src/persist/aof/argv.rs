@@ -28,7 +28,7 @@ fn is(a: &[u8], s: &str) -> bool {
 pub fn for_replay(srv: &Server, db: usize, name: &str, args: &[Bytes]) -> Vec<Vec<Bytes>> {
     let d = &srv.ks.dbs[db];
     let key = || args[1].clone();
-    let exists = |k: &[u8]| d.dict.contains_key(k);
+    let exists = |k: &[u8]| d.dict().contains_key(k);
     let expire_at = |k: &[u8]| d.expire_at(k);
     let del = || vec![b("DEL"), key()];
     let one = |v: Vec<Bytes>| vec![v];
@@ -70,7 +70,7 @@ pub fn for_replay(srv: &Server, db: usize, name: &str, args: &[Bytes]) -> Vec<Ve
             }
         }
         "getdel" => one(del()),
-        "incrbyfloat" => match d.dict.get(&args[1]).map(|e| &e.val) {
+        "incrbyfloat" => match d.dict().get(&args[1]).map(|e| &e.val) {
             Some(Value::Str(s)) => one(vec![
                 b("SET"),
                 key(),
@@ -79,7 +79,7 @@ pub fn for_replay(srv: &Server, db: usize, name: &str, args: &[Bytes]) -> Vec<Ve
             ]),
             _ => one(args.to_vec()),
         },
-        "hincrbyfloat" => match d.dict.get(&args[1]).map(|e| &e.val) {
+        "hincrbyfloat" => match d.dict().get(&args[1]).map(|e| &e.val) {
             Some(Value::Hash(h)) => match h.get(&args[2]) {
                 Some(v) => one(vec![
                     b("HSET"),

@@ -13,13 +13,13 @@
 //! the cut tail is removed so that new commands follow a whole one. Damage
 //! anywhere else stops start-up naming the file and the offset.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::config::D;
-use crate::persist::rdb;
 use crate::resp::Out;
 use crate::server::{exec, Client, Server};
 
@@ -144,125 +144,147 @@ impl Server {
             )),
         }
     }
+}
 
-    /// Start-up with appendonly yes: loads every file the manifest lists.
-    pub fn aof_load(&mut self) -> Result<(), String> {
-        self.aof_read_manifest()?;
-        let m = self.aof.manifest.clone();
-        if m.is_empty() {
-            return Ok(());
-        }
-        let start = Instant::now();
-        let client = Rc::new(Client::new(0, "aof".into(), String::new(), -1, false));
-        client.authenticated.set(true);
-        let files: Vec<_> = m.files().cloned().collect();
-        self.loading = true;
-        let mut res = Ok(());
-        let mut total = 0usize;
-        for (i, f) in files.iter().enumerate() {
-            let last = i + 1 == files.len();
-            let is_base = m.base.as_ref() == Some(f);
-            match self.aof_load_file(&client, &f.name, is_base, last) {
-                Ok(n) => total += n,
-                Err(e) => {
-                    res = Err(e);
-                    break;
-                }
-            }
-        }
-        self.loading = false;
-        res?;
-        // Replay ran at clock zero: give the keys a fresh access time, as
-        // an RDB load does, or they would all look idle since 1970.
-        let now = crate::server::now_ms();
-        for db in self.ks.dbs.iter_mut() {
-            let keys: Vec<Vec<u8>> = db.dict.iter().map(|(k, _)| k.to_vec()).collect();
-            for k in keys {
-                if let Some(e) = db.dict.get_mut(&k) {
-                    e.lru = crate::db::access::fresh(now);
-                }
-            }
-        }
-        // Loading is not client traffic.
-        self.stats = Default::default();
-        self.cmd_stats.clear();
-        self.error_stats.clear();
-        self.dirty = 0;
-        tracing::info!(
-            "DB loaded from append only file: {:.3} seconds ({total} commands, {} keys)",
-            start.elapsed().as_secs_f64(),
-            self.ks.total_keys()
-        );
-        Ok(())
+/// Commands replayed per slice.
+const SLICE_COMMANDS: usize = 1024;
+
+/// Start-up with appendonly yes: loads every file the manifest lists, a
+/// slice at a time (clients get LOADING meanwhile, see `persist::loading`).
+pub async fn aof_load(srv: &Rc<RefCell<Server>>) -> Result<(), String> {
+    srv.borrow_mut().aof_read_manifest()?;
+    let m = srv.borrow().aof.manifest.clone();
+    if m.is_empty() {
+        return Ok(());
     }
-
-    /// Loads one file; returns the number of commands replayed.
-    fn aof_load_file(
-        &mut self,
-        client: &Rc<Client>,
-        name: &str,
-        is_base: bool,
-        last: bool,
-    ) -> Result<usize, String> {
-        let path = self.aof_dir().join(name);
-        let data = match std::fs::read(&path) {
-            Ok(d) => d,
-            // Redis tolerates a missing empty last incr file.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && last && !is_base => return Ok(0),
+    let start = Instant::now();
+    let client = Rc::new(Client::new(0, "aof".into(), String::new(), -1, false));
+    client.authenticated.set(true);
+    let files: Vec<_> = m.files().cloned().collect();
+    let dir = srv.borrow().aof_dir();
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(dir.join(&f.name)).map_or(0, |m| m.len()))
+        .collect();
+    srv.borrow_mut().loading_begin(sizes.iter().sum());
+    srv.borrow_mut().loading = true;
+    let mut res = Ok(());
+    let mut total = 0usize;
+    let mut before = 0u64;
+    for (i, f) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        let is_base = m.base.as_ref() == Some(f);
+        match aof_load_file(srv, &client, &f.name, is_base, last, before).await {
+            Ok(n) => total += n,
             Err(e) => {
+                res = Err(e);
+                break;
+            }
+        }
+        before += sizes[i];
+    }
+    let mut s = srv.borrow_mut();
+    s.loading = false;
+    res?;
+    // Replay ran at clock zero: give the keys a fresh access time, as
+    // an RDB load does, or they would all look idle since 1970.
+    let now = crate::server::now_ms();
+    for db in s.ks.dbs.iter_mut() {
+        let keys: Vec<Vec<u8>> = db.dict().iter().map(|(k, _)| k.to_vec()).collect();
+        for k in keys {
+            if let Some(e) = db.entry_mut(&k) {
+                e.lru = crate::db::access::fresh(now);
+            }
+        }
+    }
+    // Loading is not client traffic.
+    s.stats = Default::default();
+    s.cmd_stats.clear();
+    s.error_stats.clear();
+    s.dirty = 0;
+    tracing::info!(
+        "DB loaded from append only file: {:.3} seconds ({total} commands, {} keys)",
+        start.elapsed().as_secs_f64(),
+        s.ks.total_keys()
+    );
+    Ok(())
+}
+
+/// Loads one file; returns the number of commands replayed. `before`:
+/// bytes of the files loaded before this one.
+async fn aof_load_file(
+    srv: &Rc<RefCell<Server>>,
+    client: &Rc<Client>,
+    name: &str,
+    is_base: bool,
+    last: bool,
+    before: u64,
+) -> Result<usize, String> {
+    let path = srv.borrow().aof_dir().join(name);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        // Redis tolerates a missing empty last incr file.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && last && !is_base => return Ok(0),
+        Err(e) => {
+            return Err(format!(
+                "Fatal error: can't open the append log file {name} for reading: {e}"
+            ))
+        }
+    };
+    let mut pos = 0;
+    if data.starts_with(b"REDIS") {
+        if !is_base {
+            return Err(format!("Bad file format reading the append only file {name}: an RDB image in an incremental file"));
+        }
+        tracing::info!("Reading RDB base file on AOF loading...");
+        let st = crate::persist::loading::load_rdb_sliced(srv, &data, Some(0), before)
+            .await
+            .map_err(|e| format!("Bad file format reading the AOF base file {name}: {e}"))?;
+        srv.borrow_mut()
+            .scripting
+            .functions
+            .load_all(&st.functions)?;
+        tracing::info!("Loading RDB produced by version {}", crate::REDIS_VERSION);
+        pos = st.consumed;
+    }
+    let sc = scan(&data, pos);
+    if let Some((at, e)) = &sc.error {
+        match e {
+            ParseError::Truncated if last && srv.borrow().cfg.bool(D::AOF_LOAD_TRUNCATED) => {
+                tracing::warn!("!!! Warning: short read while loading the AOF file {name}!!!");
+                tracing::warn!(
+                    "!!! Truncating the AOF {name} at offset {} !!!",
+                    sc.ok_up_to
+                );
+                let f = std::fs::OpenOptions::new().write(true).open(&path);
+                if let Err(e) = f.and_then(|f| f.set_len(sc.ok_up_to as u64)) {
+                    return Err(format!("Error truncating the AOF file {name}: {e}"));
+                }
+                tracing::warn!("AOF {name} loaded anyway because aof-load-truncated is enabled");
+            }
+            ParseError::Truncated => {
                 return Err(format!(
-                    "Fatal error: can't open the append log file {name} for reading: {e}"
-                ))
+                    "Unexpected end of file reading the append only file {name} (offset {}). You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                    at
+                ));
             }
-        };
-        let mut pos = 0;
-        if data.starts_with(b"REDIS") {
-            if !is_base {
-                return Err(format!("Bad file format reading the append only file {name}: an RDB image in an incremental file"));
-            }
-            tracing::info!("Reading RDB base file on AOF loading...");
-            let lim = self.type_limits();
-            let st = rdb::load(&data, &mut self.ks, 0, &lim)
-                .map_err(|e| format!("Bad file format reading the AOF base file {name}: {e}"))?;
-            self.scripting.functions.load_all(&st.functions)?;
-            tracing::info!("Loading RDB produced by version {}", crate::REDIS_VERSION);
-            pos = st.consumed;
-        }
-        let sc = scan(&data, pos);
-        if let Some((at, e)) = &sc.error {
-            match e {
-                ParseError::Truncated if last && self.cfg.bool(D::AOF_LOAD_TRUNCATED) => {
-                    tracing::warn!("!!! Warning: short read while loading the AOF file {name}!!!");
-                    tracing::warn!(
-                        "!!! Truncating the AOF {name} at offset {} !!!",
-                        sc.ok_up_to
-                    );
-                    let f = std::fs::OpenOptions::new().write(true).open(&path);
-                    if let Err(e) = f.and_then(|f| f.set_len(sc.ok_up_to as u64)) {
-                        return Err(format!("Error truncating the AOF file {name}: {e}"));
-                    }
-                    tracing::warn!(
-                        "AOF {name} loaded anyway because aof-load-truncated is enabled"
-                    );
-                }
-                ParseError::Truncated => {
-                    return Err(format!(
-                        "Unexpected end of file reading the append only file {name} (offset {}). You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
-                        at
-                    ));
-                }
-                ParseError::Bad(why) => {
-                    return Err(format!(
-                        "Bad file format reading the append only file {name} at offset {at} ({why}): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
-                    ));
-                }
+            ParseError::Bad(why) => {
+                return Err(format!(
+                    "Bad file format reading the append only file {name} at offset {at} ({why}): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+                ));
             }
         }
-        let mut out = Out::new(false);
-        let mut n = 0;
-        let mut last_log = Instant::now();
-        while pos < sc.ok_up_to {
+    }
+    let mut out = Out::new(false);
+    let mut n = 0;
+    while pos < sc.ok_up_to {
+        let mut s = srv.borrow_mut();
+        for _ in 0..SLICE_COMMANDS {
+            if pos >= sc.ok_up_to {
+                break;
+            }
             let Ok(Some((argv, next))) = next_command(&data, pos) else {
+                pos = sc.ok_up_to;
                 break;
             };
             if crate::server::exec::resolve(&argv).is_err() {
@@ -271,18 +293,17 @@ impl Server {
                     String::from_utf8_lossy(&argv[0])
                 ));
             }
-            exec::execute(self, client, &mut out, &argv, 0);
+            exec::execute(&mut *s, client, &mut out, &argv, 0);
             out.buf.clear();
             pos = next;
             n += 1;
-            if last_log.elapsed().as_secs() >= 1 {
-                tracing::info!("Loading the AOF {name}: {pos} of {} bytes", sc.ok_up_to);
-                last_log = Instant::now();
-            }
         }
-        *client.multi.borrow_mut() = None;
-        Ok(n)
+        s.loading_progress(before + pos as u64);
+        drop(s);
+        tokio::task::yield_now().await;
     }
+    *client.multi.borrow_mut() = None;
+    Ok(n)
 }
 
 #[cfg(test)]

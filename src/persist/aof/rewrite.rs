@@ -1,8 +1,9 @@
 //! AOF rewrite (BGREWRITEAOF, automatic rewrites, switching the AOF on).
 //!
-//! The new base is an image of the dataset taken on the executor at the
-//! rewrite point (as BGSAVE does; there is no fork), written to disk by a
-//! background thread. At that same point a new incremental file is opened
+//! The new base is a point-in-time snapshot of the dataset at the rewrite
+//! point, streamed by the same forkless mechanism as BGSAVE
+//! (`persist::snapshot`; a base without the RDB preamble is built at once
+//! and written by a background thread). At that same point a new incremental file is opened
 //! and every later write goes there, so base + new incr is the whole
 //! dataset and nothing is lost. Until the base is safely on disk the
 //! manifest lists old base + old incrs + new incr (also complete); once it
@@ -42,7 +43,7 @@ pub fn commands_image(ks: &Keyspace, now: i64) -> Vec<u8> {
             continue;
         }
         encode(&mut out, &[bs("SELECT"), Bytes::from(i.to_string())]);
-        for (key, e) in db.dict.iter() {
+        for (key, e) in db.dict().iter() {
             let exp = db.expire_at(key);
             if exp.is_some_and(|t| t <= now) {
                 continue;
@@ -108,6 +109,8 @@ impl Server {
     /// CONFIG SET appendonly yes: writes go to a new incremental file at
     /// once; the manifest names it when the first base is written.
     pub fn aof_enable(&mut self) -> Result<(), String> {
+        // The base needs the one snapshot slot; rare enough to wait here.
+        self.finish_snapshot_now();
         std::fs::create_dir_all(self.aof_dir())
             .map_err(|e| format!("Can't create the append-only dir: {e}"))?;
         self.aof.on = true;
@@ -139,35 +142,37 @@ impl Server {
             name: manifest::base_name(&prefix, self.aof.manifest.next_base_seq(), rdb),
             seq: self.aof.manifest.next_base_seq(),
         };
-        let img = self.aof_base_image()?;
-        let mut incr = None;
-        if self.aof.on {
-            let seq = self.aof.manifest.next_incr_seq();
-            let e = FileEntry {
-                name: manifest::incr_name(&prefix, seq),
-                seq,
-            };
-            let f = self.open_incr(&e.name)?;
-            if !self.aof.waiting_base {
-                let mut m = self.aof.manifest.clone();
-                m.incrs.push(e.clone());
-                self.write_manifest(&m)?;
-                self.aof.manifest = m;
-            }
-            self.aof.fsync_now();
-            self.aof.set_file(Some(f));
-            tracing::info!("Creating AOF incr file {} on background rewrite", e.name);
-            incr = Some(e);
+        if rdb && self.snapshot_running() {
+            return Err(crate::errors::BGSAVE_BUSY.replace("BGSAVE", "BGREWRITEAOF"));
         }
         let path = self.aof_dir().join(&base.name);
-        let (tx, rx) = channel();
-        std::thread::Builder::new()
-            .name("aof-rewrite".into())
-            .spawn(move || {
-                let r = crate::persist::write_atomically(&path, &img).map_err(|e| e.to_string());
-                let _ = tx.send(r);
-            })
-            .map_err(|e| format!("Can't rewrite append only file in background: {e}"))?;
+        // Taken at this point, before any write goes to the new incr file.
+        let rx = if rdb {
+            let sink = crate::persist::snapshot::FileSink::create(&path)
+                .map_err(|e| format!("Can't open the append-only base file: {e}"))?;
+            self.start_snapshot(true, Box::new(sink))?
+        } else {
+            let img = commands_image(&self.ks, now_ms());
+            let (tx, rx) = channel();
+            std::thread::Builder::new()
+                .name("aof-rewrite".into())
+                .spawn(move || {
+                    let r =
+                        crate::persist::write_atomically(&path, &img).map_err(|e| e.to_string());
+                    let _ = tx.send(r);
+                })
+                .map_err(|e| format!("Can't rewrite append only file in background: {e}"))?;
+            rx
+        };
+        let incr = match self.rewrite_switch_incr(&prefix) {
+            Ok(i) => i,
+            Err(e) => {
+                if rdb {
+                    self.abandon_snapshot();
+                }
+                return Err(e);
+            }
+        };
         tracing::info!("Background append only file rewriting started");
         self.aof.scheduled = false;
         self.aof.rewrite = Some(Rewrite {
@@ -178,6 +183,29 @@ impl Server {
             incr,
         });
         Ok(())
+    }
+
+    /// With the AOF on, writes go to a new incremental file from here on.
+    fn rewrite_switch_incr(&mut self, prefix: &str) -> Result<Option<FileEntry>, String> {
+        if !self.aof.on {
+            return Ok(None);
+        }
+        let seq = self.aof.manifest.next_incr_seq();
+        let e = FileEntry {
+            name: manifest::incr_name(prefix, seq),
+            seq,
+        };
+        let f = self.open_incr(&e.name)?;
+        if !self.aof.waiting_base {
+            let mut m = self.aof.manifest.clone();
+            m.incrs.push(e.clone());
+            self.write_manifest(&m)?;
+            self.aof.manifest = m;
+        }
+        self.aof.fsync_now();
+        self.aof.set_file(Some(f));
+        tracing::info!("Creating AOF incr file {} on background rewrite", e.name);
+        Ok(Some(e))
     }
 
     /// Collects a finished rewrite; starts a scheduled or automatic one.
@@ -200,7 +228,8 @@ impl Server {
             && perc > 0
             && a.current_size > min
             && a.current_size.saturating_sub(base) * 100 / base >= perc;
-        if a.scheduled || auto {
+        // One snapshot at a time: a scheduled rewrite waits for a BGSAVE.
+        if (a.scheduled || auto) && !self.snapshot_running() {
             if auto {
                 tracing::info!("Starting automatic rewriting of AOF on {}% growth", perc);
             }
