@@ -20,4 +20,5 @@ if command -v python3 >/dev/null; then tests/job_queue/setup_pyenv.sh; fi
 
 scripts/lint-dockerfile.sh
 cargo build --release --bin redust-server
-cargo test --release -- --test-threads=2 "$@"
+# Extra arguments go to cargo (e.g. --no-fail-fast, --test acl).
+cargo test --release "$@" -- --test-threads=2
