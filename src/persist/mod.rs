@@ -121,7 +121,10 @@ impl Server {
             ("ctime", (now_ms() / 1000).to_string()),
             ("used-mem", crate::server::info::used_memory().to_string()),
         ];
-        aux.extend(self.repl_aux());
+        // Replication ids and offset, as Redis saves them (not in AOF bases).
+        if !aof_base {
+            aux.extend(self.repl_aux());
+        }
         aux.push(("aof-base", (aof_base as u8).to_string()));
         aux
     }

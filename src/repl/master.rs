@@ -232,6 +232,14 @@ impl Server {
             if r.state == ReplicaState::SendBulk && r.bulk_len == 0 {
                 r.state = ReplicaState::Online;
                 r.ack_time = Instant::now();
+                // Fewer, bigger packets for the stream, at the cost of
+                // latency (repl-disable-tcp-nodelay).
+                if self.cfg.bool(D::REPL_DISABLE_TCP_NODELAY) && !r.client.unix && r.client.fd >= 0 {
+                    // SAFETY: the fd belongs to the connection whose task
+                    // is calling us, so it is open.
+                    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(r.client.fd) };
+                    let _ = socket2::SockRef::from(&fd).set_nodelay(false);
+                }
                 tracing::info!(
                     "Synchronization with replica {}:{} succeeded",
                     r.ip(),
@@ -294,8 +302,11 @@ impl Server {
                 continue;
             }
             let w = self.repl.waiters.remove(i);
-            if let Some(c) = self.clients.get(&w.client).cloned() {
-                self.unblock(&c);
+            let Some(c) = self.clients.get(&w.client).cloned() else {
+                continue;
+            };
+            // (CLIENT UNBLOCK may have answered it already.)
+            if self.unblock(&c).is_some() {
                 let mut out = crate::resp::Out::new(c.resp.get() == 3);
                 out.int(n as i64);
                 c.pending.borrow_mut().extend_from_slice(&out.buf);

@@ -19,9 +19,16 @@
 //!   PSYNC after a failover.
 //! - `ReplState::shift_replid()`: on REPLICAOF NO ONE (promotion) the old id
 //!   becomes replid2, valid up to the current offset (PSYNC2), and a fresh
-//!   id starts. `ReplState::set_replid(id, offset)` adopts a primary's id.
+//!   id starts; set `sel_db = None` then too, so the first own command is
+//!   preceded by a SELECT. `ReplState::set_replid(id, offset)` adopts a
+//!   primary's id.
 //! - `Server::repl_disconnect_replicas()`: when this server becomes a
-//!   replica of someone, its own replicas must resync.
+//!   replica of someone, its own replicas must resync (Redis drops them;
+//!   they come back with PSYNC and may continue partially).
+//! - A replica serves PSYNC from sub-replicas with the same code as a
+//!   primary (`master.rs`), answering with its primary's replid/offsets;
+//!   `link.is_some()` turns off what only a primary does (PINGs into the
+//!   stream, freeing the backlog, min-replicas-to-write, WAIT).
 //! - `Server::set_propagation(..)` keeps propagation on while a backlog
 //!   exists, so the stream is produced even with the AOF off.
 //!
