@@ -70,24 +70,57 @@ fn header_number(line: &[u8]) -> Option<i64> {
     crate::util::num::parse_i64(line)
 }
 
+/// The common header (`*3\r`, `$5\r`): a plain decimal of at most 18
+/// digits without a leading zero, straight after the type byte and followed
+/// by `\r`. Returns the number and the index of the `\r`; None for anything
+/// else, which the strict path (memchr + `header_number`) then judges, so
+/// both paths agree on every input.
+#[inline]
+fn quick_header(line: &[u8]) -> Option<(i64, usize)> {
+    let mut i = 1;
+    let mut v: i64 = 0;
+    while let Some(&c) = line.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        if i > 18 {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as i64;
+        i += 1;
+    }
+    if i == 1 || line.get(i) != Some(&b'\r') || (line[1] == b'0' && i > 2) {
+        return None;
+    }
+    Some((v, i))
+}
+
 fn parse_multibulk(
     buf: &[u8],
     lim: &Limits,
     args: &mut Vec<(usize, usize)>,
 ) -> Result<Parsed, ProtocolError> {
-    let Some(nl) = memchr(b'\r', buf) else {
-        if buf.len() > INLINE_MAX {
-            return Err(proto_err("too big mbulk count string"));
+    let (nl, quick) = match quick_header(buf) {
+        Some((n, nl)) => (nl, Some(n)),
+        None => {
+            let Some(nl) = memchr(b'\r', buf) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(proto_err("too big mbulk count string"));
+                }
+                return Ok(Parsed::Incomplete {
+                    need: buf.len() + 1,
+                });
+            };
+            if nl > INLINE_MAX {
+                return Err(proto_err("too big mbulk count string"));
+            }
+            (nl, None)
         }
-        return Ok(Parsed::Incomplete { need: buf.len() + 1 });
     };
-    if nl > INLINE_MAX {
-        return Err(proto_err("too big mbulk count string"));
-    }
     if nl + 1 >= buf.len() {
         return Ok(Parsed::Incomplete { need: nl + 2 });
     }
-    let count = match header_number(&buf[1..nl]) {
+    let count = match quick.or_else(|| header_number(&buf[1..nl])) {
         Some(n) if n <= MAX_MULTIBULK => n,
         _ => return Err(proto_err("invalid multibulk length")),
     };
@@ -105,27 +138,39 @@ fn parse_multibulk(
             return Ok(Parsed::Incomplete { need: pos + 1 });
         }
         let rest = &buf[pos..];
-        let Some(nl) = memchr(b'\r', rest) else {
-            if rest.len() > INLINE_MAX {
-                return Err(proto_err("too big bulk count string"));
+        let (nl, quick) = match if rest[0] == b'$' {
+            quick_header(rest)
+        } else {
+            None
+        } {
+            Some((n, nl)) => (nl, Some(n)),
+            None => {
+                let Some(nl) = memchr(b'\r', rest) else {
+                    if rest.len() > INLINE_MAX {
+                        return Err(proto_err("too big bulk count string"));
+                    }
+                    return Ok(Parsed::Incomplete {
+                        need: buf.len() + 1,
+                    });
+                };
+                if nl > INLINE_MAX {
+                    return Err(proto_err("too big bulk count string"));
+                }
+                // Like Redis, the header line must be there before its
+                // first byte is judged.
+                if rest[0] != b'$' {
+                    let mut m = b"Protocol error: expected '$', got '".to_vec();
+                    m.push(rest[0]);
+                    m.push(b'\'');
+                    return Err(ProtocolError(m));
+                }
+                (nl, None)
             }
-            return Ok(Parsed::Incomplete { need: buf.len() + 1 });
         };
-        if nl > INLINE_MAX {
-            return Err(proto_err("too big bulk count string"));
-        }
-        // Like Redis, the header line must be there before its first byte
-        // is judged.
-        if rest[0] != b'$' {
-            let mut m = b"Protocol error: expected '$', got '".to_vec();
-            m.push(rest[0]);
-            m.push(b'\'');
-            return Err(ProtocolError(m));
-        }
         if nl + 1 >= rest.len() {
             return Ok(Parsed::Incomplete { need: pos + nl + 2 });
         }
-        let len = match header_number(&rest[1..nl]) {
+        let len = match quick.or_else(|| header_number(&rest[1..nl])) {
             Some(n) if n >= 0 && n <= lim.max_bulk => n as usize,
             _ => return Err(proto_err("invalid bulk length")),
         };
@@ -287,6 +332,49 @@ mod tests {
         let (p, v) = parse(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nrest").unwrap();
         assert_eq!(p, Parsed::Complete { consumed: 20 });
         assert_eq!(v, vec![b"GET".to_vec(), b"k".to_vec()]);
+    }
+
+    #[test]
+    fn quick_header_agrees_with_the_strict_parse() {
+        let nums: &[&[u8]] = &[
+            b"0",
+            b"00",
+            b"01",
+            b"1",
+            b"9",
+            b"10",
+            b"-1",
+            b"-0",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"",
+            b"123456789012345678",
+            b"1234567890123456789",
+            b"9223372036854775807",
+            b"9223372036854775808",
+            b"12a",
+            b"a",
+        ];
+        for n in nums {
+            for tail in [&b"\r\n"[..], b"\r", b"", b"\n"] {
+                let mut line = b"$".to_vec();
+                line.extend_from_slice(n);
+                line.extend_from_slice(tail);
+                if let Some((v, nl)) = quick_header(&line) {
+                    assert_eq!(memchr(b'\r', &line), Some(nl), "{line:?}");
+                    assert_eq!(header_number(&line[1..nl]), Some(v), "{line:?}");
+                }
+            }
+            let mut line = b"$".to_vec();
+            line.extend_from_slice(n);
+            line.push(b'\r');
+            let plain = !n.is_empty()
+                && n.len() <= 18
+                && n.iter().all(u8::is_ascii_digit)
+                && (n[0] != b'0' || n.len() == 1);
+            assert_eq!(quick_header(&line).is_some(), plain, "{line:?}");
+        }
     }
 
     #[test]
