@@ -38,6 +38,14 @@ const OUT_YIELD: usize = 256 * 1024;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Vectors reused from one request to the next, so that a request costs
+/// no allocation of its own.
+#[derive(Default)]
+struct Scratch {
+    ranges: Vec<(usize, usize)>,
+    args: Vec<Bytes>,
+}
+
 /// Parses and runs everything complete in `inbuf`, after the request a
 /// CLIENT PAUSE held back (`held`), if any.
 fn process(
@@ -47,12 +55,13 @@ fn process(
     out: &mut Out,
     need: &mut usize,
     held: &mut Option<Vec<Bytes>>,
+    scratch: &mut Scratch,
 ) -> Flow {
-    let mut ranges = Vec::new();
+    let Scratch { ranges, args } = scratch;
     let max_bulk = srv.cfg.int(D::PROTO_MAX_BULK_LEN);
     let now = crate::server::now_ms();
-    if let Some(args) = held.take() {
-        if let Some(flow) = run_one(srv, client, out, args, now, !inbuf.is_empty(), held) {
+    if let Some(mut h) = held.take() {
+        if let Some(flow) = run_one(srv, client, out, &mut h, now, !inbuf.is_empty(), held) {
             return flow;
         }
     }
@@ -65,7 +74,7 @@ fn process(
             max_bulk,
             authenticated: client.authenticated.get() || !srv.requires_auth(),
         };
-        match parse_request(inbuf, &lim, &mut ranges) {
+        match parse_request(inbuf, &lim, ranges) {
             Ok(Parsed::Incomplete { need: n }) => {
                 *need = n;
                 if n > inbuf.capacity() {
@@ -79,18 +88,20 @@ fn process(
                     continue;
                 }
                 let inline = frame[0] != b'*';
-                let args: Vec<Bytes> = ranges
-                    .iter()
-                    .map(|&(s, e)| {
-                        let a = frame.slice(s..e);
-                        if inline && inline_is_quoted(&a) {
-                            Bytes::from(unquote_inline(&a))
-                        } else {
-                            a
-                        }
-                    })
-                    .collect();
-                if let Some(flow) = run_one(srv, client, out, args, now, !inbuf.is_empty(), held) {
+                args.extend(ranges.iter().map(|&(s, e)| {
+                    let a = frame.slice(s..e);
+                    if inline && inline_is_quoted(&a) {
+                        Bytes::from(unquote_inline(&a))
+                    } else {
+                        a
+                    }
+                }));
+                drop(frame);
+                let flow = run_one(srv, client, out, args, now, !inbuf.is_empty(), held);
+                // Drop the references to the input buffer now, so that it
+                // can be reused rather than reallocated.
+                args.clear();
+                if let Some(flow) = flow {
                     return flow;
                 }
             }
@@ -122,20 +133,20 @@ fn run_one(
     srv: &mut Server,
     client: &Rc<Client>,
     out: &mut Out,
-    args: Vec<Bytes>,
+    args: &mut Vec<Bytes>,
     now: i64,
     more_input: bool,
     held: &mut Option<Vec<Bytes>>,
 ) -> Option<Flow> {
     if srv.pause.is_some() {
-        if let Some(until) = srv.paused_until(client, &args) {
-            *held = Some(args);
+        if let Some(until) = srv.paused_until(client, args) {
+            *held = Some(std::mem::take(args));
             client.paused.set(true);
             return Some(Flow::Paused(until));
         }
         client.paused.set(false);
     }
-    let block = exec::execute(srv, client, out, &args, now);
+    let block = exec::execute(srv, client, out, args, now);
     if !srv.ready_keys.is_empty() {
         srv.serve_ready_keys(now);
     }
@@ -143,7 +154,7 @@ fn run_one(
         return Some(Flow::Close);
     }
     if let Some(req) = block {
-        srv.block(client, &args, req);
+        srv.block(client, args, req);
         return Some(Flow::Blocked);
     }
     let limit = srv.out_limits.for_client(client);
@@ -169,6 +180,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut yielded = false;
     let mut held: Option<Vec<Bytes>> = None;
     let mut paused_until: Option<Instant> = None;
+    let mut scratch = Scratch::default();
     loop {
         let (idle_limit, qbuf_limit) = {
             let s = srv.borrow();
@@ -236,7 +248,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             let mut s = srv.borrow_mut();
             if inbuf.len() >= need || yielded || unblocked || resumed {
                 out.resp3 = client.resp.get() == 3;
-                flow = process(&mut s, &client, &mut inbuf, &mut out, &mut need, &mut held);
+                flow = process(
+                    &mut s,
+                    &client,
+                    &mut inbuf,
+                    &mut out,
+                    &mut need,
+                    &mut held,
+                    &mut scratch,
+                );
                 // Writes reach the AOF before their replies leave.
                 s.aof_flush();
             }
@@ -266,6 +286,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 stream.write_all(&out.buf).await.is_ok()
             } else {
                 tokio::select! {
+                    biased;
                     r = stream.write_all(&out.buf) => r.is_ok(),
                     _ = closed(&client) => false,
                 }

@@ -4,7 +4,6 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -16,15 +15,17 @@ use crate::config::D;
 use crate::errors::{self, Error};
 use crate::resp::Out;
 
-/// Lowercases a command name into `buf`; None if it cannot be a command.
+/// Lowercases a command name into `buf`; None if it cannot be a command
+/// (every command name is ASCII).
 fn lower<'a>(name: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a str> {
-    if name.len() > buf.len() {
+    if name.len() > buf.len() || !name.is_ascii() {
         return None;
     }
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    std::str::from_utf8(&buf[..name.len()]).ok()
+    // SAFETY: ASCII in, ASCII out, so the bytes are valid UTF-8.
+    Some(unsafe { std::str::from_utf8_unchecked(&buf[..name.len()]) })
 }
 
 /// An argument as Redis's "%.*s" prints it: up to the first NUL, at most
@@ -279,7 +280,7 @@ fn run(
         // TOUCH is how a NO-TOUCH client still marks keys as used.
         crate::db::access::set_no_touch(cmd.name != "touch");
     }
-    let start = Instant::now();
+    let start = crate::util::mono_us();
     let mark = out.buf.len();
     let block;
     let result = {
@@ -317,7 +318,7 @@ fn run(
         srv.tracking_after_command(client, &read, out, keep_caching);
     }
     srv.current_client = None;
-    let usec = start.elapsed().as_micros() as u64;
+    let usec = crate::util::mono_us().saturating_sub(start);
     if no_touch {
         crate::db::access::set_no_touch(false);
     }
