@@ -343,30 +343,46 @@ def fmt_ratio(x):
 AOF_EVERYSEC = ("--appendonly", "yes", "--appendfsync", "everysec")
 
 
-def throughput(redis_bin, redust_bin, n, certs=None, extra=(), loads=None):
+def paired_runs(redis_bin, redust_bin, rows, measure, certs=None, extra=(), prepare=None, after_row=None):
+    """Starts a real redis-server and Redust with the same directives and,
+    for each row (a dict that names the workload), calls measure(server,
+    row) on both, alternating which goes first, adds the ratios and prints
+    the row. prepare(server) runs once after start-up; after_row(row,
+    servers) after each row. Servers are stopped whatever happens."""
     servers = {"redis": Server("redis", redis_bin, certs, extra), "redust": Server("redust", redust_bin, certs, extra)}
-    results = []
-    if loads is None:
-        loads = workloads(certs is not None)
     try:
         for s in servers.values():
             s.start()
-        for i, (test, size, pipe) in enumerate(loads):
+            if prepare:
+                prepare(s)
+        for i, row in enumerate(rows):
             order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
-            row = {"test": test.upper(), "value_size": size, "pipeline": pipe, "first": order[0]}
-            # Pipelined runs go ~10x faster: give them more requests so a
-            # run lasts long enough to measure (CPU time has 10 ms ticks).
-            reqs = n * 8 if pipe > 1 else n
+            row["first"] = order[0]
             for name in order:
-                row[name] = run_benchmark(servers[name], test, size, pipe, reqs)
+                row[name] = measure(servers[name], row)
             row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
             row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
-            results.append(row)
             print_row(row)
+            if after_row:
+                after_row(row, servers)
     finally:
         for s in servers.values():
             s.cleanup()
-    return results
+    return rows
+
+
+def throughput(redis_bin, redust_bin, n, certs=None, extra=(), loads=None):
+    if loads is None:
+        loads = workloads(certs is not None)
+    rows = [{"test": test.upper(), "value_size": size, "pipeline": pipe} for test, size, pipe in loads]
+
+    def measure(server, row):
+        # Pipelined runs go ~10x faster: give them more requests so a
+        # run lasts long enough to measure (CPU time has 10 ms ticks).
+        reqs = n * 8 if row["pipeline"] > 1 else n
+        return run_benchmark(server, row["test"].lower(), row["value_size"], row["pipeline"], reqs)
+
+    return paired_runs(redis_bin, redust_bin, rows, measure, certs, extra)
 
 
 def replica_offset(replica):
@@ -657,39 +673,26 @@ def pubsub(redis_bin, redust_bin, n):
     every subscriber must receive every message. Output buffers of pubsub
     clients are unlimited on both servers so that a subscriber falling
     behind for a moment is not disconnected."""
-    servers = {"redis": Server("redis", redis_bin), "redust": Server("redust", redust_bin)}
-    results = []
-    try:
-        for s in servers.values():
-            s.start()
-            resp_command(s.port, "CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0")
-        i = 0
-        for subs in (1, 100):
-            for pipe in (1, 16):
-                order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
-                i += 1
-                # 100 subscribers make each publish 100 times the work.
-                reqs = (n * 8 if pipe > 1 else n) // (10 if subs > 1 else 1)
-                row = {"test": "PUBLISH", "subscribers": subs, "value_size": len(PUBLISH_PAYLOAD),
-                       "pipeline": pipe, "first": order[0],
-                       "label": "PUBLISH %3d sub P=%-2d" % (subs, pipe)}
-                for name in order:
-                    sub = Subscribers(servers[name].port, subs)
-                    try:
-                        row[name] = run_benchmark(servers[name], "publish", None, pipe, reqs)
-                        if not sub.wait_for_messages(reqs * subs):
-                            raise BenchError("%s: subscribers got %d bytes (%d closed), expected %d" % (
-                                name, sub.received, sub.closed, reqs * subs * len(sub.message)))
-                    finally:
-                        sub.close()
-                row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
-                row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
-                results.append(row)
-                print_row(row)
-    finally:
-        for s in servers.values():
-            s.cleanup()
-    return results
+    rows = [{"test": "PUBLISH", "subscribers": subs, "value_size": len(PUBLISH_PAYLOAD), "pipeline": pipe,
+             "label": "PUBLISH %3d sub P=%-2d" % (subs, pipe)}
+            for subs in (1, 100) for pipe in (1, 16)]
+
+    def measure(server, row):
+        subs, pipe = row["subscribers"], row["pipeline"]
+        # 100 subscribers make each publish 100 times the work.
+        reqs = (n * 8 if pipe > 1 else n) // (10 if subs > 1 else 1)
+        sub = Subscribers(server.port, subs)
+        try:
+            out = run_benchmark(server, "publish", None, pipe, reqs)
+            if not sub.wait_for_messages(reqs * subs):
+                raise BenchError("%s: subscribers got %d bytes (%d closed), expected %d" % (
+                    server.name, sub.received, sub.closed, reqs * subs * len(sub.message)))
+        finally:
+            sub.close()
+        return out
+
+    return paired_runs(redis_bin, redust_bin, rows, measure, prepare=lambda s: resp_command(
+        s.port, "CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0"))
 
 
 # MULTI + 5 x (SET key value, INCR counter) + EXEC. Counters start at 10^9 so
@@ -810,32 +813,23 @@ def multi_exec(redis_bin, redust_bin, n):
     connections, 1 or 16 transactions per write). With 16 per write the
     generator needs far less CPU per transaction than the server; the
     client's CPU use is printed so a client-bound run shows as one."""
-    servers = {"redis": Server("redis", redis_bin), "redust": Server("redust", redust_bin)}
-    results = []
-    try:
-        for s in servers.values():
-            s.start()
-        for i, depth in enumerate((1, 16)):
-            order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
-            tx = n // 2 if depth == 1 else n * 2
-            row = {"test": "MULTI", "pipeline": depth, "first": order[0], "value_size": 3,
-                   "label": "MULTI+10+EXEC P=%-2d" % depth}
-            for name in order:
-                row[name] = tx_bench(servers[name], tx, depth)
-            row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
-            row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
-            results.append(row)
-            print_row(row)
-            print("%23s   client CPU busy: %.0f%% (redis run), %.0f%% (redust run); "
-                  "server CPU per transaction: redis %s us, redust %s us" % (
-                      "", 100 * row["redis"]["client_busy"], 100 * row["redust"]["client_busy"],
-                      "%.2f" % row["redis"]["server_cpu_us_per_tx"] if row["redis"]["server_cpu_us_per_tx"] else "n/a",
-                      "%.2f" % row["redust"]["server_cpu_us_per_tx"] if row["redust"]["server_cpu_us_per_tx"] else "n/a"),
-                  flush=True)
-    finally:
-        for s in servers.values():
-            s.cleanup()
-    return results
+    rows = [{"test": "MULTI", "pipeline": depth, "value_size": 3, "label": "MULTI+10+EXEC P=%-2d" % depth}
+            for depth in (1, 16)]
+
+    def measure(server, row):
+        depth = row["pipeline"]
+        return tx_bench(server, n // 2 if depth == 1 else n * 2, depth)
+
+    def cpu_us(d):
+        return "n/a" if d["server_cpu_us_per_tx"] is None else "%.2f" % d["server_cpu_us_per_tx"]
+
+    def after_row(row, servers):
+        print("%23s   client CPU busy: %.0f%% (redis run), %.0f%% (redust run); "
+              "server CPU per transaction: redis %s us, redust %s us" % (
+                  "", 100 * row["redis"]["client_busy"], 100 * row["redust"]["client_busy"],
+                  cpu_us(row["redis"]), cpu_us(row["redust"])), flush=True)
+
+    return paired_runs(redis_bin, redust_bin, rows, measure, after_row=after_row)
 
 
 def _member(i):
@@ -919,46 +913,33 @@ def eviction(redis_bin, redust_bin, n):
     and allkeys-lru: a warm-up run fills memory, then every SET of a new key
     evicts. Reports throughput, keys evicted during the measured run, and
     used_memory and RSS at the end."""
-    servers = {"redis": Server("redis", redis_bin, extra=EVICTION),
-               "redust": Server("redust", redust_bin, extra=EVICTION)}
-    results = []
-    try:
-        for s in servers.values():
-            s.start()
-            # 200,000 x 1 KiB is twice maxmemory: eviction is steady after it.
-            run_benchmark(s, "set", 1024, 16, 200000, keyspace=10000000)
-        for i, pipe in enumerate((1, 16)):
-            order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
-            reqs = n * 4 if pipe > 1 else n
-            row = {"test": "SET", "value_size": 1024, "pipeline": pipe, "first": order[0],
-                   "label": "SET evict 1KiB P=%-2d" % pipe}
-            for name in order:
-                s = servers[name]
-                ev0 = int(s.info_field("stats", "evicted_keys"))
-                row[name] = run_benchmark(s, "set", 1024, pipe, reqs, keyspace=10000000)
-                row[name]["evicted"] = int(s.info_field("stats", "evicted_keys")) - ev0
-                row[name]["used_memory"] = int(s.info_field("memory", "used_memory"))
-                row[name]["rss"] = s.rss_bytes()
-                row[name]["keys"] = int(resp_command(s.port, "DBSIZE"))
-            row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
-            row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
-            results.append(row)
-            print_row(row)
+    rows = [{"test": "SET", "value_size": 1024, "pipeline": pipe, "label": "SET evict 1KiB P=%-2d" % pipe}
+            for pipe in (1, 16)]
+
+    def fill(server):
+        # 200,000 x 1 KiB is twice maxmemory: eviction is steady after it.
+        run_benchmark(server, "set", 1024, 16, 200000, keyspace=10000000)
+
+    def measure(server, row):
+        pipe = row["pipeline"]
+        ev0 = int(server.info_field("stats", "evicted_keys"))
+        out = run_benchmark(server, "set", 1024, pipe, n * 4 if pipe > 1 else n, keyspace=10000000)
+        out["evicted"] = int(server.info_field("stats", "evicted_keys")) - ev0
+        out["used_memory"] = int(server.info_field("memory", "used_memory"))
+        out["rss"] = server.rss_bytes()
+        out["keys"] = int(resp_command(server.port, "DBSIZE"))
+        return out
+
+    def after_row(row, servers):
         mib = 1024.0 * 1024.0
         for name in ("redis", "redust"):
-            d = results[-1][name]
-            print("%23s   %-6s: used_memory %.1f MiB, RSS %.1f MiB (RSS/used %.2f), %d keys, "
-                  "%d evicted in the last run" % ("", name, d["used_memory"] / mib, d["rss"] / mib,
-                                                  d["rss"] / d["used_memory"], d["keys"], d["evicted"]))
-    finally:
-        for s in servers.values():
-            s.cleanup()
-    return results
+            d = row[name]
+            print("%23s   %-6s: used_memory %.1f MiB, RSS %.1f MiB (RSS/used %.2f), %d keys, %d evicted" % (
+                "", name, d["used_memory"] / mib, d["rss"] / mib, d["rss"] / d["used_memory"], d["keys"],
+                d["evicted"]))
 
+    return paired_runs(redis_bin, redust_bin, rows, measure, extra=EVICTION, prepare=fill, after_row=after_row)
 
-# ---------------------------------------------------------------------------
-# Main
-# ---------------------------------------------------------------------------
 
 PARTS = ("throughput", "aof", "memory", "pubsub", "multi", "typemem", "eviction", "replication")
 
