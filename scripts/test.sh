@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # openssl (the CLI) makes the certificates tests/tls.rs uses.
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v openssl >/dev/null; then
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v openssl >/dev/null || ! command -v redis-sentinel >/dev/null; then
     echo "installing redis-server, redis-tools (test oracle) and openssl"
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools openssl >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools redis-sentinel openssl >/dev/null
 fi
 # Debian's package starts a system redis on 6379; tests use their own ports,
 # but do not leave an unrelated server running on CI machines.

@@ -254,8 +254,10 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
         }
         return 1;
     }
+    srv.borrow_mut().replica_init();
     tasks.push(tokio::task::spawn_local(cron(srv.clone())));
     tasks.push(tokio::task::spawn_local(crate::persist::snapshot::driver(srv.clone())));
+    tasks.push(tokio::task::spawn_local(crate::repl::replica::run(srv.clone())));
     tracing::info!("Server initialized");
     if has_tcp {
         tracing::info!("Ready to accept connections tcp");

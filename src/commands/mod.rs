@@ -358,6 +358,7 @@ pub fn table() -> &'static Table {
             introspect::COMMANDS,
             geo::COMMANDS,
             replication::COMMANDS,
+            crate::repl::replica::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

@@ -120,7 +120,7 @@ fn replconf(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn wait(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    if ctx.srv.repl.link.is_some() {
+    if ctx.srv.is_replica() {
         return Err(Error::msg("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
     }
     let n = int_arg(&a[1])?;
@@ -142,7 +142,7 @@ fn wait(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn role(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    if ctx.srv.repl.link.is_some() {
+    if ctx.srv.is_replica() {
         crate::repl::replica::role(ctx.srv, ctx.out);
         return Ok(());
     }

@@ -255,6 +255,8 @@ fn directive_lines(cfg: &Config, idx: usize) -> Vec<String> {
     let v = cfg.display(idx);
     match d.kind {
         Kind::Save | Kind::Bind | Kind::Opaque if !v.is_empty() => vec![format!("{} {}", d.name, v)],
+        // An empty replicaof (after REPLICAOF NO ONE) is no line at all.
+        Kind::Opaque => Vec::new(),
         _ if d.name == "client-output-buffer-limit" => vec![format!("{} {}", d.name, v)],
         _ => vec![format!("{} {}", d.name, conf_quote(&v))],
     }

@@ -221,7 +221,7 @@ directives! {
     REPLICA_PRIORITY = "replica-priority" ["slave-priority"] Int(0, i32::MAX as i64), "100", 0;
     REPLICA_READ_ONLY = "replica-read-only" ["slave-read-only"] Bool, "yes", 0;
     REPLICA_SERVE_STALE_DATA = "replica-serve-stale-data" ["slave-serve-stale-data"] Bool, "yes", 0;
-    REPLICAOF = "replicaof" ["slaveof"] Opaque, "", 0;
+    REPLICAOF = "replicaof" ["slaveof"] Opaque, "", IMMUTABLE;
     REQUIREPASS = "requirepass" [] Str, "", SENSITIVE;
     SANITIZE_DUMP_PAYLOAD = "sanitize-dump-payload" [] Enum(&["no", "yes", "clients"]), "no", 0;
     SAVE = "save" [] Save, "3600 1 300 100 60 10000", 0;

@@ -54,6 +54,28 @@ pub enum KeyEvent {
     New = 2,
 }
 
+/// How expired keys are treated. A replica never deletes them itself (its
+/// primary's DELs do) but hides them from its clients' reads; the
+/// primary's own commands still see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryMode {
+    Normal,
+    Hide,
+    Keep,
+}
+
+thread_local! {
+    static EXPIRY_MODE: std::cell::Cell<ExpiryMode> = const { std::cell::Cell::new(ExpiryMode::Normal) };
+}
+
+pub fn set_expiry_mode(m: ExpiryMode) {
+    EXPIRY_MODE.with(|c| c.set(m));
+}
+
+pub fn expiry_mode() -> ExpiryMode {
+    EXPIRY_MODE.with(|c| c.get())
+}
+
 impl Db {
     pub fn dict(&self) -> &Dict<Entry> {
         &self.dict
@@ -95,9 +117,11 @@ impl Db {
         self.expires.get(key).copied()
     }
 
-    /// Deletes `key` if its time has come; true if it was deleted.
+    /// Deletes `key` if its time has come; true if it was deleted (or,
+    /// on a replica, is to be treated as missing).
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
         match self.expire_at(key) {
+            Some(at) if at <= now_ms && expiry_mode() != ExpiryMode::Normal => expiry_mode() == ExpiryMode::Hide,
             Some(at) if at <= now_ms => {
                 self.remove(key);
                 self.note_deleted(key);
@@ -112,7 +136,9 @@ impl Db {
     /// Looks a key up for reading or writing, expiring it first if due, and
     /// updates its access time.
     pub fn lookup(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
         self.pre_image(key);
         let e = self.dict.get_mut(key)?;
         access::touch(&mut e.lru, now_ms);
@@ -122,7 +148,9 @@ impl Db {
     /// Looks a key up without touching its access time (OBJECT IDLETIME,
     /// TYPE... use the touching version in Redis too, except OBJECT).
     pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
-        self.expire_if_needed(key, now_ms);
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
         self.dict.get(key)
     }
 

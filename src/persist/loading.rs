@@ -104,6 +104,7 @@ impl Server {
     /// The end of an RDB load: the function libraries, and the log line.
     pub fn rdb_loaded(&mut self, st: rdb::LoadStats, start: Instant) -> Result<(), String> {
         self.scripting.functions.load_all(&st.functions)?;
+        self.replica_note_rdb_aux(&st.aux);
         tracing::info!(
             "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
             start.elapsed().as_secs_f64(),

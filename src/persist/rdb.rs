@@ -367,6 +367,8 @@ pub struct LoadStats {
     pub consumed: usize,
     /// Code of each function library in the image, for the caller to load.
     pub functions: Vec<Vec<u8>>,
+    /// The auxiliary fields (repl-id, repl-offset, ...).
+    pub aux: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Loads an RDB image into `ks` (which should be empty).
@@ -477,6 +479,7 @@ impl<'a> Loader<'a> {
                     String::from_utf8_lossy(&k),
                     String::from_utf8_lossy(&v)
                 );
+                self.stats.aux.push((k, v));
             }
             OP_IDLE => {
                 self.r.len()?;

@@ -370,7 +370,7 @@ impl Server {
     pub fn repl_enough_replicas(&self) -> bool {
         let min = self.cfg.int(D::MIN_REPLICAS_TO_WRITE);
         let lag = self.cfg.int(D::MIN_REPLICAS_MAX_LAG);
-        if min <= 0 || lag <= 0 || self.repl.link.is_some() {
+        if min <= 0 || lag <= 0 || self.is_replica() {
             return true;
         }
         self.repl.good_replicas(lag as u64) >= min as usize
@@ -390,7 +390,7 @@ impl Server {
         self.repl.last_cron = Instant::now();
         let period = self.cfg.int(D::REPL_PING_REPLICA_PERIOD).max(1) as u64;
         if !self.repl.replicas.is_empty()
-            && self.repl.link.is_none()
+            && !self.is_replica()
             && self.repl.last_ping.elapsed() >= Duration::from_secs(period)
         {
             self.repl.last_ping = Instant::now();
@@ -419,7 +419,7 @@ impl Server {
         }
         let ttl = self.cfg.int(D::REPL_BACKLOG_TTL);
         if self.repl.replicas.is_empty()
-            && self.repl.link.is_none()
+            && !self.is_replica()
             && self.repl.backlog.is_some()
             && ttl > 0
             && self.repl.no_replicas_since.elapsed() >= Duration::from_secs(ttl as u64)

@@ -164,7 +164,7 @@ pub struct ReplState {
     pub last_cron: Instant,
     pub last_ping: Instant,
     /// The replica side's state (REPLICAOF); None on a primary.
-    pub link: Option<replica::Link>,
+    pub link: replica::Link,
     /// Encoding scratch for `repl_feed`.
     scratch: Vec<u8>,
 }
@@ -187,7 +187,7 @@ impl Default for ReplState {
             stats: SyncStats::default(),
             last_cron: now,
             last_ping: now,
-            link: None,
+            link: Default::default(),
             scratch: Vec::new(),
         }
     }
@@ -324,7 +324,7 @@ impl Server {
             return Vec::new();
         }
         vec![
-            ("repl-stream-db", self.repl.sel_db.unwrap_or(0).to_string()),
+            ("repl-stream-db", self.replica_stream_db().or(self.repl.sel_db).unwrap_or(0).to_string()),
             ("repl-id", self.repl.replid.clone()),
             ("repl-offset", self.repl.master_repl_offset.to_string()),
         ]
@@ -334,7 +334,7 @@ impl Server {
     pub fn repl_info(&self, o: &mut String) {
         use std::fmt::Write as _;
         let r = &self.repl;
-        if self.repl.link.is_some() {
+        if self.is_replica() {
             replica::info(self, o);
         } else {
             o.push_str("role:master\r\n");

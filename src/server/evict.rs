@@ -71,8 +71,10 @@ impl Server {
         if max == 0 || self.mem.used() <= max {
             return true;
         }
-        // CLIENT PAUSE holds evictions too, as in Redis.
-        if self.writes_paused() {
+        // CLIENT PAUSE holds evictions too, as in Redis; a replica leaves
+        // eviction to its primary (replica-ignore-maxmemory).
+        let replica_ignores = self.is_replica() && self.cfg.bool(D::REPLICA_IGNORE_MAXMEMORY);
+        if self.writes_paused() || replica_ignores {
             return true;
         }
         let policy = self.cfg.str(D::MAXMEMORY_POLICY).to_string();

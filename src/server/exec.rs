@@ -224,14 +224,14 @@ fn run(
     // when that is not enough.
     // (Scripts decide for their commands once, when they start.)
     let in_script = srv.scripting.running.is_some();
-    if !in_script && !srv.loading && !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
+    if !in_script && !srv.loading && client.id != 0 && !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
         let e = errors::OOM.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
         srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
         return None;
     }
-    if (cmd.flags & commands::WRITE != 0 || cmd.name == "ping") && srv.writes_refused() {
+    if (cmd.flags & commands::WRITE != 0 || cmd.name == "ping") && client.id != 0 && srv.writes_refused() {
         let e = errors::MISCONF.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
@@ -253,6 +253,14 @@ fn run(
             out.error(&e);
             return None;
         }
+    }
+    if let Some(e) = srv.replica_refuses(client, cmd.flags) {
+        if in_multi {
+            client.multi_error.set(true);
+        }
+        count_error(srv, e.as_bytes());
+        out.error(e);
+        return None;
     }
     if in_multi && !runs_inside_multi(cmd.name) {
         if cmd.flags & commands::NO_MULTI != 0 {

@@ -232,7 +232,7 @@ impl Server {
             st.net_output_bytes,
         ]);
         // Paused writes pause the deletions of expiry too.
-        if self.active_expire && !self.writes_paused() {
+        if self.active_expire && !self.writes_paused() && crate::db::expiry_mode() == crate::db::ExpiryMode::Normal {
             let hz = self.cfg.int(D::HZ).clamp(1, 500) as u64;
             // Redis's slow cycle may use 25% of each cron period.
             let budget = std::time::Duration::from_micros(250_000 / hz);

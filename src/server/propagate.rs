@@ -109,9 +109,14 @@ impl Server {
             return;
         }
         let pending = std::mem::take(&mut self.prop.pending);
+        // A replica passes on its primary's stream verbatim instead
+        // (`repl::replica`); its own clients' writes go nowhere else.
+        let replica = self.is_replica();
         for (db, argv) in &pending {
             self.aof.feed(*db, argv);
-            self.repl_feed(*db, argv);
+            if !replica {
+                self.repl_feed(*db, argv);
+            }
         }
         self.prop.pending = pending;
         self.prop.pending.clear();

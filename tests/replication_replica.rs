@@ -1,0 +1,672 @@
+//! The replica side of replication against a real Redis 7.0 primary:
+//! initial sync under write load ending with identical content, partial
+//! resync after a replica restart (replid/offset kept in the RDB), full
+//! resync after a disconnect longer than the backlog, READONLY and
+//! MASTERDOWN refusals, promotion with REPLICAOF NO ONE, diskless loading,
+//! and a primary that breaks off a transfer.
+mod common;
+mod helpers;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::*;
+use helpers::*;
+use redis::Value;
+
+const DBS: i64 = 4;
+
+fn info_of(port: u16, section: &str) -> String {
+    let mut r = Raw::connect(port);
+    info(&mut r, &[section])
+}
+
+fn field(port: u16, section: &str, name: &str) -> Option<String> {
+    info_field(&info_of(port, section), name)
+}
+
+fn num(port: u16, section: &str, name: &str) -> i64 {
+    field(port, section, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// Waits until the replica's applied offset reaches the primary's.
+fn wait_caught_up(primary: u16, replica: u16, limit: Duration) {
+    let ok = wait_until(limit, || {
+        field(replica, "replication", "master_link_status").as_deref() == Some("up")
+            && num(replica, "replication", "slave_repl_offset")
+                == num(primary, "replication", "master_repl_offset")
+    });
+    assert!(
+        ok,
+        "replica did not catch up: primary offset {}, replica:\n{}",
+        num(primary, "replication", "master_repl_offset"),
+        info_of(replica, "replication")
+    );
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Every key of the first DBS databases with its type, value and
+/// absolute expiry, in a form that compares across servers.
+fn content(port: u16) -> BTreeMap<(i64, String), String> {
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .expect("client")
+        .get_connection()
+        .expect("connect");
+    let mut out = BTreeMap::new();
+    for db in 0..DBS {
+        let _: () = redis::cmd("SELECT").arg(db).query(&mut c).expect("select");
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut c).expect("keys");
+        for k in keys {
+            let t: String = redis::cmd("TYPE").arg(&k).query(&mut c).expect("type");
+            let v = match t.as_str() {
+                "string" => format!(
+                    "{:?}",
+                    redis::cmd("GET")
+                        .arg(&k)
+                        .query::<Option<Vec<u8>>>(&mut c)
+                        .expect("get")
+                ),
+                "list" => format!(
+                    "{:?}",
+                    redis::cmd("LRANGE")
+                        .arg(&k)
+                        .arg(0)
+                        .arg(-1)
+                        .query::<Vec<String>>(&mut c)
+                        .expect("lrange")
+                ),
+                "hash" => format!(
+                    "{:?}",
+                    sorted(
+                        redis::cmd("HGETALL")
+                            .arg(&k)
+                            .query::<BTreeMap<String, String>>(&mut c)
+                            .expect("hgetall")
+                            .into_iter()
+                            .map(|(a, b)| format!("{a}={b}"))
+                            .collect()
+                    )
+                ),
+                "set" => format!(
+                    "{:?}",
+                    sorted(
+                        redis::cmd("SMEMBERS")
+                            .arg(&k)
+                            .query::<Vec<String>>(&mut c)
+                            .expect("smembers")
+                    )
+                ),
+                "zset" => format!(
+                    "{:?}",
+                    redis::cmd("ZRANGE")
+                        .arg(&k)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query::<Vec<String>>(&mut c)
+                        .expect("zrange")
+                ),
+                "none" => continue,
+                other => other.to_string(),
+            };
+            let exp: i64 = redis::cmd("PEXPIRETIME")
+                .arg(&k)
+                .query(&mut c)
+                .expect("pexpiretime");
+            out.insert((db, k), format!("{t} {v} exp={exp}"));
+        }
+    }
+    out
+}
+
+/// Lets the short TTLs of `write_load` pass and the primary notice (its
+/// DELs reach the replica), waits for the replica, then compares.
+fn settle_and_compare(primary: u16, replica: u16) -> usize {
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = content(primary);
+    wait_caught_up(primary, replica, Duration::from_secs(30));
+    assert_same_content(primary, replica)
+}
+
+fn assert_same_content(primary: u16, replica: u16) -> usize {
+    let a = content(primary);
+    let b = content(replica);
+    for (k, v) in &a {
+        assert_eq!(b.get(k), Some(v), "key {k:?} differs");
+    }
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "replica has extra keys: {:?}",
+        b.keys().filter(|k| !a.contains_key(k)).collect::<Vec<_>>()
+    );
+    a.len()
+}
+
+/// A mix of writes of every type, in several databases, with TTLs, MULTI,
+/// scripts and commands whose effects must be replicated (not re-run).
+fn write_load(port: u16, rounds: usize, seed: u64) {
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .expect("client")
+        .get_connection()
+        .expect("connect");
+    let mut x = seed;
+    let mut rnd = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for i in 0..rounds {
+        let db = rnd(DBS as u64);
+        let _: () = redis::cmd("SELECT").arg(db).query(&mut c).expect("select");
+        let k = format!("k{}", rnd(60));
+        let r: redis::RedisResult<Value> = match rnd(16) {
+            0 => redis::cmd("SET").arg(format!("s{k}")).arg(i).query(&mut c),
+            1 => redis::cmd("SET").arg(format!("s{k}")).arg("v").arg("EX").arg(1000).query(&mut c),
+            2 => redis::cmd("SET").arg(format!("t{k}")).arg("short").arg("PX").arg(1 + rnd(150)).query(&mut c),
+            3 => redis::cmd("INCRBYFLOAT").arg(format!("f{k}")).arg("1.5").query(&mut c),
+            4 => redis::cmd("RPUSH").arg(format!("l{k}")).arg(i).arg("x").query(&mut c),
+            5 => redis::cmd("LPOP").arg(format!("l{k}")).query(&mut c),
+            6 => redis::cmd("HSET").arg(format!("h{k}")).arg(format!("f{}", rnd(20))).arg(i).query(&mut c),
+            7 => redis::cmd("SADD").arg(format!("S{k}")).arg(rnd(100)).query(&mut c),
+            8 => redis::cmd("SPOP").arg(format!("S{k}")).query(&mut c),
+            9 => redis::cmd("ZADD").arg(format!("z{k}")).arg(rnd(1000) as f64 / 7.0).arg(format!("m{}", rnd(30))).query(&mut c),
+            10 => redis::cmd("EXPIRE").arg(format!("h{k}")).arg(500 + rnd(100)).query(&mut c),
+            11 => redis::cmd("DEL").arg(format!("s{k}")).query(&mut c),
+            12 => {
+                let mut p = redis::pipe();
+                p.atomic()
+                    .cmd("INCR").arg(format!("m{k}"))
+                    .cmd("LPUSH").arg(format!("l{k}")).arg("multi")
+                    .cmd("HINCRBY").arg(format!("h{k}")).arg("n").arg(1);
+                p.query::<Value>(&mut c)
+            }
+            13 => redis::cmd("EVAL")
+                .arg("redis.call('SET', KEYS[1], ARGV[1]); redis.call('SADD', KEYS[2], math.random(1000)); return 1")
+                .arg(2).arg(format!("e{k}")).arg(format!("S{k}")).arg(i)
+                .query(&mut c),
+            14 => redis::cmd("PEXPIRE").arg(format!("l{k}")).arg(1 + rnd(100)).query(&mut c),
+            _ => redis::cmd("SET").arg(format!("big{}", rnd(5))).arg("x".repeat(3000 + rnd(3000) as usize)).query(&mut c),
+        };
+        // WRONGTYPE and the like are fine: the same happens on both sides.
+        let _ = r;
+    }
+}
+
+fn real_primary(extra: &[&str]) -> Server {
+    let mut args = vec!["--repl-diskless-sync-delay", "0"];
+    args.extend_from_slice(extra);
+    Server::start_redis(&args)
+}
+
+#[test]
+fn replicates_real_redis_under_load() {
+    if !have_redis() {
+        return;
+    }
+    let primary = real_primary(&[]);
+    write_load(primary.port, 3000, 1);
+    let p = primary.port.to_string();
+    let replica = Server::start(&["--replicaof", "127.0.0.1", &p]);
+    // Writes go on while the replica connects, syncs and streams.
+    let writer = std::thread::spawn({
+        let port = primary.port;
+        move || write_load(port, 6000, 2)
+    });
+    write_load(primary.port, 3000, 3);
+    writer.join().expect("writer");
+    let n = settle_and_compare(primary.port, replica.port);
+    assert!(n > 200, "only {n} keys");
+    let log = replica.log_text();
+    assert!(
+        log.contains("MASTER <-> REPLICA sync: Finished with success"),
+        "{log}"
+    );
+    let mut r = replica.raw();
+    match r.call(&["ROLE"]) {
+        Frame::Array(Some(v)) => {
+            assert_eq!(v[0], bulk("slave"));
+            assert_eq!(v[2], Frame::Int(primary.port as i64));
+            assert_eq!(v[3], bulk("connected"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let i = info(&mut r, &["replication"]);
+    assert_eq!(info_field(&i, "role").as_deref(), Some("slave"));
+    assert_eq!(info_field(&i, "master_port").as_deref(), Some(p.as_str()));
+    assert_eq!(
+        info_field(&i, "master_sync_in_progress").as_deref(),
+        Some("0")
+    );
+    let pinfo = info_of(primary.port, "replication");
+    assert_eq!(
+        info_field(&pinfo, "connected_slaves").as_deref(),
+        Some("1"),
+        "{pinfo}"
+    );
+}
+
+/// A replica never deletes keys on its own: an expired key stays (hidden
+/// from reads) until the primary's DEL arrives.
+#[test]
+fn expired_keys_hidden_until_primary_deletes() {
+    if !have_redis() {
+        return;
+    }
+    let primary = real_primary(&["--enable-debug-command", "yes"]);
+    let p = primary.port.to_string();
+    let replica = Server::start(&["--replicaof", "127.0.0.1", &p]);
+    let mut pr = primary.raw();
+    // The primary must not expire it by itself during the test.
+    assert_eq!(pr.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), simple("OK"));
+    pr.call(&["SET", "gone", "v", "PX", "100"]);
+    pr.call(&["SET", "stay", "v"]);
+    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(200));
+    let mut rr = replica.raw();
+    assert_eq!(rr.call(&["GET", "gone"]), Frame::Bulk(None));
+    assert_eq!(rr.call(&["EXISTS", "gone"]), Frame::Int(0));
+    // Still there: DBSIZE counts it, as Redis's does.
+    assert_eq!(rr.call(&["DBSIZE"]), Frame::Int(2));
+    assert_eq!(pr.call(&["GET", "gone"]), Frame::Bulk(None));
+    assert!(wait_until(Duration::from_secs(10), || rr.call(&["DBSIZE"])
+        == Frame::Int(1)));
+}
+
+#[test]
+fn restart_resumes_with_partial_resync() {
+    if !have_redis() {
+        return;
+    }
+    let primary = real_primary(&[]);
+    let p = primary.port.to_string();
+    let (dir, _g) = scratch_dir("replica-restart");
+    let d = dir.display().to_string();
+    let log = dir.join("r.log");
+    let l = log.display().to_string();
+    let args = [
+        "--dir",
+        &d,
+        "--logfile",
+        &l,
+        "--save",
+        "",
+        "--replicaof",
+        "127.0.0.1",
+        &p,
+    ];
+    let mut replica = start_exact(redust_bin(), &dir, &log, &args);
+    write_load(primary.port, 2000, 4);
+    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    let mut r = replica.raw();
+    r.send(&["SHUTDOWN", "SAVE"]);
+    assert!(wait_exit(&mut replica, Duration::from_secs(10)).is_some());
+    // Writes while the replica is away come from the backlog.
+    write_load(primary.port, 500, 5);
+    let replica = start_exact(redust_bin(), &dir, &log, &args);
+    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    let st = info_of(primary.port, "stats");
+    assert!(
+        info_field(&st, "sync_partial_ok").and_then(|v| v.parse::<i64>().ok()) >= Some(1),
+        "{st}"
+    );
+    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("1"), "{st}");
+    settle_and_compare(primary.port, replica.port);
+    assert!(replica
+        .log_text()
+        .contains("Successful partial resynchronization with master."));
+}
+
+#[test]
+fn disconnect_beyond_backlog_means_full_resync() {
+    if !have_redis() {
+        return;
+    }
+    let primary = real_primary(&["--repl-backlog-size", "16kb"]);
+    let p = primary.port.to_string();
+    let (dir, _g) = scratch_dir("replica-full");
+    let d = dir.display().to_string();
+    let log = dir.join("r.log");
+    let l = log.display().to_string();
+    let args = [
+        "--dir",
+        &d,
+        "--logfile",
+        &l,
+        "--save",
+        "",
+        "--replicaof",
+        "127.0.0.1",
+        &p,
+    ];
+    let mut replica = start_exact(redust_bin(), &dir, &log, &args);
+    write_load(primary.port, 200, 6);
+    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    let mut r = replica.raw();
+    r.send(&["SHUTDOWN", "SAVE"]);
+    assert!(wait_exit(&mut replica, Duration::from_secs(10)).is_some());
+    // Far more than the 16 KB backlog.
+    write_load(primary.port, 3000, 7);
+    let replica = start_exact(redust_bin(), &dir, &log, &args);
+    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    let st = info_of(primary.port, "stats");
+    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("2"), "{st}");
+    assert!(
+        info_field(&st, "sync_partial_err").and_then(|v| v.parse::<i64>().ok()) >= Some(1),
+        "{st}"
+    );
+    settle_and_compare(primary.port, replica.port);
+}
+
+#[test]
+fn read_only_stale_and_promotion() {
+    if !have_redis() {
+        return;
+    }
+    let mut primary = real_primary(&[]);
+    let p = primary.port.to_string();
+    let replica = Server::start(&["--replicaof", "127.0.0.1", &p]);
+    let mut pr = primary.raw();
+    pr.call(&["SET", "a", "1"]);
+    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    let mut r = replica.raw();
+    assert_eq!(
+        r.call(&["SET", "a", "2"]),
+        err("READONLY You can't write against a read only replica.")
+    );
+    assert_eq!(r.call(&["MULTI"]), simple("OK"));
+    assert_eq!(
+        r.call(&["INCR", "a"]),
+        err("READONLY You can't write against a read only replica.")
+    );
+    assert_eq!(
+        r.call(&["EXEC"]),
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(r.call(&["GET", "a"]), bulk("1"));
+    assert_eq!(
+        r.call(&["REPLICAOF", "127.0.0.1", &p]),
+        simple("OK Already connected to specified master")
+    );
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "replica-serve-stale-data", "no"]),
+        simple("OK")
+    );
+    primary.stop();
+    assert!(wait_until(Duration::from_secs(10), || field(
+        replica.port,
+        "replication",
+        "master_link_status"
+    )
+    .as_deref()
+        == Some("down")));
+    assert_eq!(
+        r.call(&["GET", "a"]),
+        err("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+    );
+    let i = info(&mut r, &["replication"]);
+    assert!(
+        info_field(&i, "master_link_down_since_seconds").is_some(),
+        "{i}"
+    );
+    let replid = info_field(&i, "master_replid").expect("replid");
+    let off = info_field(&i, "master_repl_offset").expect("offset");
+    assert_eq!(r.call(&["SLAVEOF", "NO", "ONE"]), simple("OK"));
+    assert_eq!(r.call(&["GET", "a"]), bulk("1"));
+    assert_eq!(r.call(&["SET", "a", "3"]), simple("OK"));
+    let i = info(&mut r, &["replication"]);
+    assert_eq!(info_field(&i, "role").as_deref(), Some("master"));
+    // The old stream's id is now the secondary one, valid up to offset+1.
+    assert_eq!(info_field(&i, "master_replid2"), Some(replid));
+    assert_eq!(
+        info_field(&i, "second_repl_offset"),
+        Some((off.parse::<i64>().unwrap() + 1).to_string())
+    );
+    assert!(replica.log_text().contains("MASTER MODE enabled"));
+}
+
+#[test]
+fn diskless_load_and_disk_transfer() {
+    if !have_redis() {
+        return;
+    }
+    // The primary writes the RDB to disk and sends it with its length; the
+    // replica loads it from the socket.
+    let primary = real_primary(&["--repl-diskless-sync", "no"]);
+    write_load(primary.port, 2000, 8);
+    let p = primary.port.to_string();
+    let replica = Server::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &p,
+        "--repl-diskless-load",
+        "swapdb",
+    ]);
+    settle_and_compare(primary.port, replica.port);
+    let log = replica.log_text();
+    assert!(log.contains("bytes from master to memory"), "{log}");
+    // No RDB file is written when loading from the socket.
+    assert!(!replica.dir.join("dump.rdb").exists());
+}
+
+/// A fake primary that breaks off the RDB transfer, then one that sends
+/// garbage: the replica logs, retries and keeps serving.
+#[test]
+fn broken_transfers_are_retried() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port().to_string();
+    let replica = Server::start(&["--replicaof", "127.0.0.1", &port, "--repl-timeout", "2"]);
+    let handshake = |s: &mut std::net::TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // PING, REPLCONF x2, PSYNC: answer each as it comes.
+        let mut answered = 0;
+        while answered < 4 {
+            let n = s.read(&mut buf).expect("read");
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+            let cmds = got.windows(1).filter(|w| w[0] == b'*').count();
+            while answered < cmds.min(4) {
+                answered += 1;
+                let reply: &[u8] = match answered {
+                    1 => b"+PONG\r\n",
+                    2 | 3 => b"+OK\r\n",
+                    _ => b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n",
+                };
+                s.write_all(reply).expect("write");
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let (mut s, _) = l.accept().expect("accept");
+    let got = handshake(&mut s);
+    assert!(
+        got.contains("listening-port") && got.contains("PSYNC") && got.contains("psync2"),
+        "{got}"
+    );
+    s.write_all(b"$1000\r\nREDIS0011").expect("write");
+    drop(s);
+    let (mut s, _) = l.accept().expect("second attempt");
+    handshake(&mut s);
+    s.write_all(b"$EOF:0123456789012345678901234567890123456789\r\nnot an rdb at all0123456789012345678901234567890123456789").expect("write");
+    let (mut s, _) = l.accept().expect("third attempt");
+    handshake(&mut s);
+    // A good (empty) diskless transfer with the stream right behind the
+    // mark, in one write.
+    let mark = "0123456789012345678901234567890123456789";
+    let mut t = format!("$EOF:{mark}\r\n").into_bytes();
+    t.extend_from_slice(b"REDIS0011\xff\0\0\0\0\0\0\0\0");
+    t.extend_from_slice(mark.as_bytes());
+    t.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    s.write_all(&t).expect("write");
+    let mut r = replica.raw();
+    assert!(wait_until(Duration::from_secs(10), || r.call(&["GET", "k"]) == bulk("v")));
+    assert_eq!(r.call(&["PING"]), simple("PONG"));
+    let log = replica.log_text();
+    assert!(
+        log.contains("I/O error trying to sync with MASTER"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Failed trying to load the MASTER synchronization DB"),
+        "{log}"
+    );
+    drop(s);
+    let start = Instant::now();
+    assert_eq!(r.call(&["REPLICAOF", "NO", "ONE"]), simple("OK"));
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+use redust::resp::reply::Frame;
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// tls-replication yes: the link to a real Redis primary that only speaks
+/// TLS to replicas and checks their client certificates.
+#[test]
+fn replicates_over_tls() {
+    if !have_redis() {
+        return;
+    }
+    let (dir, _g) = scratch_dir("repl-tls");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend_from_slice(&ec);
+    ca.extend_from_slice(&[
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Repl CA",
+    ]);
+    openssl(&dir, &ca);
+    let mut csr = vec!["req"];
+    csr.extend_from_slice(&ec);
+    csr.extend_from_slice(&["-keyout", "s.key", "-out", "s.csr", "-subj", "/CN=node"]);
+    openssl(&dir, &csr);
+    write_file(&dir, "s.ext", "subjectAltName=IP:127.0.0.1\n");
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "s.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "s.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "s.ext",
+        ],
+    );
+    let f = |n: &str| dir.join(n).display().to_string();
+    let (crt, key, cacrt) = (f("s.crt"), f("s.key"), f("ca.crt"));
+    let tls_port = free_port().to_string();
+    let tls = [
+        "--tls-cert-file",
+        &crt,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &cacrt,
+        "--tls-replication",
+        "yes",
+    ];
+    let mut pargs = vec!["--tls-port", &tls_port];
+    pargs.extend_from_slice(&tls);
+    let primary = real_primary(&pargs);
+    write_load(primary.port, 1000, 9);
+    let mut rargs = vec!["--replicaof", "127.0.0.1", &tls_port];
+    rargs.extend_from_slice(&tls);
+    let replica = Server::start(&rargs);
+    settle_and_compare(primary.port, replica.port);
+    write_load(primary.port, 500, 10);
+    settle_and_compare(primary.port, replica.port);
+}
+
+/// Redust replicating from Redust, and chains: what a replica applies is
+/// passed on verbatim, so a real Redis below a Redust replica agrees on
+/// offsets with the real Redis primary above it.
+#[test]
+fn chains_of_replicas() {
+    if !have_redis() {
+        return;
+    }
+    let top = real_primary(&[]);
+    let t = top.port.to_string();
+    let mid = Server::start(&["--replicaof", "127.0.0.1", &t]);
+    let m = mid.port.to_string();
+    let bottom = Server::start_redis(&["--replicaof", "127.0.0.1", &m]);
+    let redust_bottom = Server::start(&["--replicaof", "127.0.0.1", &m]);
+    write_load(top.port, 2000, 11);
+    settle_and_compare(top.port, mid.port);
+    wait_caught_up(mid.port, bottom.port, Duration::from_secs(30));
+    wait_caught_up(mid.port, redust_bottom.port, Duration::from_secs(30));
+    assert_eq!(num(top.port, "replication", "master_repl_offset"), num(bottom.port, "replication", "master_repl_offset"));
+    assert_same_content(top.port, bottom.port);
+    assert_same_content(top.port, redust_bottom.port);
+
+    // The middle one is promoted: the ones below continue with it (same
+    // history, new id) without a full resync.
+    let mut r = mid.raw();
+    assert_eq!(r.call(&["REPLICAOF", "NO", "ONE"]), simple("OK"));
+    write_load(mid.port, 500, 12);
+    settle_and_compare(mid.port, bottom.port);
+    settle_and_compare(mid.port, redust_bottom.port);
+    let st = info_of(mid.port, "stats");
+    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("2"), "{st}");
+    assert!(info_field(&st, "sync_partial_ok").and_then(|v| v.parse::<i64>().ok()) >= Some(2), "{st}");
+}
+
+/// A replica of a Redust primary, restarted, continues with a partial
+/// resync; a real Redis replica of Redust too.
+#[test]
+fn replicas_of_a_redust_primary() {
+    let primary = Server::start(&[]);
+    let p = primary.port.to_string();
+    let replica = Server::start(&["--replicaof", "127.0.0.1", &p]);
+    write_load(primary.port, 2000, 13);
+    settle_and_compare(primary.port, replica.port);
+    if have_redis() {
+        let real = Server::start_redis(&["--replicaof", "127.0.0.1", &p]);
+        write_load(primary.port, 500, 14);
+        settle_and_compare(primary.port, real.port);
+        settle_and_compare(primary.port, replica.port);
+    }
+}
