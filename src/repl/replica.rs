@@ -596,7 +596,7 @@ async fn link(srv: &Rc<RefCell<Server>>, host: &str, port: u16) -> Result<(), St
         tracing::info!("(Non critical) Master does not understand REPLCONF capa: {r}");
     }
     let cached = srv.borrow().repl.link.cached.clone();
-    let reply = match &cached {
+    let mut reply = match &cached {
         Some((id, off)) => {
             tracing::info!(
                 "Trying a partial resynchronization (request {id}:{}).",
@@ -610,6 +610,11 @@ async fn link(srv: &Rc<RefCell<Server>>, host: &str, port: u16) -> Result<(), St
             c.call(&[b"PSYNC", b"?", b"-1"]).await?
         }
     };
+    // Newlines keep the link alive while the primary prepares its reply.
+    while reply.is_empty() {
+        srv.borrow_mut().repl.link.last_io = Instant::now();
+        reply = c.line().await?;
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let mut it = rest.split_whitespace();
         let (Some(id), Some(off)) = (it.next(), it.next().and_then(|o| o.parse::<i64>().ok()))
