@@ -281,48 +281,45 @@ fn expired_keys_hidden_until_primary_deletes() {
         == Frame::Int(1)));
 }
 
+/// A Redust replica of `primary` in its own directory: synced after
+/// `before` writes (seed `seed`), shut down with a save, restarted from the
+/// same directory after `during` more writes, and caught up again.
+fn restarted_replica(primary: &Server, before: usize, during: usize, seed: u64) -> (Server, Cleanup) {
+    let p = primary.port.to_string();
+    let (dir, guard) = scratch_dir("replica-restart");
+    let d = dir.display().to_string();
+    let log = dir.join("r.log");
+    let l = log.display().to_string();
+    let args = ["--dir", &d, "--logfile", &l, "--save", "", "--replicaof", "127.0.0.1", &p];
+    let mut replica = start_exact(redust_bin(), &dir, &log, &args);
+    write_load(primary.port, before, seed);
+    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    let mut r = replica.raw();
+    r.send(&["SHUTDOWN", "SAVE"]);
+    assert!(wait_exit(&mut replica, Duration::from_secs(10)).is_some());
+    write_load(primary.port, during, seed + 1);
+    let replica = start_exact(redust_bin(), &dir, &log, &args);
+    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    (replica, guard)
+}
+
+fn stat(st: &str, name: &str) -> i64 {
+    info_field(st, name).and_then(|v| v.parse().ok()).unwrap_or(-1)
+}
+
 #[test]
 fn restart_resumes_with_partial_resync() {
     if !have_redis() {
         return;
     }
     let primary = real_primary(&[]);
-    let p = primary.port.to_string();
-    let (dir, _g) = scratch_dir("replica-restart");
-    let d = dir.display().to_string();
-    let log = dir.join("r.log");
-    let l = log.display().to_string();
-    let args = [
-        "--dir",
-        &d,
-        "--logfile",
-        &l,
-        "--save",
-        "",
-        "--replicaof",
-        "127.0.0.1",
-        &p,
-    ];
-    let mut replica = start_exact(redust_bin(), &dir, &log, &args);
-    write_load(primary.port, 2000, 4);
-    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
-    let mut r = replica.raw();
-    r.send(&["SHUTDOWN", "SAVE"]);
-    assert!(wait_exit(&mut replica, Duration::from_secs(10)).is_some());
-    // Writes while the replica is away come from the backlog.
-    write_load(primary.port, 500, 5);
-    let replica = start_exact(redust_bin(), &dir, &log, &args);
-    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    // The writes while the replica is away come from the backlog.
+    let (replica, _g) = restarted_replica(&primary, 2000, 500, 4);
     let st = info_of(primary.port, "stats");
-    assert!(
-        info_field(&st, "sync_partial_ok").and_then(|v| v.parse::<i64>().ok()) >= Some(1),
-        "{st}"
-    );
-    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("1"), "{st}");
+    assert!(stat(&st, "sync_partial_ok") >= 1, "{st}");
+    assert_eq!(stat(&st, "sync_full"), 1, "{st}");
     settle_and_compare(primary.port, replica.port);
-    assert!(replica
-        .log_text()
-        .contains("Successful partial resynchronization with master."));
+    assert!(replica.log_text().contains("Successful partial resynchronization with master."));
 }
 
 #[test]
@@ -331,38 +328,11 @@ fn disconnect_beyond_backlog_means_full_resync() {
         return;
     }
     let primary = real_primary(&["--repl-backlog-size", "16kb"]);
-    let p = primary.port.to_string();
-    let (dir, _g) = scratch_dir("replica-full");
-    let d = dir.display().to_string();
-    let log = dir.join("r.log");
-    let l = log.display().to_string();
-    let args = [
-        "--dir",
-        &d,
-        "--logfile",
-        &l,
-        "--save",
-        "",
-        "--replicaof",
-        "127.0.0.1",
-        &p,
-    ];
-    let mut replica = start_exact(redust_bin(), &dir, &log, &args);
-    write_load(primary.port, 200, 6);
-    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
-    let mut r = replica.raw();
-    r.send(&["SHUTDOWN", "SAVE"]);
-    assert!(wait_exit(&mut replica, Duration::from_secs(10)).is_some());
-    // Far more than the 16 KB backlog.
-    write_load(primary.port, 3000, 7);
-    let replica = start_exact(redust_bin(), &dir, &log, &args);
-    wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
+    // Far more than the 16 KB backlog while it is away.
+    let (replica, _g) = restarted_replica(&primary, 200, 3000, 6);
     let st = info_of(primary.port, "stats");
-    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("2"), "{st}");
-    assert!(
-        info_field(&st, "sync_partial_err").and_then(|v| v.parse::<i64>().ok()) >= Some(1),
-        "{st}"
-    );
+    assert_eq!(stat(&st, "sync_full"), 2, "{st}");
+    assert!(stat(&st, "sync_partial_err") >= 1, "{st}");
     settle_and_compare(primary.port, replica.port);
 }
 
@@ -529,19 +499,6 @@ fn broken_transfers_are_retried() {
 
 use redust::resp::reply::Frame;
 
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// tls-replication yes: the link to a real Redis primary that only speaks
 /// TLS to replicas and checks their client certificates.
 #[test]
@@ -651,7 +608,7 @@ fn chains_of_replicas() {
     settle_and_compare(mid.port, redust_bottom.port);
     let st = info_of(mid.port, "stats");
     assert_eq!(info_field(&st, "sync_full").as_deref(), Some("2"), "{st}");
-    assert!(info_field(&st, "sync_partial_ok").and_then(|v| v.parse::<i64>().ok()) >= Some(2), "{st}");
+    assert!(stat(&st, "sync_partial_ok") >= 2, "{st}");
 }
 
 /// A replica of a Redust primary, restarted, continues with a partial

@@ -3,32 +3,21 @@
 //! client. Certificates are made at test time with the `openssl` CLI.
 
 mod common;
+mod helpers;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{free_port, redust_bin, temp_dir, Server};
+use helpers::openssl;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 const DENIED: &str = "-ERR AUTH failed: Client IP address is not in the allowlist.\r\n";
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A CA and certificates it signed (server ones valid for 127.0.0.1 and
 /// localhost), plus a client certificate from an unrelated CA.

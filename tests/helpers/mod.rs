@@ -27,6 +27,12 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Runs the openssl CLI in `dir` (test certificates); it must succeed.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// Runs redis-cli with `args`; stdout as text.
 pub fn redis_cli(args: &[&str]) -> Output {
     Command::new("redis-cli").args(args).stdin(Stdio::null()).output().expect("run redis-cli")
