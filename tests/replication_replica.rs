@@ -297,6 +297,8 @@ fn restarted_replica(primary: &Server, before: usize, during: usize, seed: u64) 
     let mut r = replica.raw();
     r.send(&["SHUTDOWN", "SAVE"]);
     assert!(wait_exit(&mut replica, Duration::from_secs(10)).is_some());
+    // The directory outlives this first run (the guard owns it).
+    replica.dir = std::env::temp_dir().join("redust-test-nonexistent");
     write_load(primary.port, during, seed + 1);
     let replica = start_exact(redust_bin(), &dir, &log, &args);
     wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
@@ -319,7 +321,8 @@ fn restart_resumes_with_partial_resync() {
     assert!(stat(&st, "sync_partial_ok") >= 1, "{st}");
     assert_eq!(stat(&st, "sync_full"), 1, "{st}");
     settle_and_compare(primary.port, replica.port);
-    assert!(replica.log_text().contains("Successful partial resynchronization with master."));
+    let log = replica.log_text();
+    assert!(log.contains("Successful partial resynchronization with master."), "{log}");
 }
 
 #[test]
