@@ -27,7 +27,7 @@
 //!   they come back with PSYNC and may continue partially).
 //! - A replica serves PSYNC from sub-replicas with the same code as a
 //!   primary (`master.rs`), answering with its primary's replid/offsets;
-//!   `link.is_some()` turns off what only a primary does (PINGs into the
+//!   `Server::is_replica()` turns off what only a primary does (PINGs into the
 //!   stream, freeing the backlog, min-replicas-to-write, WAIT).
 //! - `Server::set_propagation(..)` keeps propagation on while a backlog
 //!   exists, so the stream is produced even with the AOF off.
@@ -163,7 +163,7 @@ pub struct ReplState {
     pub stats: SyncStats,
     pub last_cron: Instant,
     pub last_ping: Instant,
-    /// The replica side's state (REPLICAOF); None on a primary.
+    /// The replica side (REPLICAOF); its `master` is None on a primary.
     pub link: replica::Link,
     /// Encoding scratch for `repl_feed`.
     scratch: Vec<u8>,
