@@ -630,3 +630,30 @@ fn replicas_of_a_redust_primary() {
         settle_and_compare(primary.port, replica.port);
     }
 }
+
+/// masterauth (alone and with masteruser) against a primary that requires
+/// a password; replica-announce-ip/port as the primary shows them.
+#[test]
+fn authenticates_to_the_primary() {
+    if !have_redis() {
+        return;
+    }
+    let primary = real_primary(&["--requirepass", "s3cret"]);
+    let mut pr = primary.raw();
+    assert_eq!(pr.call(&["AUTH", "s3cret"]), simple("OK"));
+    assert_eq!(pr.call(&["ACL", "SETUSER", "repl", "on", ">rpw", "+psync", "+replconf", "+ping"]), simple("OK"));
+    assert_eq!(pr.call(&["SET", "k", "v"]), simple("OK"));
+    let p = primary.port.to_string();
+    let plain = Server::start(&["--replicaof", "127.0.0.1", &p, "--masterauth", "s3cret", "--replica-announce-ip", "10.1.2.3", "--replica-announce-port", "4567"]);
+    let user = Server::start(&["--replicaof", "127.0.0.1", &p, "--masteruser", "repl", "--masterauth", "rpw"]);
+    let wrong = Server::start(&["--replicaof", "127.0.0.1", &p, "--masterauth", "nope"]);
+    for r in [&plain, &user] {
+        let mut c = r.raw();
+        assert!(wait_until(Duration::from_secs(20), || c.call(&["GET", "k"]) == bulk("v")));
+    }
+    let i = info(&mut pr, &["replication"]);
+    assert!(i.contains("ip=10.1.2.3,port=4567,state=online"), "{i}");
+    assert_eq!(info_field(&i, "connected_slaves").as_deref(), Some("2"), "{i}");
+    assert!(wait_until(Duration::from_secs(10), || wrong.log_text().contains("Unable to AUTH to MASTER")));
+    assert_eq!(field(wrong.port, "replication", "master_link_status").as_deref(), Some("down"));
+}
