@@ -807,14 +807,24 @@ fn sample_call(cmd: &str) -> Vec<&str> {
     }
 }
 
-/// The tenant rule of the recipe: everything but the refused commands.
+/// The tenant rule of the recipe as redis.conf.example ships it (with the
+/// password ">pw"): everything but the refused commands. Read from the file
+/// so that the file and this test cannot drift apart.
 fn tenant_rules() -> Vec<String> {
-    let mut v: Vec<String> = ["on", ">pw", "~*", "&*", "+@all"]
-        .iter()
-        .map(|s| s.to_string())
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/redis.conf.example");
+    let text = std::fs::read_to_string(path).expect("read redis.conf.example");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("user tenant "))
+        .expect("redis.conf.example has the tenant's user line");
+    let rules: Vec<String> = line
+        .split_whitespace()
+        .skip(2)
+        .map(|r| if r.starts_with('>') { ">pw" } else { r }.to_string())
         .collect();
-    v.extend(TENANT_REFUSED.iter().map(|c| format!("-{c}")));
-    v
+    let refused: Vec<&str> = rules.iter().filter_map(|r| r.strip_prefix('-')).collect();
+    assert_eq!(refused, TENANT_REFUSED, "redis.conf.example's tenant line");
+    rules
 }
 
 #[test]
