@@ -252,6 +252,12 @@ fn replicates_real_redis_under_load() {
         Some("1"),
         "{pinfo}"
     );
+    // The same INFO fields, in the same order, as a real Redis replica's.
+    let real = Server::start_redis(&["--replicaof", "127.0.0.1", &p]);
+    wait_caught_up(primary.port, real.port, Duration::from_secs(30));
+    let names = |t: &str| t.lines().map(|l| l.split(':').next().unwrap_or("").to_string()).collect::<Vec<_>>();
+    let ours = info(&mut r, &["replication"]);
+    assert_eq!(names(&ours), names(&info_of(real.port, "replication")), "{ours}");
 }
 
 /// A replica never deletes keys on its own: an expired key stays (hidden
