@@ -252,6 +252,8 @@ fn replicates_real_redis_under_load() {
         Some("1"),
         "{pinfo}"
     );
+    let st = info(&mut r, &["stats"]);
+    assert!(stat(&st, "total_net_repl_input_bytes") > 100_000, "{st}");
     // The same INFO fields, in the same order, as a real Redis replica's.
     let real = Server::start_redis(&["--replicaof", "127.0.0.1", &p]);
     wait_caught_up(primary.port, real.port, Duration::from_secs(30));

@@ -80,6 +80,9 @@ pub struct Link {
     pub partial_syncs: u64,
     /// repl-id, repl-offset and repl-stream-db of the RDB loaded at start.
     pub from_rdb: Option<(String, i64, usize)>,
+    /// Bytes of RDB transfers and stream read from primaries
+    /// (total_net_repl_input_bytes).
+    pub net_in: u64,
 }
 
 impl Default for Link {
@@ -100,6 +103,7 @@ impl Default for Link {
             full_syncs: 0,
             partial_syncs: 0,
             from_rdb: None,
+            net_in: 0,
         }
     }
 }
@@ -771,6 +775,7 @@ async fn full_sync(
     s.repl.link.read_reploff = off;
     s.repl.link.cached = Some((replid.to_string(), off));
     s.repl.link.full_syncs += 1;
+    s.repl.link.net_in += data.len() as u64;
     s.repl.link.transfer = None;
     s.repl_set_stream(replid, off);
     s.aof_after_full_sync();
@@ -854,7 +859,10 @@ async fn stream(srv: &Rc<RefCell<Server>>, c: &mut Conn) -> Result<(), String> {
                 Err(_) => return Err("MASTER timeout: no data nor PING received...".into()),
                 Ok(Ok(0)) => return Err("Connection with master lost.".into()),
                 Ok(Err(e)) => return Err(format!("Connection with master lost: {e}")),
-                Ok(Ok(_)) => apply(srv, &mut c.buf, &mut ranges, &mut out)?,
+                Ok(Ok(n)) => {
+                    srv.borrow_mut().repl.link.net_in += n as u64;
+                    apply(srv, &mut c.buf, &mut ranges, &mut out)?
+                }
             },
             _ = tick.tick() => true,
         };

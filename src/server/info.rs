@@ -421,7 +421,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             );
             field!(o, "total_net_input_bytes:{}", st.net_input_bytes);
             field!(o, "total_net_output_bytes:{}", st.net_output_bytes);
-            field!(o, "total_net_repl_input_bytes:0");
+            field!(o, "total_net_repl_input_bytes:{}", srv.repl.link.net_in);
             field!(o, "total_net_repl_output_bytes:0");
             field!(
                 o,
