@@ -186,10 +186,12 @@ def run_one(name, binary, keys):
         base_rss = s.rss()
         started = time.time()
         reply = cmd(s.port, "BGSAVE")
-        peak, peak_parent, peak_child = 0, 0, 0
+        peak, peak_parent, peak_child, samples, with_child = 0, 0, 0, 0, 0
         while info(s.port).get("rdb_bgsave_in_progress") == "1":
             parent = max(0, s.rss() - base_rss)
             child = s.child_dirty()
+            samples += 1
+            with_child += bool(children(s.proc.pid))
             peak = max(peak, parent + child)
             peak_parent = max(peak_parent, parent)
             peak_child = max(peak_child, child)
@@ -210,6 +212,7 @@ def run_one(name, binary, keys):
             "peak_extra_pct": round(100.0 * peak / max(1, dataset), 2),
             "writes_during_save": result["bench"], "writes_without_save": calib,
             "bench_overlap_with_save": round(overlap, 2),
+            "samples": samples, "samples_with_child": with_child,
         }
     finally:
         s.stop()

@@ -26,7 +26,7 @@ use crate::db::{StrVal, Value};
 use crate::server::{now_ms, Server};
 
 /// Executor time per slice of the walk; clients are served in between.
-const SLICE: Duration = Duration::from_micros(250);
+const SLICE: Duration = Duration::from_micros(150);
 /// Keys per step of a slice (the clock is read between steps).
 const STEP_KEYS: usize = 64;
 /// Bytes the queue may hold before the walk waits for the writer.
@@ -194,6 +194,8 @@ pub struct Walk {
     queue: Arc<Queue>,
     started: Instant,
     ended: bool,
+    /// Databases whose walk has not completed.
+    pending_dbs: usize,
     pub keys_total: u64,
     pub keys_done: u64,
     /// Most bytes held for the writer at once.
@@ -338,10 +340,12 @@ impl Server {
         for (i, db) in self.ks.dbs.iter_mut().enumerate() {
             db.snapshot_start(i, start, compress);
         }
+        let pending_dbs = self.ks.dbs.iter().filter(|d| d.snap.is_some()).count();
         self.persist.walk = Some(Walk {
             queue,
             started: Instant::now(),
             ended: false,
+            pending_dbs,
             keys_total: self.ks.total_keys() as u64,
             keys_done: 0,
             peak_bytes: 0,
@@ -382,6 +386,7 @@ impl Server {
                 }
                 if done {
                     db.snap = None;
+                    w.pending_dbs -= 1;
                     break;
                 }
                 if Instant::now() >= deadline {
@@ -392,7 +397,12 @@ impl Server {
                 }
             }
         }
-        // Every database is walked: the image is complete.
+        // Every database is walked: the image is complete, unless the
+        // keyspace was replaced under the walk (a new dataset loaded).
+        if w.pending_dbs != 0 {
+            tracing::warn!("The dataset was replaced during the snapshot; it is abandoned");
+            w.queue.failed.store(true, Relaxed);
+        }
         w.ended = true;
         w.queue.push(Msg::End);
         let w = self.persist.walk.take();
