@@ -395,7 +395,7 @@ pub fn call(
         source: "user_function",
         command,
     };
-    super::run(ctx, &lua, &slot, &flags, func, args, limits, &origin, true)
+    super::run(ctx, &slot, &flags, func, args, limits, &origin, true)
 }
 
 pub fn load_cmd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {

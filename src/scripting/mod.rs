@@ -13,7 +13,7 @@ pub mod functions;
 pub mod libs;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::ptr::NonNull;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -42,12 +42,62 @@ pub struct RunFlags {
     pub kill: Cell<bool>,
     /// The script has called a write command (cannot be killed then).
     pub wrote: Cell<bool>,
+    /// While a script runs: the `RefCell<&mut Ctx>` its `redis.call` and
+    /// hook reach the server through (type-erased; null otherwise). The
+    /// `call` primitive and the hook are made once per Lua state rather
+    /// than per run, which is most of what a short script used to cost.
+    ctx: Cell<Option<NonNull<()>>>,
+    limits: Cell<Option<Limits>>,
+    oom: Cell<bool>,
+    /// When the running script started and `busy-reply-threshold`.
+    started: Cell<Option<(Instant, i64)>>,
+    /// The clients a busy script answers, gathered once it is busy.
+    others: RefCell<Option<busy::Others>>,
+}
+
+type CtxCell<'a, 'b> = RefCell<&'a mut Ctx<'b>>;
+
+impl RunFlags {
+    /// The running script's context, if a script is running.
+    fn ctx(&self) -> Option<&CtxCell<'static, 'static>> {
+        let p = self.ctx.get()?.cast::<CtxCell<'static, 'static>>();
+        // SAFETY: `run` sets the pointer to a cell that outlives the Lua
+        // call it makes and clears it before the cell goes away; the
+        // reference is used only within the primitive or hook that got it.
+        Some(unsafe { p.as_ref() })
+    }
+
+    /// The instruction-count hook: serves other clients once the script is
+    /// busy, and stops it after SCRIPT KILL.
+    fn on_hook(&self) -> mlua::Result<VmState> {
+        let Some((started, threshold)) = self.started.get() else {
+            // No script runs (FUNCTION LOAD running a library's body).
+            return Ok(VmState::Continue);
+        };
+        if threshold > 0 && started.elapsed().as_millis() as i64 >= threshold {
+            let mut others = self.others.borrow_mut();
+            if others.is_none() {
+                // Not inside a redis.call (its command runs no Lua), so
+                // the context is free to read.
+                if let Some(Ok(ctx)) = self.ctx().map(|c| c.try_borrow()) {
+                    *others = busy_others(&ctx);
+                }
+            }
+            if let Some(o) = others.as_ref() {
+                o.serve(self);
+            }
+        }
+        if self.kill.get() {
+            return Err(mlua::Error::runtime("killed"));
+        }
+        Ok(VmState::Continue)
+    }
 }
 
 /// One Lua state with its prelude installed.
 pub struct Vm {
     pub lua: Lua,
-    /// The prelude's private table: `call` (set per run), `run`, `env`.
+    /// The prelude's private table: `call`, `run`, `env`.
     pub(crate) slot: Table,
     pub flags: Rc<RunFlags>,
 }
@@ -71,6 +121,8 @@ pub struct Origin<'a> {
 /// Information about the running script, for SCRIPT KILL and FUNCTION STATS.
 pub struct Running {
     pub name: String,
+    /// The FCALL command line (FUNCTION STATS shows it while busy).
+    pub command: Vec<Bytes>,
     pub is_function: bool,
     pub started: Instant,
     pub flags: Rc<RunFlags>,
@@ -80,7 +132,7 @@ pub struct Running {
 pub struct Scripting {
     eval: Option<Vm>,
     /// EVAL scripts by SHA1: body and compiled function.
-    scripts: HashMap<String, (Bytes, Function)>,
+    scripts: hashbrown::HashMap<String, (Bytes, Function)>,
     pub functions: functions::Registry,
     pub running: Option<Running>,
 }
@@ -110,6 +162,26 @@ impl Vm {
         let api = api::build(&lua, &flags)?;
         extra(&lua, &api)?;
         let slot = lua.create_table()?;
+        let f = flags.clone();
+        let call = lua.create_function(move |lua, mv: mlua::MultiValue| {
+            let argv: Vec<Value> = mv.into_iter().collect();
+            let (Some(cell), Some(limits)) = (f.ctx(), f.limits.get()) else {
+                return Err(mlua::Error::runtime("redis.call is only available while a script runs"));
+            };
+            let mut ctx = cell
+                .try_borrow_mut()
+                .map_err(|_| mlua::Error::runtime("redis.call is not reentrant"))?;
+            match call_command(&mut ctx, lua, &argv, limits, f.oom.get(), &f) {
+                Ok((v, is_err)) => Ok((v, is_err)),
+                Err(msg) => Ok((err_table(lua, msg.as_bytes())?, true)),
+            }
+        })?;
+        slot.raw_set("call", call)?;
+        let f = flags.clone();
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| f.on_hook(),
+        )?;
         lua.load(include_str!("prelude.lua"))
             .set_name("=redust")
             .set_mode(ChunkMode::Text)
@@ -302,7 +374,6 @@ pub fn run_eval(
     };
     run(
         ctx,
-        &lua,
         &slot,
         &flags,
         func,
@@ -322,7 +393,6 @@ fn lua_err(e: mlua::Error) -> Error {
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     ctx: &mut Ctx,
-    lua: &Lua,
     slot: &Table,
     flags: &Rc<RunFlags>,
     func: Function,
@@ -337,56 +407,37 @@ pub fn run(
     let started = Instant::now();
     ctx.srv.scripting.running = Some(Running {
         name: origin.name.to_string(),
+        command: origin.command.to_vec(),
         is_function,
         started,
         flags: flags.clone(),
     });
     let threshold = ctx.srv.cfg.int(D::BUSY_REPLY_THRESHOLD);
-    let others = (threshold > 0).then(|| busy_others(ctx, origin, is_function, started));
-    let hook_flags = flags.clone();
-    let _ = lua.set_hook(
-        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |_, _| {
-            if let Some(o) = others
-                .as_ref()
-                .filter(|_| started.elapsed().as_millis() as i64 >= threshold)
-            {
-                o.serve(&hook_flags);
-            }
-            if hook_flags.kill.get() {
-                return Err(mlua::Error::runtime("killed"));
-            }
-            Ok(VmState::Continue)
-        },
-    );
     // Redis decides whether the server is out of memory once, at start.
     let oom = !limits.allow_oom && !ctx.srv.evict_to_fit();
     let saved_db = ctx.client.db.get();
     let runner: Result<Function, _> = slot.get("run");
-    let ctx_cell = RefCell::new(&mut *ctx);
+    let ctx_cell: CtxCell = RefCell::new(&mut *ctx);
     let result = match runner {
         Err(e) => Err(e),
-        Ok(runner) => lua.scope(|scope| {
-            let call = scope.create_function(|lua, mv: mlua::MultiValue| {
-                let mut it = mv.into_iter();
-                let _raise = it.next();
-                let argv: Vec<Value> = it.collect();
-                let mut ctx = ctx_cell
-                    .try_borrow_mut()
-                    .map_err(|_| mlua::Error::runtime("redis.call is not reentrant"))?;
-                match call_command(&mut ctx, lua, &argv, limits, oom, flags) {
-                    Ok((v, is_err)) => Ok((v, is_err)),
-                    Err(msg) => Ok((err_table(lua, msg.as_bytes())?, true)),
-                }
-            })?;
-            slot.raw_set("call", call)?;
+        Ok(runner) => {
+            // Saved and restored, though scripts cannot nest (EVAL and
+            // FCALL are noscript).
+            let outer = (flags.ctx.get(), flags.limits.get(), flags.oom.get(), flags.started.get());
+            flags.ctx.set(Some(NonNull::from(&ctx_cell).cast()));
+            flags.limits.set(Some(limits));
+            flags.oom.set(oom);
+            flags.started.set(Some((started, threshold)));
             let r = runner.call::<(bool, Value)>((func, args.0, args.1));
-            slot.raw_set("call", Value::Nil)?;
+            flags.ctx.set(outer.0);
+            flags.limits.set(outer.1);
+            flags.oom.set(outer.2);
+            flags.started.set(outer.3);
+            flags.others.replace(None);
             r
-        }),
+        }
     };
     drop(ctx_cell);
-    lua.remove_hook();
     ctx.client.db.set(saved_db);
     let killed = flags.kill.get();
     ctx.srv.scripting.running = None;
@@ -407,10 +458,11 @@ pub fn run(
 }
 
 /// The clients a busy script answers (all but the caller and TLS ones).
-fn busy_others(ctx: &Ctx, origin: &Origin, is_function: bool, started: Instant) -> busy::Others {
+fn busy_others(ctx: &Ctx) -> Option<busy::Others> {
+    let r = ctx.srv.scripting.running.as_ref()?;
     let tls_port = ctx.srv.cfg.int(D::TLS_PORT);
     let tls_suffix = format!(":{tls_port}");
-    busy::Others {
+    Some(busy::Others {
         clients: ctx
             .srv
             .clients
@@ -418,13 +470,13 @@ fn busy_others(ctx: &Ctx, origin: &Origin, is_function: bool, started: Instant) 
             .filter(|c| c.id != ctx.client.id && !(tls_port > 0 && c.laddr.ends_with(&tls_suffix)))
             .cloned()
             .collect(),
-        is_function,
-        name: origin.name.to_string(),
-        command: origin.command.to_vec(),
-        started,
+        is_function: r.is_function,
+        name: r.name.clone(),
+        command: r.command.clone(),
+        started: r.started,
         libraries: ctx.srv.scripting.functions.libs.len(),
         functions: ctx.srv.scripting.functions.function_count(),
-    }
+    })
 }
 
 /// The error reply for a script that raised `info` = {error, line}.
@@ -522,7 +574,11 @@ fn call_command(
     if oom && cmd.flags & commands::DENYOOM != 0 {
         return Err(crate::errors::OOM.into());
     }
-    let mut out = Out::new(flags.resp.get() == 3);
+    // Not Out::new: its 16 KiB buffer is for connections.
+    let mut out = Out {
+        buf: Vec::new(),
+        resp3: flags.resp.get() == 3,
+    };
     exec::run_queued(ctx.srv, ctx.client, &mut out, &args, ctx.now_ms);
     let frame = match read_frame(&out.buf) {
         Ok(Some((f, _))) => f,

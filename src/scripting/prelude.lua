@@ -36,9 +36,11 @@ local redis = {}
 for k, v in pairs(api.raising) do redis[k] = raising(v) end
 for k, v in pairs(api.plain) do redis[k] = v end
 for k, v in pairs(api.consts) do redis[k] = v end
-redis.call = raising(function(...) return impl.call(true, ...) end)
+-- impl.call straight under the raiser: no Lua frame between the script
+-- and the Rust primitive.
+redis.call = raising(impl.call)
 redis.pcall = function(...)
-  return (impl.call(false, ...))
+  return (impl.call(...))
 end
 
 -- While FUNCTION LOAD runs a library, its code sees only this `redis`.
