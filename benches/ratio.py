@@ -267,6 +267,9 @@ def workloads(tls=False):
     # Scripting (issue 4): a cached script that runs one command.
     for pipe in (1, 16):
         out.append(("evalsha", None, pipe))
+    # Streams: redis-benchmark 7.0 has no -t xadd (a custom command).
+    for pipe in (1, 16):
+        out.append(("xadd", None, pipe))
     return out
 
 
@@ -597,6 +600,7 @@ PUBLISH_PAYLOAD = b"0123456789abcdef"
 CUSTOM_TESTS = {
     "zrange": _zrange_command,
     "publish": lambda server: ["PUBLISH", PUBLISH_CHANNEL.decode(), PUBLISH_PAYLOAD.decode()],
+    "xadd": lambda server: ["XADD", "mystream", "*", "myfield", "value"],
 }
 
 
@@ -990,6 +994,8 @@ def main():
                          "(--only replication)")
     ap.add_argument("--tls", action="store_true",
                     help="SET and GET over TLS (redis-benchmark --tls); no memory part")
+    ap.add_argument("--workloads", metavar="TESTS",
+                    help="throughput rows to run, comma-separated (e.g. xadd,set)")
     ap.add_argument("--only", metavar="PARTS",
                     help="run only these comma-separated parts: %s" % ",".join(PARTS))
     ap.add_argument("--elements", type=int, default=None,
@@ -1037,7 +1043,8 @@ def main():
         results["tls"] = args.tls
         if not args.aof_only and want("throughput"):
             print_header()
-            results["throughput"] = throughput(redis_bin, redust_bin, n, certs)
+            picked = args.workloads and [w for w in workloads(args.tls) if w[0] in args.workloads.lower().split(",")]
+            results["throughput"] = throughput(redis_bin, redust_bin, n, certs, loads=picked or None)
             print()
         if not args.tls and want("aof"):
             print("With %s on both servers:" % " ".join(AOF_EVERYSEC))

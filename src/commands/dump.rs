@@ -99,7 +99,7 @@ fn restore(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 .ok_or_else(|| Error::msg("ERR Invalid TTL value, must be >= 0"))?,
         ),
     };
-    let blocking_kind = matches!(val, Value::List(_) | Value::ZSet(_));
+    let blocking_kind = matches!(val, Value::List(_) | Value::ZSet(_) | Value::Stream(_));
     let db = ctx.db();
     let existed = db.remove(key).is_some();
     // Already expired (and not loading): the key is just gone.

@@ -573,6 +573,8 @@ fn memory_usage(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             crate::db::StrVal::Emb(b) | crate::db::StrVal::Raw(b) => alloc_size(b.len() + 4),
             _ => 0,
         },
+        // Packed nodes plus the groups; not sampled (Redis neither).
+        Value::Stream(s) => s.memory(),
         v => {
             let enc = v.encoding();
             let (len, sampled, bytes) = sample_elements(v, samples);
@@ -631,6 +633,7 @@ fn sample_elements(v: &Value, n: usize) -> (usize, usize, usize) {
             });
             (z.len(), count, bytes)
         }
+        Value::Stream(s) => (s.len(), 0, 0),
     }
 }
 

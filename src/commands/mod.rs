@@ -23,6 +23,7 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod tx;
 pub mod zsets;
@@ -359,6 +360,7 @@ pub fn table() -> &'static Table {
             geo::COMMANDS,
             replication::COMMANDS,
             crate::repl::replica::COMMANDS,
+            streams::COMMANDS,
         ];
         let mut commands = Vec::new();
         let mut by_name = hashbrown::HashMap::new();

@@ -12,6 +12,7 @@ pub mod hll;
 pub mod list;
 pub mod set;
 pub mod snap;
+pub mod stream;
 pub mod thin;
 pub mod value;
 pub mod zset;
@@ -200,7 +201,7 @@ impl Db {
     /// Deletes `key` if it holds a collection that has become empty:
     /// Redis never keeps empty lists, hashes, sets or sorted sets.
     pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
-        let empty = self.dict.get(key).is_some_and(|e| !matches!(e.val, Value::Str(_)) && e.val.elements() == 0);
+        let empty = self.dict.get(key).is_some_and(|e| !matches!(e.val, Value::Str(_) | Value::Stream(_)) && e.val.elements() == 0);
         if empty {
             self.remove(key);
         }

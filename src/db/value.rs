@@ -128,6 +128,7 @@ pub enum Value {
     Hash(Box<super::hash::Hash>),
     Set(Box<super::set::Set>),
     ZSet(Box<super::zset::ZSet>),
+    Stream(Box<super::stream::Stream>),
 }
 
 impl Value {
@@ -138,6 +139,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -148,6 +150,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -187,6 +190,13 @@ impl Value {
         }
     }
 
+    pub fn as_stream_mut(&mut self) -> Option<&mut super::stream::Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn as_zset_mut(&mut self) -> Option<&mut super::zset::ZSet> {
         match self {
             Value::ZSet(z) => Some(z),
@@ -202,6 +212,7 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! Values are encoded by type; a type this module cannot encode yet makes
 //! the save fail loudly rather than silently dropping keys.
 
+use crate::db::stream::{Group, Nack, Stream, StreamId, ENTRIES_READ_INVALID};
 use crate::db::{Keyspace, StrVal, Value};
 
 use super::lzf;
@@ -350,12 +351,100 @@ impl Reader<'_> {
                 }
                 types::build_list(items, lim)
             }
+            types::TYPE_STREAM_LISTPACKS
+            | types::TYPE_STREAM_LISTPACKS_2
+            | types::TYPE_STREAM_LISTPACKS_3 => Value::Stream(Box::new(self.stream(t)?)),
             other => {
                 return Err(format!(
                     "Loading values of RDB type {other} is not supported yet"
                 ))
             }
         })
+    }
+
+    fn millis(&mut self) -> Result<i64, String> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().map_err(|_| short())?))
+    }
+
+    fn raw_id(&mut self) -> Result<StreamId, String> {
+        StreamId::from_be(self.take(16)?).ok_or_else(short)
+    }
+
+    /// A stream of RDB type 15, 19 or 21 (see `rdb_types::write_stream`;
+    /// 15 lacks the first/max-deleted IDs, entries added and read
+    /// counters, 21 adds each consumer's active time).
+    fn stream(&mut self, t: u8) -> Result<Stream, String> {
+        let bad = |what: &str| format!("Invalid stream in RDB: {what}");
+        let mut s = Stream::default();
+        let nodes = self.len()?;
+        for _ in 0..nodes {
+            let key = self.string()?;
+            let master = StreamId::from_be(&key).ok_or_else(|| bad("node key"))?;
+            let lp = self.string()?;
+            s.load_node(master, &types::listpack_entries(&lp)?)?;
+        }
+        let length = self.len()?;
+        s.last_id = StreamId::new(self.len()?, self.len()?);
+        if t == types::TYPE_STREAM_LISTPACKS {
+            s.first_id = s.entries.keys().next().copied().unwrap_or_default();
+            s.entries_added = length;
+        } else {
+            s.first_id = StreamId::new(self.len()?, self.len()?);
+            s.max_deleted = StreamId::new(self.len()?, self.len()?);
+            s.entries_added = self.len()?;
+        }
+        if length != s.len() as u64 {
+            return Err(bad("length"));
+        }
+        let groups = self.len()?;
+        for _ in 0..groups {
+            let name = self.string()?;
+            let last = StreamId::new(self.len()?, self.len()?);
+            let entries_read = if t == types::TYPE_STREAM_LISTPACKS {
+                s.estimate_read_counter(last).unwrap_or(ENTRIES_READ_INVALID)
+            } else {
+                self.len()? as i64
+            };
+            let mut g = Group::new(last, entries_read);
+            for _ in 0..self.len()? {
+                let id = self.raw_id()?;
+                let delivery_time = self.millis()?;
+                let delivery_count = self.len()?;
+                g.pel.insert(
+                    id,
+                    Nack {
+                        delivery_time,
+                        delivery_count,
+                        consumer: Box::default(),
+                    },
+                );
+            }
+            for _ in 0..self.len()? {
+                let cname = self.string()?;
+                let seen_time = self.millis()?;
+                let active_time = if t == types::TYPE_STREAM_LISTPACKS_3 {
+                    self.millis()?
+                } else {
+                    seen_time
+                };
+                let (c, _) = g.consumer(&cname, seen_time);
+                c.seen_time = seen_time;
+                c.active_time = active_time;
+                for _ in 0..self.len()? {
+                    let id = self.raw_id()?;
+                    let n = g.pel.get_mut(&id).ok_or_else(|| bad("consumer PEL entry not in the group PEL"))?;
+                    n.consumer = cname.clone().into_boxed_slice();
+                    if let Some(c) = g.consumers.get_mut(&cname[..]) {
+                        c.pel.insert(id);
+                    }
+                }
+            }
+            if g.pel.values().any(|n| n.consumer.is_empty()) {
+                return Err(bad("group PEL entry without a consumer"));
+            }
+            s.groups.insert(name.into_boxed_slice(), g);
+        }
+        Ok(s)
     }
 }
 
@@ -497,7 +586,10 @@ impl<'a> Loader<'a> {
             | types::TYPE_HASH_LISTPACK
             | types::TYPE_ZSET_LISTPACK
             | types::TYPE_LIST_QUICKLIST_2
-            | types::TYPE_SET_LISTPACK => {
+            | types::TYPE_SET_LISTPACK
+            | types::TYPE_STREAM_LISTPACKS
+            | types::TYPE_STREAM_LISTPACKS_2
+            | types::TYPE_STREAM_LISTPACKS_3 => {
                 let key = self.r.string()?;
                 let val = self.r.value(op, lim)?;
                 let exp = self.expire.take();

@@ -5,7 +5,7 @@
 //! read in those and in the compact forms Redis 7.x writes (intset,
 //! listpack, quicklist of listpacks).
 
-use crate::db::{hash, list, set, zset, Value};
+use crate::db::{hash, list, set, stream, zset, Value};
 
 pub const TYPE_LIST: u8 = 1;
 pub const TYPE_SET: u8 = 2;
@@ -17,6 +17,9 @@ pub const TYPE_HASH_LISTPACK: u8 = 16;
 pub const TYPE_ZSET_LISTPACK: u8 = 17;
 pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
 pub const TYPE_SET_LISTPACK: u8 = 20;
+pub const TYPE_STREAM_LISTPACKS: u8 = 15;
+pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+pub const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 
 /// Encoding thresholds that decide how loaded collections are stored.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +60,8 @@ pub fn type_byte(v: &Value) -> Option<u8> {
         Value::Set(_) => Some(TYPE_SET),
         Value::Hash(_) => Some(TYPE_HASH),
         Value::ZSet(_) => Some(TYPE_ZSET_2),
+        // Version 10 files (what Redis 7.0 reads) carry streams as type 19.
+        Value::Stream(_) => Some(TYPE_STREAM_LISTPACKS_2),
     }
 }
 
@@ -95,6 +100,49 @@ pub fn write_payload(
                     ws(out, m, compress);
                     out.extend_from_slice(&score.to_le_bytes());
                 }
+            }
+        }
+        Value::Stream(st) => write_stream(out, st, compress, write_len),
+    }
+}
+
+/// A stream as RDB type 19: its nodes (16-byte big-endian master ID,
+/// listpack), length, last ID, first ID, max deleted ID, entries added,
+/// then each group with its position, read counter, PEL (raw ID, delivery
+/// time in ms, delivery count) and consumers (name, seen time, own PEL).
+fn write_stream(out: &mut Vec<u8>, st: &stream::Stream, compress: bool, write_len: fn(&mut Vec<u8>, u64)) {
+    let ws = super::rdb::write_string;
+    let nodes = st.listpacks();
+    write_len(out, nodes.len() as u64);
+    for (master, lp) in &nodes {
+        ws(out, &master.to_be(), false);
+        ws(out, lp, compress);
+    }
+    write_len(out, st.len() as u64);
+    for id in [st.last_id, st.first_id, st.max_deleted] {
+        write_len(out, id.ms);
+        write_len(out, id.seq);
+    }
+    write_len(out, st.entries_added);
+    write_len(out, st.groups.len() as u64);
+    for (name, g) in &st.groups {
+        ws(out, name, compress);
+        write_len(out, g.last_id.ms);
+        write_len(out, g.last_id.seq);
+        write_len(out, g.entries_read as u64);
+        write_len(out, g.pel.len() as u64);
+        for (id, n) in &g.pel {
+            out.extend_from_slice(&id.to_be());
+            out.extend_from_slice(&n.delivery_time.to_le_bytes());
+            write_len(out, n.delivery_count);
+        }
+        write_len(out, g.consumers.len() as u64);
+        for (cname, c) in &g.consumers {
+            ws(out, cname, compress);
+            out.extend_from_slice(&c.seen_time.to_le_bytes());
+            write_len(out, c.pel.len() as u64);
+            for id in &c.pel {
+                out.extend_from_slice(&id.to_be());
             }
         }
     }

@@ -307,6 +307,9 @@ fn run(
     if srv.dirty != dirty_before && (!srv.watched_keys.is_empty() || srv.tracking.active()) {
         touch_keys(srv, client, cmd, args);
     }
+    if srv.dirty != dirty_before && !srv.blocking.is_empty() {
+        commands::streams::after_write(srv, client, cmd, args);
+    }
     srv.prop_end(prop, cmd.name, args);
     // (WAIT's REPLCONF GETACK is not a write of the client's.)
     if srv.repl.master_repl_offset != repl_off && cmd.name != "wait" {

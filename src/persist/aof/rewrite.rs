@@ -86,6 +86,11 @@ pub fn commands_image(ks: &Keyspace, now: i64) -> Vec<u8> {
                         .collect(),
                     2,
                 ),
+                Value::Stream(s) => {
+                    for argv in stream_commands(&k, s) {
+                        encode(&mut out, &argv);
+                    }
+                }
             }
             if let Some(t) = exp {
                 encode(&mut out, &[bs("PEXPIREAT"), k, Bytes::from(t.to_string())]);
@@ -93,6 +98,69 @@ pub fn commands_image(ks: &Keyspace, now: i64) -> Vec<u8> {
         }
     }
     out
+}
+
+/// A stream as the commands that rebuild it: its entries (XADD), its
+/// position and counters (XSETID), then per group XGROUP CREATE with the
+/// read counter, its consumers (CREATECONSUMER) and each pending entry as
+/// the XCLAIM that puts it back with its owner, time and count.
+fn stream_commands(k: &Bytes, s: &crate::db::stream::Stream) -> Vec<Vec<Bytes>> {
+    let bs = |s: &'static str| Bytes::from_static(s.as_bytes());
+    let id = |i: crate::db::stream::StreamId| Bytes::from(i.to_bytes());
+    let mut v = Vec::new();
+    if s.is_empty() {
+        // An empty stream: an entry trimmed away at once (XSETID below
+        // restores the counters).
+        v.push(vec![bs("XADD"), k.clone(), bs("MAXLEN"), bs("0"), bs("0-1"), bs("x"), bs("y")]);
+    }
+    for (i, fields) in &s.entries {
+        let mut a = vec![bs("XADD"), k.clone(), id(*i)];
+        a.extend(fields.iter().map(|f| Bytes::copy_from_slice(f)));
+        v.push(a);
+    }
+    v.push(vec![
+        bs("XSETID"),
+        k.clone(),
+        id(s.last_id),
+        bs("ENTRIESADDED"),
+        Bytes::from(s.entries_added.to_string()),
+        bs("MAXDELETEDID"),
+        id(s.max_deleted),
+    ]);
+    for (name, g) in &s.groups {
+        let name = Bytes::copy_from_slice(name);
+        v.push(vec![
+            bs("XGROUP"),
+            bs("CREATE"),
+            k.clone(),
+            name.clone(),
+            id(g.last_id),
+            bs("ENTRIESREAD"),
+            Bytes::from(g.entries_read.to_string()),
+        ]);
+        for (cname, c) in &g.consumers {
+            let cname = Bytes::copy_from_slice(cname);
+            v.push(vec![bs("XGROUP"), bs("CREATECONSUMER"), k.clone(), name.clone(), cname.clone()]);
+            for pid in &c.pel {
+                let Some(n) = g.pel.get(pid) else { continue };
+                v.push(vec![
+                    bs("XCLAIM"),
+                    k.clone(),
+                    name.clone(),
+                    cname.clone(),
+                    bs("0"),
+                    id(*pid),
+                    bs("TIME"),
+                    Bytes::from(n.delivery_time.to_string()),
+                    bs("RETRYCOUNT"),
+                    Bytes::from(n.delivery_count.to_string()),
+                    bs("JUSTID"),
+                    bs("FORCE"),
+                ]);
+            }
+        }
+    }
+    v
 }
 
 impl Server {
