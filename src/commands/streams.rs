@@ -262,7 +262,7 @@ fn get_or_create<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Stream, Err
         Some(true) => {}
         None => db.add(key, Value::Stream(Box::default()), now),
     }
-    match db.dict.get_mut(key).map(|e| &mut e.val) {
+    match db.entry_mut(key).map(|e| &mut e.val) {
         Some(Value::Stream(s)) => Ok(s),
         _ => Err(Error::WrongType),
     }
@@ -802,7 +802,7 @@ fn serve_plain(ctx: &mut Ctx, r: &ReadArgs, from: &[ReadFrom]) -> bool {
     let limit = if r.count == 0 { usize::MAX } else { r.count };
     for (k, after) in ready {
         out.pair_key(k);
-        if let Some(Value::Stream(s)) = db.dict.get(&k[..]).map(|e| &e.val) {
+        if let Some(Value::Stream(s)) = db.dict().get(&k[..]).map(|e| &e.val) {
             let items: Vec<_> = s
                 .entries
                 .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
@@ -842,7 +842,7 @@ fn serve_group(
     {
         let out = &mut body;
         for (n, k) in r.keys.iter().enumerate() {
-            let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].dict.get_mut(&k[..]).map(|e| &mut e.val)
+            let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&k[..]).map(|e| &mut e.val)
             else {
                 continue;
             };
@@ -1051,7 +1051,7 @@ pub fn key_vanished(srv: &mut crate::server::Server, db: usize, key: &[u8]) {
         return;
     };
     if matches!(
-        srv.ks.dbs[db].dict.get(key).map(|e| &e.val),
+        srv.ks.dbs[db].dict().get(key).map(|e| &e.val),
         Some(Value::Stream(_))
     ) {
         return;
@@ -1246,7 +1246,7 @@ fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let group = a[2].clone();
     let consumer = &a[3];
     let i = ctx.db_index();
-    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].dict.get_mut(&key[..]).map(|e| &mut e.val)
+    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&key[..]).map(|e| &mut e.val)
     else {
         return Err(nogroup(&a[1], &a[2], ""));
     };
@@ -1387,7 +1387,7 @@ fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let group = a[2].clone();
     let consumer = &a[3];
     let i = ctx.db_index();
-    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].dict.get_mut(&key[..]).map(|e| &mut e.val)
+    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&key[..]).map(|e| &mut e.val)
     else {
         return Err(nogroup(&a[1], &a[2], ""));
     };
