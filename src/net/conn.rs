@@ -272,7 +272,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     pending.clear();
                 }
                 if client.replica.get() {
-                    srv.borrow_mut().repl_output_taken(&client);
+                    srv.borrow_mut().repl_output_taken(&client, out.buf.len());
                 }
             }
         }

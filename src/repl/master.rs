@@ -44,6 +44,8 @@ impl Server {
             old_sync,
             since: Instant::now(),
             bulk_len: 0,
+            in_flight: 0,
+            held: None,
         };
         tracing::info!(
             "Replica {}:{} asks for synchronization",
@@ -190,17 +192,15 @@ impl Server {
                 r.ip(),
                 r.hs.listening_port
             );
+            // (Keep-alive newlines may precede: the replica skips them.)
             let mut p = r.client.pending.borrow_mut();
-            // Newlines kept it alive while it waited; they belong before
-            // the reply line, where the replica skips them.
-            let before = p.len();
             p.extend_from_slice(head.as_bytes());
             p.extend_from_slice(&img);
             if eof {
                 p.extend_from_slice(mark.as_bytes());
             }
             r.bulk_len = p.len();
-            let _ = before;
+            r.held = eof.then(Vec::new);
             drop(p);
             r.state = ReplicaState::SendBulk;
             r.ack_off = off;
@@ -210,31 +210,24 @@ impl Server {
 
     /// The connection task took the replica's pending output to write it:
     /// from now on only the stream behind it counts against the limit.
-    pub fn repl_output_taken(&mut self, client: &Client) {
-        if let Some(r) = self
-            .repl
-            .replicas
-            .iter_mut()
-            .find(|r| r.client.id == client.id)
-        {
+    pub fn repl_output_taken(&mut self, client: &Client, len: usize) {
+        if let Some(r) = self.repl.replica_mut(client.id) {
             r.bulk_len = 0;
+            r.in_flight = len;
         }
     }
 
     /// The connection task finished a write: a transfer in flight is done.
     pub fn repl_output_written(&mut self, client: &Client) {
-        if let Some(r) = self
-            .repl
-            .replicas
-            .iter_mut()
-            .find(|r| r.client.id == client.id)
-        {
+        if let Some(r) = self.repl.replica_mut(client.id) {
+            r.in_flight = 0;
             if r.state == ReplicaState::SendBulk && r.bulk_len == 0 {
                 r.state = ReplicaState::Online;
                 r.ack_time = Instant::now();
                 // Fewer, bigger packets for the stream, at the cost of
                 // latency (repl-disable-tcp-nodelay).
-                if self.cfg.bool(D::REPL_DISABLE_TCP_NODELAY) && !r.client.unix && r.client.fd >= 0 {
+                if self.cfg.bool(D::REPL_DISABLE_TCP_NODELAY) && !r.client.unix && r.client.fd >= 0
+                {
                     // SAFETY: the fd belongs to the connection whose task
                     // is calling us, so it is open.
                     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(r.client.fd) };
@@ -271,20 +264,29 @@ impl Server {
         }
     }
 
+    /// Output waiting for replicas (RDB transfers, stream): like Redis,
+    /// maxmemory does not count it, or a full sync would evict the data
+    /// it is sending.
+    pub fn repl_output_mem(&self) -> u64 {
+        let waiting = |r: &Replica| {
+            r.client.pending.borrow().len() + r.in_flight + r.held.as_ref().map_or(0, |h| h.len())
+        };
+        self.repl.replicas.iter().map(|r| waiting(r) as u64).sum()
+    }
+
     /// REPLCONF ACK <offset> from a replica.
     pub fn repl_ack(&mut self, client: &Client, offset: i64) {
-        let Some(r) = self
-            .repl
-            .replicas
-            .iter_mut()
-            .find(|r| r.client.id == client.id)
-        else {
+        let Some(r) = self.repl.replica_mut(client.id) else {
             return;
         };
         if offset > r.ack_off {
             r.ack_off = offset;
         }
         r.ack_time = Instant::now();
+        if let Some(held) = r.held.take() {
+            let limit = self.out_limits.replica;
+            super::deliver(r, &held, limit);
+        }
         self.repl_serve_waiters();
     }
 

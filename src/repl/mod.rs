@@ -107,6 +107,13 @@ pub struct Replica {
     /// they do not count against the replica output limit (the stream
     /// that piles up behind them does).
     pub bulk_len: usize,
+    /// Bytes its connection task is writing now.
+    pub in_flight: usize,
+    /// After a `$EOF:<mark>` transfer the stream waits here until the
+    /// replica's first ACK: a replica detects the end of such a transfer
+    /// by the mark being the last bytes it read, so nothing may follow
+    /// before it has finished (Redis waits for that ACK too).
+    pub held: Option<Vec<u8>>,
 }
 
 impl Replica {
@@ -234,6 +241,10 @@ impl ReplState {
             .count()
     }
 
+    pub fn replica_mut(&mut self, client: u64) -> Option<&mut Replica> {
+        self.replicas.iter_mut().find(|r| r.client.id == client)
+    }
+
     /// Online replicas that acknowledged `offset`.
     pub fn acked(&self, offset: i64) -> usize {
         self.replicas
@@ -286,8 +297,10 @@ impl Server {
         self.repl.master_repl_offset += bytes.len() as i64;
         let limit = self.out_limits.replica;
         for r in &mut self.repl.replicas {
-            if r.state != ReplicaState::WaitBgsave {
-                deliver(r, bytes, limit);
+            match (r.state, r.held.as_mut()) {
+                (ReplicaState::WaitBgsave, _) => {}
+                (_, Some(held)) => held.extend_from_slice(bytes),
+                (_, None) => deliver(r, bytes, limit),
             }
         }
     }
@@ -369,7 +382,7 @@ impl Server {
 
 /// Appends stream to a replica's output, or disconnects it when that
 /// breaks the replica output limit.
-fn deliver(r: &mut Replica, bytes: &[u8], limit: crate::server::outlimit::Limit) {
+pub(crate) fn deliver(r: &mut Replica, bytes: &[u8], limit: crate::server::outlimit::Limit) {
     let c = &r.client;
     if c.close_asap.get() {
         return;

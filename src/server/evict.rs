@@ -68,7 +68,7 @@ impl Server {
     /// get there (noeviction, or nothing left the policy may evict).
     pub fn evict_to_fit(&mut self) -> bool {
         let max = self.cfg.int(D::MAXMEMORY) as u64;
-        if max == 0 || self.mem.used() <= max {
+        if max == 0 || self.mem.used().saturating_sub(self.repl_output_mem()) <= max {
             return true;
         }
         // CLIENT PAUSE holds evictions too, as in Redis; a replica leaves
