@@ -148,6 +148,11 @@ fn run_library(script: &str, prefix: &str) {
 }
 
 #[test]
+fn rq_enqueue_run_retry_result() {
+    run_library("rq_e2e.py", "rq e2e: ");
+}
+
+#[test]
 fn celery_redis_broker_and_backend() {
     run_library("celery_e2e.py", "celery e2e: ");
 }
