@@ -92,30 +92,44 @@ impl Server {
             let mut best: Option<(u64, usize, Vec<u8>)> = None;
             let crate::db::Keyspace { dbs, rng } = &mut self.ks;
             for (i, db) in dbs.iter().enumerate() {
-                let pool = if volatile { db.expires().len() } else { db.len() };
+                let pool = if volatile {
+                    db.expires().len()
+                } else {
+                    db.len()
+                };
                 if pool == 0 {
                     continue;
                 }
                 for _ in 0..samples {
-                    let pick = if volatile {
-                        db.expires()
-                            .random(rng)
-                            .map(|(k, &at)| (k.to_vec(), Some(at)))
+                    // Score the sample where it lies; only a new best
+                    // candidate pays for a copy of its key.
+                    let (key, score) = if volatile {
+                        let Some((k, &at)) = db.expires().random(rng) else {
+                            break;
+                        };
+                        let score = if policy.ends_with("random") {
+                            rand::Rng::gen::<u64>(rng)
+                        } else if policy == "volatile-ttl" {
+                            u64::MAX - at.max(0) as u64
+                        } else {
+                            db.dict()
+                                .get(k)
+                                .map_or(0, |e| access::eviction_score(e.lru, now))
+                        };
+                        (k, score)
                     } else {
-                        db.dict().random(rng).map(|(k, _)| (k.to_vec(), None))
-                    };
-                    let Some((key, at)) = pick else { break };
-                    let score = if policy.ends_with("random") {
-                        rand::Rng::gen::<u64>(rng)
-                    } else if policy == "volatile-ttl" {
-                        u64::MAX - at.unwrap_or(i64::MAX).max(0) as u64
-                    } else {
-                        db.dict()
-                            .get(&key)
-                            .map_or(0, |e| access::eviction_score(e.lru, now))
+                        let Some((k, e)) = db.dict().random(rng) else {
+                            break;
+                        };
+                        let score = if policy.ends_with("random") {
+                            rand::Rng::gen::<u64>(rng)
+                        } else {
+                            access::eviction_score(e.lru, now)
+                        };
+                        (k, score)
                     };
                     if best.as_ref().map_or(true, |b| score > b.0) {
-                        best = Some((score, i, key));
+                        best = Some((score, i, key.to_vec()));
                     }
                 }
             }
