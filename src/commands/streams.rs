@@ -1246,8 +1246,7 @@ fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let group = a[2].clone();
     let consumer = &a[3];
     let i = ctx.db_index();
-    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&key[..]).map(|e| &mut e.val)
-    else {
+    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&key[..]).map(|e| &mut e.val) else {
         return Err(nogroup(&a[1], &a[2], ""));
     };
     let s: &mut Stream = s;
@@ -1294,37 +1293,16 @@ fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 continue;
             }
         }
-        let prev = g
-            .pel
-            .get(&id)
-            .map(|n| (n.consumer.clone(), n.delivery_count));
-        if let Some((old, _)) = &prev {
-            if old[..] != consumer[..] {
-                if let Some(c) = g.consumers.get_mut(old) {
-                    c.pel.remove(&id);
-                }
-            }
-        }
-        let count = match (retry, prev.as_ref()) {
+        let prev = g.pel.get(&id).map(|n| n.delivery_count);
+        let count = match (retry, prev) {
             (Some(r), _) => r as u64,
-            (None, Some((_, n))) if justid => *n,
-            (None, Some((_, n))) => n + 1,
+            (None, Some(n)) if justid => n,
+            (None, Some(n)) => n + 1,
             // A NACK made by FORCE starts at one delivery.
             (None, None) if justid => 1,
             (None, None) => 2,
         };
-        g.pel.insert(
-            id,
-            crate::db::stream::Nack {
-                delivery_time: delivery,
-                delivery_count: count,
-                consumer: consumer[..].into(),
-            },
-        );
-        let (c, created) = g.consumer(consumer, now);
-        c.pel.insert(id);
-        c.active_time = now;
-        new_consumer |= created;
+        new_consumer |= g.assign(id, consumer, delivery, count, now);
         claimed.push(id);
         props.push(xclaim_argv(
             &key, &group, consumer, id, delivery, count, g.last_id,
@@ -1387,8 +1365,7 @@ fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let group = a[2].clone();
     let consumer = &a[3];
     let i = ctx.db_index();
-    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&key[..]).map(|e| &mut e.val)
-    else {
+    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&key[..]).map(|e| &mut e.val) else {
         return Err(nogroup(&a[1], &a[2], ""));
     };
     let s: &mut Stream = s;
@@ -1431,28 +1408,12 @@ fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         if min_idle > 0 && now - n.delivery_time < min_idle {
             continue;
         }
-        if n.consumer[..] != consumer[..] {
-            if let Some(c) = g.consumers.get_mut(&n.consumer) {
-                c.pel.remove(&id);
-            }
-        }
         let cnt = if justid {
             n.delivery_count
         } else {
             n.delivery_count + 1
         };
-        g.pel.insert(
-            id,
-            crate::db::stream::Nack {
-                delivery_time: now,
-                delivery_count: cnt,
-                consumer: consumer[..].into(),
-            },
-        );
-        let (c, created) = g.consumer(consumer, now);
-        c.pel.insert(id);
-        c.active_time = now;
-        new_consumer |= created;
+        new_consumer |= g.assign(id, consumer, now, cnt, now);
         claimed.push(id);
         props.push(xclaim_argv(&key, &group, consumer, id, now, cnt, g.last_id));
         left -= 1;

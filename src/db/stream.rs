@@ -351,6 +351,35 @@ impl Group {
         }
     }
 
+    /// Hands pending entry `id` to `consumer` (XCLAIM, XAUTOCLAIM): off the
+    /// previous owner's PEL, onto the new one's with the delivery time and
+    /// count the claim decided. True when the consumer had to be created.
+    pub fn assign(
+        &mut self,
+        id: StreamId,
+        consumer: &[u8],
+        delivery_time: i64,
+        delivery_count: u64,
+        now: i64,
+    ) -> bool {
+        let nack = Nack {
+            delivery_time,
+            delivery_count,
+            consumer: consumer.into(),
+        };
+        if let Some(old) = self.pel.insert(id, nack) {
+            if old.consumer[..] != consumer[..] {
+                if let Some(c) = self.consumers.get_mut(&old.consumer) {
+                    c.pel.remove(&id);
+                }
+            }
+        }
+        let (c, created) = self.consumer(consumer, now);
+        c.pel.insert(id);
+        c.active_time = now;
+        created
+    }
+
     /// The consumer named `name`, created if missing (true when created).
     pub fn consumer(&mut self, name: &[u8], now: i64) -> (&mut Consumer, bool) {
         let created = !self.consumers.contains_key(name);
