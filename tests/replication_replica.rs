@@ -518,51 +518,9 @@ fn replicates_over_tls() {
         return;
     }
     let (dir, _g) = scratch_dir("repl-tls");
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend_from_slice(&ec);
-    ca.extend_from_slice(&[
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Repl CA",
-    ]);
-    openssl(&dir, &ca);
-    let mut csr = vec!["req"];
-    csr.extend_from_slice(&ec);
-    csr.extend_from_slice(&["-keyout", "s.key", "-out", "s.csr", "-subj", "/CN=node"]);
-    openssl(&dir, &csr);
+    make_ca(&dir, "ca", "Repl CA");
     write_file(&dir, "s.ext", "subjectAltName=IP:127.0.0.1\n");
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "s.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "s.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "s.ext",
-        ],
-    );
+    sign_cert(&dir, "s", "ca", "s.ext");
     let f = |n: &str| dir.join(n).display().to_string();
     let (crt, key, cacrt) = (f("s.crt"), f("s.key"), f("ca.crt"));
     let tls_port = free_port().to_string();

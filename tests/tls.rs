@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{free_port, redust_bin, temp_dir, Server};
-use helpers::openssl;
+use helpers::{make_ca, openssl, sign_cert};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -28,46 +28,8 @@ struct Certs {
 impl Certs {
     fn make() -> Certs {
         let dir = temp_dir("certs");
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=Redust Test CA",
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "rogue-ca.key",
-                "-out",
-                "rogue-ca.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=Rogue CA",
-            ],
-        );
+        make_ca(&dir, "ca", "Redust Test CA");
+        make_ca(&dir, "rogue-ca", "Rogue CA");
         std::fs::write(
             dir.join("server.ext"),
             "subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost\n",
@@ -99,48 +61,7 @@ impl Certs {
     }
 
     fn sign(&self, name: &str, ca: &str, ext: &str) {
-        let (key, csr, crt) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-        );
-        openssl(
-            &self.dir,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-        );
-        openssl(
-            &self.dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &format!("{ca}.crt"),
-                "-CAkey",
-                &format!("{ca}.key"),
-                "-CAcreateserial",
-                "-out",
-                &crt,
-                "-days",
-                "2",
-                "-extfile",
-                ext,
-            ],
-        );
+        sign_cert(&self.dir, name, ca, ext);
     }
 
     fn path(&self, file: &str) -> String {

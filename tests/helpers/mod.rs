@@ -33,6 +33,26 @@ pub fn openssl(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A self-signed test CA in `dir`: `<name>.key` and `<name>.crt`.
+pub fn make_ca(dir: &Path, name: &str, cn: &str) {
+    let (key, crt, subj) = (format!("{name}.key"), format!("{name}.crt"), format!("/CN={cn}"));
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(dir, &[&["req", "-x509"][..], &ec, &["-keyout", &key, "-out", &crt, "-days", "2", "-subj", &subj]].concat());
+}
+
+/// A key and a certificate `<name>.key`/`<name>.crt` in `dir`, signed by the
+/// CA `<ca>.crt`/`<ca>.key` with the extensions in file `ext`.
+pub fn sign_cert(dir: &Path, name: &str, ca: &str, ext: &str) {
+    let (key, csr, crt, subj) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("/CN={name}"));
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(dir, &[&["req"][..], &ec, &["-keyout", &key, "-out", &csr, "-subj", &subj]].concat());
+    let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
+    openssl(
+        dir,
+        &["x509", "-req", "-in", &csr, "-CA", &ca_crt, "-CAkey", &ca_key, "-CAcreateserial", "-out", &crt, "-days", "2", "-extfile", ext],
+    );
+}
+
 /// Runs redis-cli with `args`; stdout as text.
 pub fn redis_cli(args: &[&str]) -> Output {
     Command::new("redis-cli").args(args).stdin(Stdio::null()).output().expect("run redis-cli")
