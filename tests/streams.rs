@@ -317,6 +317,9 @@ const SCRIPT: &[&str] = &[
     "XAUTOCLAIM s g c 0 0 COUNT x",
     "XAUTOCLAIM s g c 0 0 FOO",
     "XAUTOCLAIM s nog c 0 0",
+    // Arguments are checked before the key's type.
+    "XAUTOCLAIM str g c 0 x",
+    "XAUTOCLAIM str g c 0 0",
     "XAUTOCLAIM nokey g c 0 0",
     "XAUTOCLAIM s g c 0 x",
     "XAUTOCLAIM s g c4 0 0 COUNT 1",

@@ -1335,8 +1335,6 @@ fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
-    // The type is checked first, the group only after the arguments.
-    let has_group = get(ctx, &a[1], false)?.is_some_and(|s| s.groups.contains_key(&a[2][..]));
     let min_idle = crate::util::num::parse_i64(&a[4])
         .ok_or_else(|| Error::msg("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?
         .max(0);
@@ -1358,6 +1356,9 @@ fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             return Err(Error::Syntax);
         }
     }
+    // As in Redis: every argument is parsed before the key's type and the
+    // group are checked.
+    let has_group = get(ctx, &a[1], false)?.is_some_and(|s| s.groups.contains_key(&a[2][..]));
     if !has_group {
         return Err(nogroup(&a[1], &a[2], ""));
     }
