@@ -492,7 +492,12 @@ fn flushes_and_swapdb_during_bgsave_leave_the_snapshot_whole() {
         vec!["DEL", "a:2"],
         vec!["FLUSHDB"],
         vec!["SET", "new", "x"],
-        vec!["FLUSHALL", "ASYNC"],
+        // (FLUSHALL would abort the save, as in Redis: see below.)
+        vec!["SELECT", "1"],
+        vec!["FLUSHDB", "ASYNC"],
+        vec!["SELECT", "2"],
+        vec!["FLUSHDB"],
+        vec!["SELECT", "0"],
         vec!["SET", "after", "x"],
     ] {
         assert!(!matches!(r.call(&c), Frame::Error(_)), "{c:?}");
@@ -579,6 +584,11 @@ fn clients_get_loading_while_the_dataset_loads() {
             ] {
                 assert!(field(&i, f).is_some(), "{f} missing: {i}");
             }
+            // The used-mem the image was saved with, as Redis reports it.
+            let used: u64 = field(&i, "loading_rdb_used_mem")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            assert!(used > 1_000_000, "{i}");
             assert_eq!(field(&i, "async_loading").as_deref(), Some("0"));
             info_seen = true;
         }
@@ -601,4 +611,159 @@ fn clients_get_loading_while_the_dataset_loads() {
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&keep);
+}
+
+#[test]
+fn flushall_aborts_a_running_bgsave_and_saves_the_empty_dataset() {
+    let mut servers = vec![(
+        "redust",
+        Server::start(&["--save", "3600 1", "--enable-debug-command", "yes"]),
+    )];
+    if have_redis() {
+        // Real Redis's child is slowed down so that it is still running.
+        servers.push((
+            "redis",
+            Server::start_redis(&[
+                "--save",
+                "3600 1",
+                "--enable-debug-command",
+                "yes",
+                "--rdb-key-save-delay",
+                "1000",
+            ]),
+        ));
+    }
+    // BGSAVE and FLUSHALL in one batch: the save is surely running.
+    let both = b"*1\r\n$6\r\nBGSAVE\r\n*1\r\n$8\r\nFLUSHALL\r\n";
+    for (name, s) in &servers {
+        let mut r = s.raw();
+        assert_eq!(
+            r.call(&["DEBUG", "POPULATE", "200000", "key", "64"]),
+            simple("OK")
+        );
+        assert_eq!(r.call(&["SET", "x", "1"]), simple("OK"));
+        r.send_bytes(both);
+        assert_eq!(r.read(), simple("Background saving started"), "{name}");
+        assert_eq!(r.read(), simple("OK"), "{name}");
+        // Saved at once, synchronously: no changes left to count.
+        let i = info(&mut r, "persistence");
+        assert_eq!(
+            field(&i, "rdb_changes_since_last_save").as_deref(),
+            Some("0"),
+            "{name}: {i}"
+        );
+        let dump = keep_dump(&s.dir);
+        // The aborted save is no failure, and leaves that dump alone.
+        let i = wait_bgsave(&mut r);
+        assert_eq!(
+            field(&i, "rdb_last_bgsave_status").as_deref(),
+            Some("ok"),
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::read(s.dir.join("dump.rdb")).ok(),
+            std::fs::read(dump.join("dump.rdb")).ok(),
+            "{name}"
+        );
+        for loaded in loaders(&dump) {
+            assert_eq!(loaded.raw().call(&["DBSIZE"]), Frame::Int(0), "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dump);
+
+        // Without save rules the save is only aborted.
+        assert_eq!(r.call(&["CONFIG", "SET", "save", ""]), simple("OK"));
+        assert_eq!(
+            r.call(&["DEBUG", "POPULATE", "2000", "key", "64"]),
+            simple("OK")
+        );
+        std::fs::remove_file(s.dir.join("dump.rdb")).expect("dump.rdb");
+        r.send_bytes(both);
+        assert_eq!(r.read(), simple("Background saving started"), "{name}");
+        assert_eq!(r.read(), simple("OK"), "{name}");
+        wait_bgsave(&mut r);
+        // (The aborted save's temporary file goes away in the background.)
+        let start = Instant::now();
+        loop {
+            let rdbs: Vec<_> = std::fs::read_dir(&s.dir)
+                .expect("dir")
+                .flatten()
+                .map(|e| e.file_name())
+                .filter(|n| n.to_string_lossy().ends_with(".rdb"))
+                .collect();
+            if rdbs.is_empty() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{name}: {rdbs:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Reads exactly `n` bytes straight from the socket.
+fn read_exact(r: &mut Raw, n: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut v = vec![0u8; n];
+    r.stream.read_exact(&mut v).expect("read");
+    v
+}
+
+#[test]
+fn a_replica_full_sync_does_not_pause_other_clients() {
+    let s = Server::start(&["--enable-debug-command", "yes"]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.call(&["DEBUG", "POPULATE", "300000", "key", "200"]),
+        simple("OK")
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let (stop, port) = (stop.clone(), s.port);
+        std::thread::spawn(move || {
+            let mut c = Raw::connect(port);
+            let (mut worst, mut n) = (Duration::ZERO, 0);
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                assert_eq!(c.call(&["PING"]), simple("PONG"));
+                worst = worst.max(t.elapsed());
+                n += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (worst, n)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    // A hand-made replica (the old SYNC: `$<len>` and the image).
+    let mut rep = s.raw();
+    rep.send(&["SYNC"]);
+    let head = loop {
+        let mut line = Vec::new();
+        while !line.ends_with(b"\n") {
+            line.extend(read_exact(&mut rep, 1));
+        }
+        if line != b"\n" {
+            break String::from_utf8_lossy(&line).trim_end().to_string();
+        }
+    };
+    let len: usize = head
+        .strip_prefix('$')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{head}"));
+    let img = read_exact(&mut rep, len);
+    stop.store(true, Ordering::Relaxed);
+    let (worst, pings) = pinger.join().expect("pinger");
+    assert!(img.starts_with(b"REDIS0010"));
+    assert!(pings > 5, "{pings} PINGs");
+    assert!(
+        worst < Duration::from_millis(200),
+        "a PING took {worst:?} during the full sync"
+    );
+    let dir = temp_dir("fullsync");
+    std::fs::write(dir.join("dump.rdb"), &img).expect("write");
+    for loaded in loaders(&dir) {
+        assert_eq!(loaded.raw().call(&["DBSIZE"]), Frame::Int(300_000));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -661,12 +661,24 @@ fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, a)?;
+    let before = ctx.srv.dirty;
     let mut n = 0;
     for db in ctx.srv.ks.dbs.iter_mut() {
         n += flush_db(db, lazy);
     }
     // FLUSHALL always counts as a change, even on an empty dataset.
     ctx.dirty(n + 1);
+    if ctx.srv.flushall_reset_rdb() {
+        // Saved: no changes left to count (as Redis shows), but FLUSHALL
+        // still reaches watchers, the AOF and replicas, which the
+        // executor only does when the counter moved.
+        ctx.srv.dirty = 0;
+        if before == 0 {
+            ctx.srv.touch_all_watched(None);
+            ctx.srv.invalidate_all_tracked();
+            ctx.propagate(a.to_vec());
+        }
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -82,6 +82,18 @@ impl Db {
         }));
     }
 
+    /// Drops this database's part of a cancelled snapshot (the database
+    /// was just emptied, so every entry left in it is born marked).
+    pub fn snapshot_cancel(&mut self) {
+        debug_assert!(self.dict.is_empty());
+        let Some(s) = self.snap.take() else {
+            return;
+        };
+        if !s.detached.is_empty() && std::thread::Builder::new().spawn(move || drop(s)).is_err() {
+            tracing::warn!("could not free flushed keys in the background");
+        }
+    }
+
     /// Saves about `n` more keys of the walk; true when the walk over this
     /// database is complete (its records may still be in `snap.out`).
     pub fn snapshot_slice(&mut self, n: usize) -> bool {

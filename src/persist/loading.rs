@@ -23,6 +23,8 @@ pub struct Loading {
     total: u64,
     loaded: u64,
     last_log: Instant,
+    /// The `used-mem` AUX field of the image being loaded.
+    rdb_used_mem: u64,
 }
 
 impl Server {
@@ -35,6 +37,7 @@ impl Server {
             total,
             loaded: 0,
             last_log: now,
+            rdb_used_mem: 0,
         });
     }
 
@@ -76,9 +79,10 @@ impl Server {
         };
         let _ = write!(
             o,
-            "loading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{}\r\nloading_loaded_perc:{:.2}\r\nloading_eta_seconds:{}\r\n",
+            "loading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_rdb_used_mem:{}\r\nloading_loaded_bytes:{}\r\nloading_loaded_perc:{:.2}\r\nloading_eta_seconds:{}\r\n",
             l.started_unix,
             l.total,
+            l.rdb_used_mem,
             l.loaded,
             perc(l),
             eta
@@ -138,6 +142,12 @@ pub async fn load_rdb_sliced(
         let mut s = srv.borrow_mut();
         let r = loader.step(&mut s.ks, now.unwrap_or_else(now_ms), &lim, SLICE_RECORDS);
         s.loading_progress(base + loader.pos() as u64);
+        if let Some(l) = s.persist.loading.as_mut().filter(|l| l.rdb_used_mem == 0) {
+            let mem = loader
+                .aux(b"used-mem")
+                .and_then(|v| std::str::from_utf8(v).ok());
+            l.rdb_used_mem = mem.and_then(|v| v.parse().ok()).unwrap_or(0);
+        }
         drop(s);
         match r {
             Ok(Some(st)) => break Ok(st),

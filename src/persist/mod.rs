@@ -187,6 +187,28 @@ impl Server {
         Ok(())
     }
 
+    /// FLUSHALL: the dump follows the dataset, as in Redis. A running
+    /// BGSAVE is aborted (it would save data that no longer exists; like
+    /// a child killed on purpose, that is not a failed save), and with
+    /// save rules the now empty dataset is saved at once. True when that
+    /// save left no changes to count.
+    pub fn flushall_reset_rdb(&mut self) -> bool {
+        if self.persist.bgsave.take().is_some() {
+            tracing::info!("Background saving aborted: FLUSHALL emptied the dataset");
+            self.cancel_snapshot();
+        }
+        if self.cfg.save_rules().is_empty() {
+            return false;
+        }
+        match self.save_now() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("Saving the flushed dataset failed: {e}");
+                false
+            }
+        }
+    }
+
     /// Seconds the running BGSAVE has taken so far, or -1.
     pub fn bgsave_secs(&self) -> i64 {
         self.persist

@@ -511,6 +511,15 @@ impl<'a> Loader<'a> {
         self.r.pos
     }
 
+    /// An AUX field read so far.
+    pub fn aux(&self, key: &[u8]) -> Option<&[u8]> {
+        self.stats
+            .aux
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// Loads up to `records` more records; the totals once the image ends.
     pub fn step(
         &mut self,

@@ -421,6 +421,21 @@ impl Server {
         }
     }
 
+    /// Ends the running walk now, its image abandoned. Only right after
+    /// every database was emptied (FLUSHALL): no entry is left for the
+    /// walk to mark, and the contents it still held are freed off the
+    /// executor.
+    pub fn cancel_snapshot(&mut self) {
+        let Some(w) = self.persist.walk.take() else {
+            return;
+        };
+        for db in &mut self.ks.dbs {
+            db.snapshot_cancel();
+        }
+        w.queue.failed.store(true, Relaxed);
+        self.persist.last_cow_size = w.peak_bytes as u64;
+    }
+
     /// Runs the rest of the walk at once (shutdown).
     pub fn finish_snapshot_now(&mut self) {
         while self.persist.walk.is_some() {

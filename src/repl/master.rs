@@ -3,15 +3,19 @@
 //! snapshot (+FULLRESYNC and an RDB transfer) followed by the live stream,
 //! and acknowledge their offset with REPLCONF ACK every second.
 //!
-//! A full sync takes the snapshot on the executor, so it is a point in
-//! time between two commands: the transfer is queued in the replica's
-//! output, and everything fed afterwards queues behind it. With
-//! `repl-diskless-sync` (and a replica that has capa eof) the snapshot
-//! waits `repl-diskless-sync-delay` seconds so that replicas arriving
-//! together share it, and goes out in the `$EOF:<mark>` format; otherwise
-//! as `$<len>`.
+//! A full sync streams a point-in-time snapshot (`persist::snapshot`: the
+//! executor walks the keyspace in slices between command batches, so other
+//! clients are not paused) into memory; the stream fed from the moment it
+//! started waits in each replica's `held` buffer, and once the image is
+//! complete it goes out followed by that stream. Replicas that ask while
+//! one is being taken join it. With `repl-diskless-sync` (and a replica
+//! that has capa eof) the snapshot waits `repl-diskless-sync-delay` seconds
+//! so that replicas arriving together share it, and goes out in the
+//! `$EOF:<mark>` format; otherwise as `$<len>`.
 
 use std::rc::Rc;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,6 +23,32 @@ use bytes::Bytes;
 use super::{random_hex, Replica, ReplicaState, Waiter};
 use crate::config::D;
 use crate::server::{Client, Server};
+
+/// A full sync's snapshot being taken.
+pub struct SyncSnapshot {
+    done: Receiver<Result<(), String>>,
+    image: Arc<Mutex<Vec<u8>>>,
+}
+
+/// Collects the image in memory: a `$<len>` transfer needs its length
+/// before the first byte.
+struct MemSink {
+    buf: Vec<u8>,
+    image: Arc<Mutex<Vec<u8>>>,
+}
+
+impl crate::persist::snapshot::SnapshotSink for MemSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        let mut img = self.image.lock().map_err(|_| std::io::ErrorKind::Other)?;
+        *img = self.buf;
+        Ok(())
+    }
+}
 
 /// How a replica asked to synchronise.
 pub enum SyncRequest<'a> {
@@ -131,52 +161,111 @@ impl Server {
         true
     }
 
-    /// The RDB image a full sync sends. One function, so the way snapshots
-    /// are produced can change in one place.
-    fn repl_snapshot(&self) -> Result<Vec<u8>, String> {
-        self.rdb_image(false)
-    }
-
-    /// Takes one snapshot and starts the transfer to every replica waiting
-    /// for one.
+    /// Starts the snapshot for the replicas waiting for one, or lets them
+    /// join the one being taken (the stream since its start is what the
+    /// replicas already in it hold). A BGSAVE or AOF rewrite walking the
+    /// keyspace is waited for (`repl_cron` comes back).
     pub fn repl_start_full_syncs(&mut self) {
-        if !self
-            .repl
-            .replicas
-            .iter()
-            .any(|r| r.state == ReplicaState::WaitBgsave)
-        {
+        let waiting = |r: &Replica| r.state == ReplicaState::WaitBgsave;
+        if !self.repl.replicas.iter().any(waiting) {
             return;
         }
-        let img = match self.repl_snapshot() {
-            Ok(i) => i,
+        let (id, off) = (self.repl.replid.clone(), self.repl.master_repl_offset);
+        if self.repl.sync.is_some() {
+            let Some(joined) = self
+                .repl
+                .replicas
+                .iter()
+                .find(|r| r.state == ReplicaState::WaitBgsaveEnd)
+                .map(|r| (r.ack_off, r.held.clone()))
+            else {
+                return;
+            };
+            for r in self.repl.replicas.iter_mut().filter(|r| waiting(r)) {
+                r.state = ReplicaState::WaitBgsaveEnd;
+                (r.ack_off, r.held) = joined.clone();
+                tracing::info!(
+                    "Waiting for end of BGSAVE for SYNC, replica {}:{} joins the one in progress",
+                    r.ip(),
+                    r.hs.listening_port
+                );
+            }
+            return;
+        }
+        if self.snapshot_running() {
+            return;
+        }
+        let image = Arc::new(Mutex::new(Vec::new()));
+        let sink = MemSink {
+            buf: Vec::new(),
+            image: image.clone(),
+        };
+        let done = match self.start_snapshot(false, Box::new(sink)) {
+            Ok(rx) => rx,
             Err(e) => {
                 tracing::warn!("Can't produce the RDB for replica synchronization: {e}");
-                for r in self
-                    .repl
-                    .replicas
-                    .iter()
-                    .filter(|r| r.state == ReplicaState::WaitBgsave)
-                {
-                    r.client.kill();
-                }
+                self.repl_drop_syncing(ReplicaState::WaitBgsave);
                 return;
             }
         };
         // The replicas load the snapshot, then the stream must say which
         // database comes next.
         self.repl.sel_db = None;
+        for r in self.repl.replicas.iter_mut().filter(|r| waiting(r)) {
+            r.state = ReplicaState::WaitBgsaveEnd;
+            r.held = Some(Vec::new());
+            r.ack_off = off;
+            tracing::info!(
+                "Starting BGSAVE for SYNC with target: replica {}:{} (replication id {id}, offset {off})",
+                r.ip(),
+                r.hs.listening_port
+            );
+        }
+        self.repl.sync = Some(SyncSnapshot { done, image });
+    }
+
+    /// Disconnects the replicas in `state` (their sync failed; they retry).
+    fn repl_drop_syncing(&mut self, state: ReplicaState) {
+        for r in self.repl.replicas.iter().filter(|r| r.state == state) {
+            r.client.kill();
+        }
+    }
+
+    /// The full sync snapshot, once complete: the transfer, then the
+    /// stream held since the snapshot started, to every replica in it.
+    fn repl_collect_sync(&mut self) {
+        let Some(sync) = &self.repl.sync else {
+            return;
+        };
+        let res = match sync.done.try_recv() {
+            Err(TryRecvError::Empty) => return,
+            Ok(r) => r,
+            Err(TryRecvError::Disconnected) => Err("the snapshot was abandoned".into()),
+        };
+        let image = sync.image.clone();
+        self.repl.sync = None;
+        let img = match res {
+            Ok(()) => image
+                .lock()
+                .map(|mut i| std::mem::take(&mut *i))
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!("Can't produce the RDB for replica synchronization: {e}");
+                self.repl_drop_syncing(ReplicaState::WaitBgsaveEnd);
+                return;
+            }
+        };
         let diskless = self.cfg.bool(D::REPL_DISKLESS_SYNC);
-        let (id, off) = (self.repl.replid.clone(), self.repl.master_repl_offset);
+        let id = self.repl.replid.clone();
         for r in self
             .repl
             .replicas
             .iter_mut()
-            .filter(|r| r.state == ReplicaState::WaitBgsave)
+            .filter(|r| r.state == ReplicaState::WaitBgsaveEnd)
         {
             let mut head = String::new();
             if !r.old_sync {
-                head = format!("+FULLRESYNC {id} {off}\r\n");
+                head = format!("+FULLRESYNC {id} {}\r\n", r.ack_off);
             }
             let eof = diskless && r.hs.capa_eof && !r.old_sync;
             let mark = random_hex(40);
@@ -187,7 +276,7 @@ impl Server {
             }
             let how = if eof { "diskless" } else { "disk" };
             tracing::info!(
-                "Starting BGSAVE for SYNC with target: {how}; streaming {} bytes to replica {}:{}",
+                "Streaming {} bytes of snapshot ({how}) to replica {}:{}",
                 img.len(),
                 r.ip(),
                 r.hs.listening_port
@@ -200,12 +289,18 @@ impl Server {
                 p.extend_from_slice(mark.as_bytes());
             }
             r.bulk_len = p.len();
-            r.held = eof.then(Vec::new);
+            // After a `$EOF:` transfer the stream waits for the first ACK.
+            if !eof {
+                if let Some(held) = r.held.take() {
+                    p.extend_from_slice(&held);
+                }
+            }
             drop(p);
             r.state = ReplicaState::SendBulk;
-            r.ack_off = off;
             r.client.wake.notify_one();
         }
+        // Replicas that could not join it get the next one.
+        self.repl_start_due_syncs();
     }
 
     /// The connection task took the replica's pending output to write it:
@@ -385,6 +480,7 @@ impl Server {
             let size = self.cfg.int(D::REPL_BACKLOG_SIZE).max(0) as usize;
             b.resize(size);
         }
+        self.repl_collect_sync();
         self.repl_start_due_syncs();
         if self.repl.last_cron.elapsed() < Duration::from_secs(1) {
             return;
@@ -404,7 +500,7 @@ impl Server {
         for r in &self.repl.replicas {
             match r.state {
                 // Keeps the connection alive until the transfer starts.
-                ReplicaState::WaitBgsave => {
+                ReplicaState::WaitBgsave | ReplicaState::WaitBgsaveEnd => {
                     r.client.pending.borrow_mut().push(b'\n');
                     r.client.wake.notify_one();
                 }
@@ -435,8 +531,9 @@ impl Server {
     }
 
     /// Diskless syncs start once the delay has passed for the earliest
-    /// waiting replica, or when enough replicas wait.
+    /// waiting replica, or when enough replicas wait; others at once.
     fn repl_start_due_syncs(&mut self) {
+        let diskless = self.cfg.bool(D::REPL_DISKLESS_SYNC);
         let waiting: Vec<&Replica> = self
             .repl
             .replicas
@@ -446,9 +543,12 @@ impl Server {
         let Some(oldest) = waiting.iter().map(|r| r.since).min() else {
             return;
         };
+        let disk = waiting
+            .iter()
+            .any(|r| !(diskless && r.hs.capa_eof && !r.old_sync));
         let delay = Duration::from_secs(self.cfg.int(D::REPL_DISKLESS_SYNC_DELAY).max(0) as u64);
         let max = self.cfg.int(D::REPL_DISKLESS_SYNC_MAX_REPLICAS);
-        if oldest.elapsed() >= delay || (max > 0 && waiting.len() as i64 >= max) {
+        if disk || oldest.elapsed() >= delay || (max > 0 && waiting.len() as i64 >= max) {
             self.repl_start_full_syncs();
         }
     }

@@ -64,6 +64,9 @@ pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 pub enum ReplicaState {
     /// Waiting for the snapshot to start (diskless sync delay).
     WaitBgsave,
+    /// The snapshot is being taken (`master::SyncSnapshot`); the stream
+    /// since its start waits in `held`.
+    WaitBgsaveEnd,
     /// The RDB transfer is being written.
     SendBulk,
     /// Receiving the live stream.
@@ -73,7 +76,7 @@ pub enum ReplicaState {
 impl ReplicaState {
     pub fn name(self) -> &'static str {
         match self {
-            ReplicaState::WaitBgsave => "wait_bgsave",
+            ReplicaState::WaitBgsave | ReplicaState::WaitBgsaveEnd => "wait_bgsave",
             ReplicaState::SendBulk => "send_bulk",
             ReplicaState::Online => "online",
         }
@@ -174,6 +177,8 @@ pub struct ReplState {
     pub link: replica::Link,
     /// Encoding scratch for `repl_feed`.
     scratch: Vec<u8>,
+    /// The full sync snapshot being taken.
+    pub sync: Option<master::SyncSnapshot>,
 }
 
 impl Default for ReplState {
@@ -196,6 +201,7 @@ impl Default for ReplState {
             last_ping: now,
             link: Default::default(),
             scratch: Vec::new(),
+            sync: None,
         }
     }
 }
