@@ -9,6 +9,7 @@ use super::{
     LOADING, NOSCRIPT, NO_KEYS, NO_MULTI, STALE,
 };
 use crate::errors::{CmdResult, Error};
+use crate::repl::failover::Request;
 use crate::repl::master::SyncRequest;
 use crate::repl::ReplicaState;
 use crate::server::blocking::TimeoutReply;
@@ -41,6 +42,17 @@ pub static COMMANDS: &[Command] = &[
         "3.0.0",
         "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
     ),
+    cmd(
+        "failover",
+        -1,
+        ADMIN | NOSCRIPT | STALE,
+        NO_KEYS,
+        0,
+        failover,
+        G,
+        "6.2.0",
+        "Starts a coordinated failover from a server to one of its replicas.",
+    ),
     cmd("role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, C_ADMIN | C_DANGEROUS, role, G, "2.8.12", "Returns the replication role."),
 ];
 
@@ -49,6 +61,12 @@ fn psync(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let offset = int_arg(&a[2])?;
+    // PSYNC <replid> <offset> FAILOVER: our primary hands over to us.
+    if a.len() > 3 && is(&a[3], "failover") {
+        let by = ctx.client.info_line();
+        ctx.srv.psync_failover(&a[1], &by)?;
+    }
+    refuse_without_master_link(ctx)?;
     let client = ctx.client.clone();
     ctx.srv.repl_sync(
         &client,
@@ -64,8 +82,20 @@ fn sync(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
     if ctx.client.replica.get() {
         return Ok(());
     }
+    refuse_without_master_link(ctx)?;
     let client = ctx.client.clone();
     ctx.srv.repl_sync(&client, SyncRequest::Sync);
+    Ok(())
+}
+
+/// A replica whose own link is down has no stream to offer (and during
+/// a failover handoff it must not take its target as a sub-replica).
+fn refuse_without_master_link(ctx: &Ctx) -> CmdResult {
+    if ctx.srv.is_replica() && !ctx.srv.master_link_up() {
+        return Err(Error::msg(
+            "NOMASTERLINK Can't SYNC while not connected with my master",
+        ));
+    }
     Ok(())
 }
 
@@ -163,5 +193,48 @@ fn role(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
         out.bulk(s.hs.listening_port.to_string().as_bytes());
         out.bulk(s.ack_off.to_string().as_bytes());
     }
+    Ok(())
+}
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (see
+/// `repl::failover`).
+fn failover(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let mut req = Request {
+        to: None,
+        force: false,
+        timeout_ms: None,
+    };
+    let mut abort = false;
+    let mut i = 1;
+    while i < a.len() {
+        if is(&a[i], "to") && i + 2 < a.len() && req.to.is_none() {
+            let port = int_arg(&a[i + 2])?;
+            req.to = Some((String::from_utf8_lossy(&a[i + 1]).into_owned(), port));
+            i += 3;
+        } else if is(&a[i], "timeout") && i + 1 < a.len() && req.timeout_ms.is_none() {
+            req.timeout_ms = Some(int_arg(&a[i + 1])?);
+            i += 2;
+        } else if is(&a[i], "force") && !req.force {
+            req.force = true;
+            i += 1;
+        } else if is(&a[i], "abort") && !abort {
+            abort = true;
+            i += 1;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    if abort {
+        if req.to.is_some() || req.force || req.timeout_ms.is_some() {
+            return Err(Error::Syntax);
+        }
+        if !ctx.srv.failover_active() {
+            return Err(Error::msg("ERR No failover in progress."));
+        }
+        ctx.srv.failover_abort("Failover manually aborted");
+    } else {
+        ctx.srv.failover_start(req)?;
+    }
+    ctx.out.ok();
     Ok(())
 }

@@ -36,6 +36,7 @@
 //! timeouts and pings) is in `master.rs`.
 
 pub mod backlog;
+pub mod failover;
 pub mod master;
 pub mod replica;
 
@@ -175,6 +176,8 @@ pub struct ReplState {
     pub last_ping: Instant,
     /// The replica side (REPLICAOF); its `master` is None on a primary.
     pub link: replica::Link,
+    /// FAILOVER's progress.
+    pub failover: failover::Failover,
     /// Encoding scratch for `repl_feed`.
     scratch: Vec<u8>,
     /// The full sync snapshot being taken.
@@ -200,6 +203,7 @@ impl Default for ReplState {
             last_cron: now,
             last_ping: now,
             link: Default::default(),
+            failover: Default::default(),
             scratch: Vec::new(),
             sync: None,
         }
@@ -373,7 +377,8 @@ impl Server {
         let b = r.backlog.as_ref();
         let _ = write!(
             o,
-            "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+            "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+            self.failover_state_name(),
             r.replid,
             r.replid2,
             r.master_repl_offset,

@@ -155,6 +155,13 @@ impl Server {
         if self.repl.link.master.as_ref() == Some(&(host.clone(), port)) {
             return false;
         }
+        tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{by}')");
+        self.set_master(host, port);
+        true
+    }
+
+    /// Starts following `host:port` (REPLICAOF, or a failover's handoff).
+    pub fn set_master(&mut self, host: String, port: u16) {
         let was_master = !self.is_replica();
         if was_master {
             // Our own history is what we ask the new primary to continue.
@@ -169,7 +176,6 @@ impl Server {
         crate::db::set_expiry_mode(crate::db::ExpiryMode::Hide);
         self.unblock_all_for_role_change();
         self.repl_disconnect_replicas();
-        tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{by}')");
         self.cfg.set_index(
             D::REPLICAOF as usize,
             crate::config::Val::Str(format!("{host} {port}")),
@@ -179,13 +185,17 @@ impl Server {
         self.repl.link.down_since.get_or_insert_with(Instant::now);
         self.repl.link.generation += 1;
         self.repl.link.changed.notify_one();
-        true
     }
 
     /// REPLICAOF NO ONE: become a primary, keeping the data; the stream's
     /// id becomes the secondary one, so replicas of the old primary can
     /// continue with us.
     pub fn replicaof_no_one(&mut self, by: &str) {
+        self.replicaof_no_one_by(by, "user request");
+    }
+
+    /// REPLICAOF NO ONE, logged as done for `why` by client `by`.
+    pub fn replicaof_no_one_by(&mut self, by: &str, why: &str) {
         if !self.is_replica() {
             return;
         }
@@ -203,7 +213,7 @@ impl Server {
         );
         crate::db::set_expiry_mode(crate::db::ExpiryMode::Normal);
         self.repl_promote();
-        tracing::info!("MASTER MODE enabled (user request from '{by}')");
+        tracing::info!("MASTER MODE enabled ({why} from '{by}')");
     }
 
     /// The link ended (error, REPLICAOF, shutdown): remember what to ask
@@ -404,6 +414,11 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
                     }
                     if let Err(e) = res {
                         tracing::warn!("{e}");
+                        // The handoff failed: back to being a primary.
+                        if s.failover_handing_off() {
+                            s.failover_abort(&e);
+                            return;
+                        }
                     }
                     s.replica_link_lost();
                 }
@@ -599,15 +614,22 @@ async fn link(srv: &Rc<RefCell<Server>>, host: &str, port: u16) -> Result<(), St
     if r.starts_with('-') {
         tracing::info!("(Non critical) Master does not understand REPLCONF capa: {r}");
     }
-    let cached = srv.borrow().repl.link.cached.clone();
+    let (cached, failover) = {
+        let s = srv.borrow();
+        (s.repl.link.cached.clone(), s.failover_handing_off())
+    };
     let mut reply = match &cached {
         Some((id, off)) => {
             tracing::info!(
                 "Trying a partial resynchronization (request {id}:{}).",
                 off + 1
             );
-            c.call(&[b"PSYNC", id.as_bytes(), (off + 1).to_string().as_bytes()])
-                .await?
+            let off = (off + 1).to_string();
+            let mut args: Vec<&[u8]> = vec![b"PSYNC", id.as_bytes(), off.as_bytes()];
+            if failover {
+                args.push(b"FAILOVER");
+            }
+            c.call(&args).await?
         }
         None => {
             tracing::info!("Partial resynchronization not possible (no cached master)");
@@ -618,6 +640,12 @@ async fn link(srv: &Rc<RefCell<Server>>, host: &str, port: u16) -> Result<(), St
     while reply.is_empty() {
         srv.borrow_mut().repl.link.last_io = Instant::now();
         reply = c.line().await?;
+    }
+    if failover {
+        if reply.starts_with('-') {
+            return Err(format!("Failover target rejected psync request: {reply}"));
+        }
+        srv.borrow_mut().failover_done();
     }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let mut it = rest.split_whitespace();
@@ -1013,6 +1041,9 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 fn replicaof(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    if ctx.srv.failover_active() {
+        return Err(Error::msg("ERR REPLICAOF not allowed while failing over."));
+    }
     let by = ctx.client.info_line();
     if is(&a[1], "no") && is(&a[2], "one") {
         ctx.srv.replicaof_no_one(&by);

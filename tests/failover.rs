@@ -1,0 +1,338 @@
+//! FAILOVER: the coordinated handoff from a primary to one of its
+//! replicas, between two Redust nodes and from a Redust primary to a real
+//! redis-server replica; its errors next to real Redis's; the timeout,
+//! ABORT and FORCE paths with a replica that cannot keep up (SIGSTOP).
+mod common;
+mod helpers;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use helpers::*;
+
+/// Full syncs start at once instead of after the diskless delay.
+const FAST: &[&str] = &["--repl-diskless-sync-delay", "0"];
+
+fn repl_field(port: u16, name: &str) -> String {
+    section_field(port, "replication", name)
+}
+
+fn section_field(port: u16, section: &str, name: &str) -> String {
+    let mut r = Raw::connect(port);
+    info_field(&info(&mut r, &[section]), name).unwrap_or_default()
+}
+
+fn wait_field(port: u16, name: &str, want: &str, limit: Duration) {
+    let ok = wait_until(limit, || repl_field(port, name) == want);
+    assert!(
+        ok,
+        "{name} of :{port} is {:?}, not {want:?}",
+        repl_field(port, name)
+    );
+}
+
+fn replica_of(bin: &str, primary: &Server) -> Server {
+    let to = format!("127.0.0.1 {}", primary.port);
+    let mut args = vec!["--replicaof", to.as_str()];
+    args.extend_from_slice(FAST);
+    let s = Server::spawn(bin, "replica", &args);
+    wait_synced(primary, &s);
+    s
+}
+
+/// Waits until `replica` is online at `primary` and has applied its stream.
+fn wait_synced(primary: &Server, replica: &Server) {
+    wait_field(
+        replica.port,
+        "master_link_status",
+        "up",
+        Duration::from_secs(20),
+    );
+    let ok = wait_until(Duration::from_secs(20), || {
+        repl_field(primary.port, "slave0").contains("state=online")
+            && repl_field(replica.port, "slave_repl_offset")
+                == repl_field(primary.port, "master_repl_offset")
+    });
+    assert!(ok, "replica did not catch up");
+}
+
+fn cmd(port: u16, args: &[&str]) -> String {
+    show(Raw::connect(port).call(args))
+}
+
+fn show(f: redust::resp::reply::Frame) -> String {
+    match f {
+        redust::resp::reply::Frame::Bulk(None) => "(nil)".into(),
+        redust::resp::reply::Frame::Int(n) => n.to_string(),
+        redust::resp::reply::Frame::Array(Some(v)) => format!("{v:?}"),
+        f => text(&f),
+    }
+}
+
+/// Some data in two databases, one key with a TTL.
+fn fill(port: u16) {
+    let mut r = Raw::connect(port);
+    for i in 0..200 {
+        r.call(&["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    r.call(&["SELECT", "3"]);
+    r.call(&["RPUSH", "list", "a", "b", "c"]);
+    r.call(&["SET", "ttl", "x", "EX", "1000"]);
+}
+
+fn snapshot(port: u16) -> Vec<String> {
+    let mut r = Raw::connect(port);
+    let mut v = vec![show(r.call(&["DBSIZE"]))];
+    v.push(show(r.call(&["GET", "k7"])));
+    r.call(&["SELECT", "3"]);
+    v.push(show(r.call(&["DBSIZE"])));
+    v.push(show(r.call(&["LRANGE", "list", "0", "-1"])));
+    v.push(show(r.call(&["GET", "ttl"])));
+    v
+}
+
+/// The roles have swapped: `new` is a primary, `old` its connected replica
+/// with no failover left in progress.
+fn wait_swapped(old: &Server, new: &Server) {
+    wait_field(new.port, "role", "master", Duration::from_secs(20));
+    wait_field(old.port, "role", "slave", Duration::from_secs(20));
+    wait_field(
+        old.port,
+        "master_port",
+        &new.port.to_string(),
+        Duration::from_secs(5),
+    );
+    wait_field(
+        old.port,
+        "master_link_status",
+        "up",
+        Duration::from_secs(20),
+    );
+    wait_field(
+        old.port,
+        "master_failover_state",
+        "no-failover",
+        Duration::from_secs(5),
+    );
+}
+
+/// After a failover the old primary follows the new one: writes go
+/// there and come back, and the old one refuses them.
+fn check_after(old: &Server, new: &Server) {
+    assert_eq!(cmd(new.port, &["SET", "after", "1"]), "OK");
+    let ok = wait_until(Duration::from_secs(10), || {
+        cmd(old.port, &["GET", "after"]) == "1"
+    });
+    assert!(ok, "a write on the new primary did not reach the old one");
+    assert!(
+        cmd(old.port, &["SET", "x", "1"]).starts_with("READONLY"),
+        "the old primary still accepts writes"
+    );
+}
+
+#[test]
+fn failover_between_redust_nodes() {
+    let p = Server::start(FAST);
+    fill(p.port);
+    let r = replica_of(redust_bin(), &p);
+    let before = snapshot(p.port);
+    let t = Instant::now();
+    assert_eq!(cmd(p.port, &["FAILOVER"]), "OK");
+    wait_swapped(&p, &r);
+    eprintln!("failover took {:?}", t.elapsed());
+    assert_eq!(snapshot(r.port), before);
+    assert_eq!(snapshot(p.port), before);
+    // The handoff continued the stream: no full resync either way.
+    assert_eq!(section_field(r.port, "stats", "sync_full"), "0");
+    assert_eq!(section_field(r.port, "stats", "sync_partial_ok"), "1");
+    assert_eq!(
+        repl_field(p.port, "master_replid2"),
+        repl_field(r.port, "master_replid2")
+    );
+    check_after(&p, &r);
+    assert!(p.log_text().contains(&format!(
+        "Failover target 127.0.0.1:{} is synced, failing over.",
+        r.port
+    )));
+    assert!(r
+        .log_text()
+        .contains("Failover request received for replid"));
+}
+
+#[test]
+fn failover_to_a_real_redis_replica() {
+    if !have_redis() {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    }
+    let p = Server::start(FAST);
+    fill(p.port);
+    let r = replica_of("redis-server", &p);
+    let before = snapshot(p.port);
+    let to = r.port.to_string();
+    assert_eq!(
+        cmd(
+            p.port,
+            &["FAILOVER", "TO", "127.0.0.1", &to, "TIMEOUT", "10000"]
+        ),
+        "OK"
+    );
+    wait_swapped(&p, &r);
+    assert_eq!(snapshot(r.port), before);
+    assert_eq!(snapshot(p.port), before);
+    assert_eq!(section_field(r.port, "stats", "sync_partial_ok"), "1");
+    check_after(&p, &r);
+}
+
+#[test]
+fn failover_timeout_abort_and_force() {
+    let p = Server::start(FAST);
+    let r = replica_of(redust_bin(), &p);
+    let rport = r.port.to_string();
+    // A replica that reads nothing never catches up.
+    send_signal(&r, libc::SIGSTOP);
+    assert_eq!(cmd(p.port, &["SET", "lagging", "1"]), "OK");
+
+    // TIMEOUT without FORCE: writes wait, then the failover rolls back.
+    let start = Instant::now();
+    assert_eq!(cmd(p.port, &["FAILOVER", "TIMEOUT", "700"]), "OK");
+    assert_eq!(
+        repl_field(p.port, "master_failover_state"),
+        "waiting-for-sync"
+    );
+    assert_eq!(
+        cmd(p.port, &["FAILOVER"]),
+        "ERR FAILOVER already in progress."
+    );
+    assert_eq!(
+        cmd(p.port, &["REPLICAOF", "NO", "ONE"]),
+        "ERR REPLICAOF not allowed while failing over."
+    );
+    // Reads go on; a write waits for the end of the failover.
+    assert_eq!(cmd(p.port, &["GET", "lagging"]), "1");
+    let port = p.port;
+    let writer = std::thread::spawn(move || {
+        let reply = cmd(port, &["SET", "paused", "1"]);
+        (reply, Instant::now())
+    });
+    wait_field(
+        p.port,
+        "master_failover_state",
+        "no-failover",
+        Duration::from_secs(10),
+    );
+    let (reply, at) = writer.join().expect("writer");
+    assert_eq!(reply, "OK");
+    assert!(at.duration_since(start) >= Duration::from_millis(600));
+    assert_eq!(repl_field(p.port, "role"), "master");
+    assert!(p
+        .log_text()
+        .contains("FAILOVER to any replica aborted: Replica never caught up before timeout"));
+
+    // ABORT.
+    assert_eq!(cmd(p.port, &["FAILOVER", "TIMEOUT", "60000"]), "OK");
+    assert_eq!(cmd(p.port, &["FAILOVER", "ABORT"]), "OK");
+    assert_eq!(repl_field(p.port, "master_failover_state"), "no-failover");
+    assert_eq!(
+        cmd(p.port, &["FAILOVER", "ABORT"]),
+        "ERR No failover in progress."
+    );
+    assert_eq!(cmd(p.port, &["SET", "after-abort", "1"]), "OK");
+
+    // FORCE: when the timeout expires the handoff happens anyway, and
+    // completes once the target answers.
+    assert_eq!(
+        cmd(
+            p.port,
+            &[
+                "FAILOVER",
+                "TO",
+                "127.0.0.1",
+                &rport,
+                "TIMEOUT",
+                "300",
+                "FORCE"
+            ]
+        ),
+        "OK"
+    );
+    wait_field(
+        p.port,
+        "master_failover_state",
+        "failover-in-progress",
+        Duration::from_secs(10),
+    );
+    assert_eq!(repl_field(p.port, "role"), "slave");
+    send_signal(&r, libc::SIGCONT);
+    wait_swapped(&p, &r);
+    check_after(&p, &r);
+}
+
+#[test]
+fn failover_errors_match_redis() {
+    let pair = Pair::start(FAST);
+    let cases: &[&[&str]] = &[
+        &["FAILOVER", "ABORT"],
+        &["FAILOVER", "FORCE"],
+        &["FAILOVER", "TO", "127.0.0.1", "1", "FORCE"],
+        &["FAILOVER", "TIMEOUT", "0"],
+        &["FAILOVER", "TIMEOUT", "-5"],
+        &["FAILOVER", "TIMEOUT", "abc"],
+        &["FAILOVER", "TO", "127.0.0.1", "abc"],
+        &["FAILOVER", "TO", "127.0.0.1"],
+        &["FAILOVER", "ABORT", "TIMEOUT", "5"],
+        &["FAILOVER", "TIMEOUT", "1", "TIMEOUT", "2"],
+        &["FAILOVER", "BLAH"],
+        &["FAILOVER"],
+        &["FAILOVER", "TO", "127.0.0.1", "1"],
+    ];
+    for c in cases {
+        pair.assert_same(&[], c);
+    }
+    // With a replica each: an unknown target, and the replica's own view.
+    let ours = replica_of(redust_bin(), &pair.redust);
+    let theirs = pair.redis.as_ref().map(|p| replica_of("redis-server", p));
+    let with_replica: &[&[&str]] = &[
+        &["FAILOVER", "TO", "127.0.0.1", "1"],
+        &["FAILOVER", "TO", "10.1.2.3", "70000"],
+        &["FAILOVER", "ABORT"],
+    ];
+    let on_replica: &[&[&str]] = &[
+        &["FAILOVER"],
+        &["FAILOVER", "TIMEOUT", "0"],
+        &["FAILOVER", "TO", "127.0.0.1", "1", "FORCE"],
+        &["FAILOVER", "ABORT"],
+        &[
+            "PSYNC",
+            "0123456789012345678901234567890123456789",
+            "5",
+            "FAILOVER",
+        ],
+    ];
+    for c in with_replica {
+        pair.assert_same(&[], c);
+    }
+    for c in on_replica {
+        let a = Raw::connect(ours.port).call_raw(c);
+        if let Some(t) = &theirs {
+            let b = Raw::connect(t.port).call_raw(c);
+            assert_eq!(
+                String::from_utf8_lossy(&a),
+                String::from_utf8_lossy(&b),
+                "reply to {c:?} on a replica"
+            );
+        }
+    }
+    assert_eq!(
+        cmd(
+            ours.port,
+            &[
+                "PSYNC",
+                "0123456789012345678901234567890123456789",
+                "5",
+                "FAILOVER"
+            ]
+        ),
+        "ERR PSYNC FAILOVER replid must match my replid."
+    );
+}
