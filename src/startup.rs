@@ -2,7 +2,7 @@
 //! the single-threaded runtime that runs the network and the executor, and
 //! orderly shutdown.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -142,7 +142,26 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let code = tokio::task::LocalSet::new().block_on(&rt, run(cfg, extras.users));
+    // The LocalSet polls the future it runs each time any of its tasks is
+    // woken, that is on every request: `run` (which waits on signals, a few
+    // hundred instructions per poll) goes in a task of its own, and what
+    // is polled here is one flag (cheaper than a JoinHandle).
+    let done: Rc<Done> = Rc::default();
+    let code = tokio::task::LocalSet::new().block_on(&rt, {
+        let done = done.clone();
+        async move {
+            let task_done = done.clone();
+            tokio::task::spawn_local(async move {
+                let guard = DoneOnDrop(task_done);
+                let code = run(cfg, extras.users).await;
+                guard.0.code.set(Some(code));
+            });
+            done.wake.notified().await;
+            // A panic has been printed already; a panicking server exits
+            // with a failure code.
+            done.code.get().unwrap_or(1)
+        }
+    });
     // Start-up failures return before `run` removed it.
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
@@ -326,6 +345,21 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
     }
     tracing::warn!("Redust is now ready to exit, bye bye...");
     0
+}
+
+#[derive(Default)]
+struct Done {
+    code: Cell<Option<i32>>,
+    wake: crate::util::wake::Wake,
+}
+
+/// Wakes the main future when `run` ends, also by a panic.
+struct DoneOnDrop(Rc<Done>);
+
+impl Drop for DoneOnDrop {
+    fn drop(&mut self) {
+        self.0.wake.notify_one();
+    }
 }
 
 async fn cron(srv: Rc<RefCell<Server>>) {

@@ -195,7 +195,7 @@ fn setuser(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn getuser(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let name = String::from_utf8_lossy(&a[2]);
-    let Some(u) = ctx.srv.acl.users.get(name.as_ref()) else {
+    let Some(u) = ctx.srv.acl.users().get(name.as_ref()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -239,7 +239,7 @@ fn deluser(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for name in &a[2..] {
         let name = String::from_utf8_lossy(name);
-        if ctx.srv.acl.users.remove(name.as_ref()).is_some() {
+        if ctx.srv.acl.users_mut().remove(name.as_ref()).is_some() {
             n += 1;
             ctx.srv.kill_clients_of(&name);
         }
@@ -249,7 +249,7 @@ fn deluser(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn list(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    let users = &ctx.srv.acl.users;
+    let users = ctx.srv.acl.users();
     ctx.out.array(users.len());
     for u in users.values() {
         let mut line = b"user ".to_vec();
@@ -262,7 +262,7 @@ fn list(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
 }
 
 fn users(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    let users = &ctx.srv.acl.users;
+    let users = ctx.srv.acl.users();
     ctx.out.array(users.len());
     for name in users.keys() {
         ctx.out.bulk(name.as_bytes());
@@ -403,7 +403,7 @@ pub fn dryrun_text(user: &str, cmd: &Command, args: &[Bytes], d: &Denied) -> Vec
 
 fn dryrun(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let user = String::from_utf8_lossy(&a[2]).into_owned();
-    if !ctx.srv.acl.users.contains_key(&user) {
+    if !ctx.srv.acl.users().contains_key(&user) {
         return Err(errors::quoting("User '", &a[2], "' not found"));
     }
     let args = &a[3..];

@@ -298,7 +298,7 @@ fn select(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 /// recorded in ACL LOG.
 fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
     let name = String::from_utf8_lossy(user);
-    if ctx.srv.acl.users.get(name.as_ref()).is_some_and(|u| u.accepts(pass)) {
+    if ctx.srv.acl.users().get(name.as_ref()).is_some_and(|u| u.accepts(pass)) {
         ctx.client.authenticated.set(true);
         *ctx.client.user.borrow_mut() = name.into_owned();
         return Ok(());
@@ -522,7 +522,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         } else if is(&a[j], "laddr") {
             laddr = Some(vs);
         } else if is(&a[j], "user") {
-            if !ctx.srv.acl.users.contains_key(&vs) {
+            if !ctx.srv.acl.users().contains_key(&vs) {
                 return Err(errors::quoting("No such user '", v, "'"));
             }
             user = Some(vs);

@@ -327,12 +327,76 @@ pub const fn container(
 
 pub struct Table {
     pub commands: Vec<&'static Command>,
-    by_name: hashbrown::HashMap<&'static str, &'static Command>,
+    /// Open addressing over `commands` (index, or EMPTY), by `name_hash`:
+    /// the lookup every request makes, without lowercasing the name first.
+    slots: Vec<u16>,
+}
+
+const EMPTY: u16 = u16::MAX;
+
+/// A hash of a command name that ignores ASCII case (`| 0x20` lowercases
+/// letters; other bytes it folds together only collide, and the lookup
+/// compares names exactly).
+fn name_hash(name: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = name.len() as u64;
+    let mut chunks = name.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ (u64::from_le_bytes(w) | 0x2020_2020_2020_2020)).wrapping_mul(K);
+    }
+    // The last 1 to 7 bytes as one word, without a variable-length copy.
+    let r = chunks.remainder();
+    let w = match r.len() {
+        0 => return h ^ (h >> 29),
+        1..=3 => r[0] as u64 | (r[r.len() / 2] as u64) << 8 | (r[r.len() - 1] as u64) << 16,
+        _ => {
+            let lo = u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as u64;
+            let e = r.len() - 4;
+            let hi = u32::from_le_bytes([r[e], r[e + 1], r[e + 2], r[e + 3]]) as u64;
+            lo | hi << 32
+        }
+    };
+    h = (h ^ (w | 0x2020_2020_2020_2020)).wrapping_mul(K);
+    h ^ (h >> 29)
 }
 
 impl Table {
+    fn new(mut commands: Vec<&'static Command>) -> Table {
+        commands.sort_by_key(|c| c.name);
+        // At most a quarter full: probes stay short.
+        let size = (commands.len() * 4).next_power_of_two();
+        let mut slots = vec![EMPTY; size];
+        for (i, c) in commands.iter().enumerate() {
+            let mut s = name_hash(c.name.as_bytes()) as usize & (size - 1);
+            while slots[s] != EMPTY {
+                s = (s + 1) & (size - 1);
+            }
+            slots[s] = i as u16;
+        }
+        Table { commands, slots }
+    }
+
+    /// The command named `name`, in any case.
+    pub fn find(&self, name: &[u8]) -> Option<&'static Command> {
+        let mask = self.slots.len() - 1;
+        let mut s = name_hash(name) as usize & mask;
+        loop {
+            let i = self.slots[s];
+            if i == EMPTY {
+                return None;
+            }
+            let c = self.commands[i as usize];
+            if c.name.len() == name.len() && c.name.as_bytes().eq_ignore_ascii_case(name) {
+                return Some(c);
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
     pub fn get(&self, lower_name: &str) -> Option<&'static Command> {
-        self.by_name.get(lower_name).copied()
+        self.find(lower_name.as_bytes())
     }
 }
 
@@ -362,16 +426,7 @@ pub fn table() -> &'static Table {
             crate::repl::replica::COMMANDS,
             streams::COMMANDS,
         ];
-        let mut commands = Vec::new();
-        let mut by_name = hashbrown::HashMap::new();
-        for fam in families {
-            for c in fam.iter() {
-                commands.push(c);
-                by_name.insert(c.name, c);
-            }
-        }
-        commands.sort_by_key(|c| c.name);
-        Table { commands, by_name }
+        Table::new(families.iter().flat_map(|f| f.iter()).collect())
     })
 }
 
@@ -417,5 +472,32 @@ pub fn typed<'a, T: ?Sized>(
     match entry {
         None => Ok(None),
         Some(e) => as_type(&mut e.val).map(Some).ok_or(crate::errors::Error::WrongType),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_found_in_any_case() {
+        let t = table();
+        for c in &t.commands {
+            let found = t.find(c.name.as_bytes()).unwrap();
+            assert!(std::ptr::eq(found, *c), "{}", c.name);
+            let upper = c.name.to_ascii_uppercase();
+            let found = t.find(upper.as_bytes()).unwrap();
+            assert!(std::ptr::eq(found, *c), "{upper}");
+        }
+        let names: std::collections::HashSet<_> = t.commands.iter().map(|c| c.name).collect();
+        assert_eq!(names.len(), t.commands.len(), "a name appears twice");
+        let long = [b'x'; 40];
+        let bad: [&[u8]; 7] = [b"", b"ge", b"gett", b"g\xc3\xa9t", b"GET\0", b"get_", &long];
+        for bad in bad {
+            assert!(t.find(bad).is_none(), "{bad:?}");
+        }
+        // '_' and DEL fold to the same hash byte; only the exact name matches.
+        assert!(t.find(b"sort_ro").is_some());
+        assert!(t.find(b"sort\x7fro").is_none());
     }
 }

@@ -55,6 +55,7 @@ impl Server {
 
     /// The ACL check of one call; a refusal is logged and returned as the
     /// reply text. `context` is "toplevel" or "multi" (at EXEC).
+    #[inline]
     pub fn acl_check(
         &mut self,
         client: &Client,
@@ -69,9 +70,25 @@ impl Server {
             return Ok(());
         }
         let user = client.user.borrow();
-        let Err(d) = self.acl.check(&user, cmd, args) else {
-            return Ok(());
-        };
+        match self.acl.check(&user, cmd, args) {
+            Ok(()) => Ok(()),
+            Err(d) => Err(self.acl_denied(client, &user, cmd, args, context, now_ms, d)),
+        }
+    }
+
+    /// Logs a refusal in ACL LOG and gives the NOPERM text.
+    #[cold]
+    #[allow(clippy::too_many_arguments)]
+    fn acl_denied(
+        &mut self,
+        client: &Client,
+        user: &str,
+        cmd: &'static Command,
+        args: &[Bytes],
+        context: &'static str,
+        now_ms: i64,
+        d: Denied,
+    ) -> Vec<u8> {
         let (reason, object): (&'static str, &[u8]) = match &d {
             Denied::Command => ("command", cmd.name.as_bytes()),
             Denied::Key(i) => ("key", &args[*i]),
@@ -82,12 +99,12 @@ impl Server {
             reason,
             context,
             object,
-            &user,
+            user,
             client.info_line(),
             now_ms,
             max,
         );
-        Err(noperm_text(&user, cmd, &d))
+        noperm_text(user, cmd, &d)
     }
 
     /// A failed AUTH or HELLO AUTH, for ACL LOG.
@@ -125,7 +142,7 @@ impl Server {
     /// After a user's channel rules changed, its subscribed connections that
     /// lost access to one of their channels or patterns are closed.
     pub fn drop_subscribers_without_access(&mut self, name: &str) {
-        let Some(u) = self.acl.users.get(name) else {
+        let Some(u) = self.acl.users().get(name) else {
             return;
         };
         let ok = |ch: &[u8], literal: bool| {

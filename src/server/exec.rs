@@ -15,19 +15,6 @@ use crate::config::D;
 use crate::errors::{self, Error};
 use crate::resp::Out;
 
-/// Lowercases a command name into `buf`; None if it cannot be a command
-/// (every command name is ASCII).
-fn lower<'a>(name: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a str> {
-    if name.len() > buf.len() || !name.is_ascii() {
-        return None;
-    }
-    for (d, s) in buf.iter_mut().zip(name) {
-        *d = s.to_ascii_lowercase();
-    }
-    // SAFETY: ASCII in, ASCII out, so the bytes are valid UTF-8.
-    Some(unsafe { std::str::from_utf8_unchecked(&buf[..name.len()]) })
-}
-
 /// An argument as Redis's "%.*s" prints it: up to the first NUL, at most
 /// `max` bytes.
 fn c_str(b: &[u8], max: usize) -> &[u8] {
@@ -67,9 +54,8 @@ fn unknown_subcommand(args: &[Bytes]) -> Error {
 
 /// Resolves the command (or subcommand) for `args`, checking arity.
 pub fn resolve(args: &[Bytes]) -> Result<&'static Command, Error> {
-    let mut buf = [0u8; 32];
-    let cmd = lower(&args[0], &mut buf)
-        .and_then(|n| commands::table().get(n))
+    let cmd = commands::table()
+        .find(&args[0])
         .ok_or_else(|| unknown_command(args))?;
     let cmd = if cmd.subs.is_empty() {
         cmd
@@ -187,7 +173,7 @@ fn run(
     if srv.requires_auth() && !client.authenticated.get() && cmd.flags & commands::NO_AUTH == 0 {
         count_error(srv, errors::NOAUTH.as_bytes());
         out.error(errors::NOAUTH);
-        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        srv.cmd_stats.get_mut(cmd).rejected += 1;
         return None;
     }
     let context = if no_block { "multi" } else { "toplevel" };
@@ -199,7 +185,7 @@ fn run(
     if srv.is_loading() && cmd.flags & commands::LOADING == 0 && client.id != 0 {
         count_error(srv, errors::LOADING.as_bytes());
         out.error(errors::LOADING);
-        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        srv.cmd_stats.get_mut(cmd).rejected += 1;
         return None;
     }
     if client.resp.get() == 2 && client.in_pubsub() && !allowed_when_subscribed(cmd.name) {
@@ -217,7 +203,7 @@ fn run(
         let e = b"ERR Replica can't interact with the keyspace";
         count_error(srv, e);
         out.error_bytes(e);
-        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        srv.cmd_stats.get_mut(cmd).rejected += 1;
         return None;
     }
     // maxmemory: evict first; commands that may grow memory are refused
@@ -228,7 +214,7 @@ fn run(
         let e = errors::OOM.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
-        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        srv.cmd_stats.get_mut(cmd).rejected += 1;
         return None;
     }
     if (cmd.flags & commands::WRITE != 0 || cmd.name == "ping") && client.id != 0 && srv.writes_refused() {
@@ -243,7 +229,7 @@ fn run(
         }
         count_error(srv, errors::NOREPLICAS.as_bytes());
         out.error(errors::NOREPLICAS);
-        srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+        srv.cmd_stats.get_mut(cmd).rejected += 1;
         return None;
     }
     if cmd.flags & commands::WRITE != 0 {
@@ -334,7 +320,7 @@ fn run(
         crate::db::access::set_no_touch(false);
     }
     let latency_tracking = srv.cfg.bool(D::LATENCY_TRACKING);
-    let stat = srv.cmd_stats.entry(cmd.name).or_default();
+    let stat = srv.cmd_stats.get_mut(cmd);
     stat.calls += 1;
     stat.usec += usec;
     if latency_tracking {
@@ -367,9 +353,9 @@ fn run(
 
 /// A call refused by ACL. Queued in MULTI, it dooms the transaction; an
 /// EXEC refused aborts it with the reason.
-fn reject_noperm(srv: &mut Server, client: &Client, out: &mut Out, cmd: &Command, in_multi: bool, e: Vec<u8>) {
+fn reject_noperm(srv: &mut Server, client: &Client, out: &mut Out, cmd: &'static Command, in_multi: bool, e: Vec<u8>) {
     count_error(srv, &e);
-    srv.cmd_stats.entry(cmd.name).or_default().rejected += 1;
+    srv.cmd_stats.get_mut(cmd).rejected += 1;
     if in_multi {
         client.multi_error.set(true);
         if cmd.name == "exec" {
