@@ -189,7 +189,7 @@ fn strict_id(b: &[u8], missing_seq: u64) -> Result<StreamId, Error> {
 }
 
 fn id_bytes(id: StreamId) -> Bytes {
-    Bytes::from(id.to_bytes())
+    Bytes::copy_from_slice(&id.text())
 }
 
 fn b(s: &'static str) -> Bytes {
@@ -294,7 +294,7 @@ impl KeyedReply for Out {
 
 pub fn reply_entry(out: &mut Out, id: StreamId, fields: &Fields) {
     out.array(2);
-    out.bulk(&id.to_bytes());
+    out.bulk(&id.text());
     out.array(fields.len());
     for f in fields {
         out.bulk(f);
@@ -302,7 +302,7 @@ pub fn reply_entry(out: &mut Out, id: StreamId, fields: &Fields) {
 }
 
 fn reply_id(out: &mut Out, id: StreamId) {
-    out.bulk(&id.to_bytes());
+    out.bulk(&id.text());
 }
 
 // ---------------------------------------------------------------------------
@@ -456,7 +456,12 @@ fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     let lim = node_limits(ctx);
     let now = ctx.now_ms.max(0) as u64;
-    let s = get_or_create(ctx, &a[1])?;
+    let propagating = ctx.srv.prop.enabled;
+    // One keyspace lookup when the stream exists (the usual case).
+    let s = match get(ctx, &a[1], false)? {
+        Some(s) => s,
+        None => get_or_create(ctx, &a[1])?,
+    };
     if s.last_id == StreamId::MAX {
         return Err(Error::msg(
             "ERR The stream has exhausted the last possible ID, unable to add more items",
@@ -485,15 +490,21 @@ fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         .collect();
     s.append(new_id, fields, lim);
     let trimmed = apply_trim(s, &t);
-    let mut prop = exact_trim_args(a, &t, s);
+    // Built only when something consumes it (AOF, replicas).
+    let prop = propagating.then(|| {
+        let mut prop = exact_trim_args(a, &t, s);
+        prop[id_at] = id_bytes(new_id);
+        prop
+    });
     reply_id(ctx.out, new_id);
-    prop[id_at] = id_bytes(new_id);
     ctx.dirty(1);
     ctx.notify(notify::STREAM, "xadd", &a[1]);
     if trimmed > 0 {
         ctx.notify(notify::STREAM, "xtrim", &a[1]);
     }
-    ctx.propagate(prop);
+    if let Some(prop) = prop {
+        ctx.propagate(prop);
+    }
     ctx.signal_ready(&a[1]);
     Ok(())
 }

@@ -61,7 +61,20 @@ impl StreamId {
     }
 
     pub fn to_bytes(self) -> Vec<u8> {
-        format!("{}-{}", self.ms, self.seq).into_bytes()
+        self.text().to_vec()
+    }
+
+    /// `ms-seq` as text, without going through the heap: every XADD
+    /// replies with its ID and most propagate it.
+    pub fn text(self) -> IdText {
+        let mut t = IdText {
+            buf: [0; 41],
+            len: 0,
+        };
+        let seq_at = put_u64(&mut t.buf, 0, self.ms);
+        t.buf[seq_at] = b'-';
+        t.len = put_u64(&mut t.buf, seq_at + 1, self.seq) as u8;
+        t
     }
 
     /// The big-endian form Redis uses as a radix-tree key (RDB node keys).
@@ -96,6 +109,37 @@ impl StreamId {
             Some(d) => Some(StreamId::new(parse_u64(&b[..d])?, parse_u64(&b[d + 1..])?)),
         }
     }
+}
+
+/// A formatted ID (`StreamId::text`): two u64s of at most 20 digits and
+/// the dash.
+pub struct IdText {
+    buf: [u8; 41],
+    len: u8,
+}
+
+impl std::ops::Deref for IdText {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+/// Writes `v` in decimal at `buf[at..]`; returns the end.
+fn put_u64(buf: &mut [u8; 41], at: usize, mut v: u64) -> usize {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let n = digits.len() - i;
+    buf[at..at + n].copy_from_slice(&digits[i..]);
+    at + n
 }
 
 /// An unsigned decimal as Redis's string2ull reads it (digits only).
@@ -509,7 +553,7 @@ impl Stream {
         } else {
             lim.bytes
         };
-        let fits = match self.nodes.iter().next_back() {
+        let fits = match self.nodes.last_key_value() {
             Some((_, n)) => {
                 n.bytes() + raw < max_bytes
                     && (lim.entries == 0 || ((n.live + n.deleted) as usize) < lim.entries)
@@ -519,8 +563,10 @@ impl Stream {
         if !fits {
             self.nodes.insert(id, Node::new_with_master(&fields));
         }
-        if let Some((master, node)) = self.nodes.iter_mut().next_back() {
-            node.body += node.entry_size(*master, id, &fields);
+        if let Some(mut last) = self.nodes.last_entry() {
+            let master = *last.key();
+            let node = last.get_mut();
+            node.body += node.entry_size(master, id, &fields);
             node.live += 1;
             node.last = id;
         }
@@ -883,6 +929,15 @@ mod tests {
         assert_eq!(StreamId::parse(b"-5", 0, true), None);
         assert_eq!(StreamId::MAX.next(), None);
         assert_eq!(StreamId::new(1, 0).prev(), Some(StreamId::new(0, u64::MAX)));
+        assert_eq!(
+            &StreamId::MAX.text()[..],
+            b"18446744073709551615-18446744073709551615"
+        );
+        assert_eq!(&StreamId::MIN.text()[..], b"0-0");
+        assert_eq!(
+            StreamId::new(1700000000123, 42).to_bytes(),
+            b"1700000000123-42"
+        );
     }
 
     #[test]
