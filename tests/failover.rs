@@ -336,3 +336,69 @@ fn failover_errors_match_redis() {
         "ERR PSYNC FAILOVER replid must match my replid."
     );
 }
+
+/// The fields of CLIENT LIST TYPE master (one line expected).
+fn master_line(port: u16) -> std::collections::HashMap<String, String> {
+    let list = cmd(port, &["CLIENT", "LIST", "TYPE", "master"]);
+    let lines: Vec<&str> = list.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "master clients on :{port}: {list}");
+    lines[0]
+        .split(' ')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn master_link_is_a_client() {
+    let mut pairs = vec![(Server::start(FAST), redust_bin())];
+    if have_redis() {
+        pairs.push((Server::start_redis(FAST), "redis-server"));
+    }
+    for (p, bin) in &pairs {
+        let r = replica_of(bin, p);
+        let mut c = Raw::connect(p.port);
+        c.call(&["SELECT", "2"]);
+        c.call(&["SET", "a", "1"]);
+        wait_synced(p, &r);
+        let f = master_line(r.port);
+        assert_eq!(f["flags"], "M", "{bin}");
+        assert_eq!(f["name"], "", "{bin}");
+        assert_eq!(f["cmd"], "set", "{bin}");
+        assert_eq!(f["db"], "2", "{bin}");
+        assert_eq!(f["addr"], format!("127.0.0.1:{}", p.port), "{bin}");
+        let all = cmd(r.port, &["CLIENT", "LIST"]);
+        assert!(all
+            .lines()
+            .any(|l| l.starts_with(&format!("id={} ", f["id"]))));
+        assert_eq!(
+            cmd(r.port, &["CLIENT", "LIST", "TYPE", "normal"])
+                .matches("flags=M")
+                .count(),
+            0
+        );
+
+        // Killed, the link comes back with a partial resync.
+        let partial = section_field(p.port, "stats", "sync_partial_ok");
+        assert_eq!(
+            cmd(r.port, &["CLIENT", "KILL", "TYPE", "master"]),
+            "1",
+            "{bin}"
+        );
+        let ok = wait_until(Duration::from_secs(15), || {
+            section_field(p.port, "stats", "sync_partial_ok") != partial
+                && repl_field(r.port, "master_link_status") == "up"
+        });
+        assert!(ok, "{bin} replica did not reconnect with a partial resync");
+        c.call(&["SET", "b", "2"]);
+        wait_synced(p, &r);
+        let g = master_line(r.port);
+        assert_eq!(g["cmd"], "set", "{bin}");
+        assert_eq!(g["db"], "2", "{bin}");
+        assert_eq!(
+            cmd(r.port, &["CLIENT", "KILL", "ID", &g["id"]]),
+            "1",
+            "{bin}"
+        );
+    }
+}

@@ -135,7 +135,7 @@ impl Server {
     /// writes on a read-only replica, and everything but STALE commands
     /// while the link is down and replica-serve-stale-data is off.
     pub fn replica_refuses(&self, client: &Client, flags: u32) -> Option<&'static str> {
-        if client.id == 0 || !self.is_replica() {
+        if client.internal() || !self.is_replica() {
             return None;
         }
         if flags & crate::commands::WRITE != 0 && self.cfg.bool(D::REPLICA_READ_ONLY) {
@@ -220,6 +220,15 @@ impl Server {
     /// the next primary to continue.
     fn replica_link_lost(&mut self) {
         let replid = self.repl_id_offset().0;
+        if let Some(c) = self
+            .repl
+            .link
+            .master_client
+            .as_ref()
+            .filter(|c| c.master.get())
+        {
+            self.clients.remove(&c.id);
+        }
         let r = &mut self.repl.link;
         if r.state == LinkState::Connected {
             tracing::info!("Connection with master lost.");
@@ -368,6 +377,31 @@ impl Server {
         };
         out.int(off);
         true
+    }
+
+    /// The link is up: its master client (kept for its database across a
+    /// partial resync) becomes a listed client of its own, as in Redis's
+    /// CLIENT LIST (flags=M, type master), that CLIENT KILL can close.
+    fn attach_master_client(&mut self, addr: &str, laddr: &str, fd: i32) -> Rc<Client> {
+        let prev = self.repl.link.master_client.as_ref();
+        let db = prev.map_or(0, |c| c.db.get());
+        // A partial resync continues the same master client (same id, as
+        // Redis resurrects its cached master); a full one starts anew.
+        let (id, last_cmd) = match prev.filter(|c| c.master.get()) {
+            Some(c) => (c.id, c.last_cmd.get()),
+            None => {
+                self.next_client_id += 1;
+                (self.next_client_id - 1, "NULL")
+            }
+        };
+        let c = Rc::new(Client::new(id, addr.into(), laddr.into(), fd, false));
+        c.authenticated.set(true);
+        c.master.set(true);
+        c.db.set(db);
+        c.last_cmd.set(last_cmd);
+        self.clients.insert(id, c.clone());
+        self.repl.link.master_client = Some(c.clone());
+        c
     }
 
     /// Clients blocked in BLPOP & co. are told the role changed, as Redis
@@ -525,19 +559,33 @@ fn link_cfg(s: &Server) -> LinkCfg {
     }
 }
 
+/// The link's socket, as CLIENT LIST shows the master client.
+struct Peer {
+    addr: String,
+    laddr: String,
+    fd: i32,
+}
+
 async fn connect(
     srv: &Rc<RefCell<Server>>,
     host: &str,
     port: u16,
     lc: &LinkCfg,
-) -> Result<Box<dyn Stream>, String> {
+) -> Result<(Box<dyn Stream>, Peer), String> {
     let tcp = tokio::time::timeout(lc.timeout, tokio::net::TcpStream::connect((host, port)))
         .await
         .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
         .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     let _ = tcp.set_nodelay(true);
+    let peer = Peer {
+        addr: tcp
+            .peer_addr()
+            .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string()),
+        laddr: tcp.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        fd: std::os::fd::AsRawFd::as_raw_fd(&tcp),
+    };
     if !lc.tls {
-        return Ok(Box::new(tcp));
+        return Ok((Box::new(tcp), peer));
     }
     let config = {
         let s = srv.borrow();
@@ -550,7 +598,7 @@ async fn connect(
         .await
         .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
         .map_err(|e| format!("Failed to connect to MASTER over TLS: {e}"))?;
-    Ok(Box::new(tls))
+    Ok((Box::new(tls), peer))
 }
 
 /// One life of the link: connect, sync, stream until an error.
@@ -561,7 +609,7 @@ async fn link(srv: &Rc<RefCell<Server>>, host: &str, port: u16) -> Result<(), St
         link_cfg(&s)
     };
     tracing::info!("Connecting to MASTER {host}:{port}");
-    let io = connect(srv, host, port, &lc).await?;
+    let (io, peer) = connect(srv, host, port, &lc).await?;
     tracing::info!("MASTER <-> REPLICA sync started");
     let mut c = Conn {
         s: io,
@@ -676,13 +724,27 @@ async fn link(srv: &Rc<RefCell<Server>>, host: &str, port: u16) -> Result<(), St
     } else {
         return Err(format!("Unexpected reply to PSYNC from master: {reply}"));
     }
-    {
+    let master = {
         let mut s = srv.borrow_mut();
         s.repl.link.state = LinkState::Connected;
         s.repl.link.down_since = None;
         s.repl.link.last_io = Instant::now();
+        s.attach_master_client(&peer.addr, &peer.laddr, peer.fd)
+    };
+    let _listed = Listed(srv.clone(), master.id);
+    stream(srv, &mut c, &master).await
+}
+
+/// Takes the master client off the client list when the link ends in
+/// any way, including the task being dropped (REPLICAOF, shutdown).
+struct Listed(Rc<RefCell<Server>>, u64);
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.try_borrow_mut() {
+            s.clients.remove(&self.1);
+        }
     }
-    stream(srv, &mut c).await
 }
 
 /// Reads the RDB of a full resync and swaps it in.
@@ -866,7 +928,7 @@ impl Server {
 }
 
 /// The command stream, until the link fails.
-async fn stream(srv: &Rc<RefCell<Server>>, c: &mut Conn) -> Result<(), String> {
+async fn stream(srv: &Rc<RefCell<Server>>, c: &mut Conn, master: &Client) -> Result<(), String> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ranges = Vec::new();
@@ -893,6 +955,12 @@ async fn stream(srv: &Rc<RefCell<Server>>, c: &mut Conn) -> Result<(), String> {
                 }
             },
             _ = tick.tick() => true,
+            _ = master.wake.notified() => {
+                if master.close_asap.get() {
+                    return Err("Connection with master closed by CLIENT KILL.".into());
+                }
+                false
+            }
         };
     }
 }
@@ -910,6 +978,7 @@ fn apply(
     let Some(client) = s.repl.link.master_client.clone() else {
         return Err("No master client".into());
     };
+    client.last_interaction.set(Instant::now());
     let lim = Limits {
         max_bulk: s.cfg.int(D::PROTO_MAX_BULK_LEN),
         authenticated: true,

@@ -64,9 +64,9 @@ impl Server {
         context: &'static str,
         now_ms: i64,
     ) -> Result<(), Vec<u8>> {
-        // Client id 0 is internal (AOF loading): like Redis's fake client,
-        // it is not subject to ACL.
-        if client.id == 0 {
+        // Like Redis's fake and master clients, internal ones are not
+        // subject to ACL.
+        if client.internal() {
             return Ok(());
         }
         let user = client.user.borrow();

@@ -76,6 +76,8 @@ pub struct Client {
     /// The replication offset right after its last command that
     /// propagated something (what WAIT waits for).
     pub woff: Cell<i64>,
+    /// A replica's link to its primary (flag M, type master).
+    pub master: Cell<bool>,
 }
 
 impl Client {
@@ -121,6 +123,7 @@ impl Client {
             paused: Cell::new(false),
             replica: Cell::new(false),
             woff: Cell::new(0),
+            master: Cell::new(false),
         }
     }
 
@@ -132,13 +135,22 @@ impl Client {
     /// The type CLIENT LIST/KILL TYPE filter on: "normal", "replica",
     /// "pubsub" (the replica side's link to its primary is "master").
     pub fn kind(&self) -> &'static str {
-        if self.replica.get() {
+        if self.master.get() {
+            "master"
+        } else if self.replica.get() {
             "replica"
         } else if self.in_pubsub() {
             "pubsub"
         } else {
             "normal"
         }
+    }
+
+    /// Internal clients run commands nobody sent over a connection (id 0:
+    /// AOF loading) or that a primary already accepted (the master
+    /// link): no ACL, READONLY, LOADING, OOM or MISCONF refusals.
+    pub fn internal(&self) -> bool {
+        self.id == 0 || self.master.get()
     }
 
     /// Asks the connection task to close after flushing.
@@ -172,6 +184,7 @@ impl Client {
         let set = [
             (self.replica.get(), 'S'),
             (self.monitor.get(), 'O'),
+            (self.master.get(), 'M'),
             (self.in_pubsub(), 'P'),
             (self.multi.borrow().is_some(), 'x'),
             (self.blocked.borrow().is_some() || self.paused.get(), 'b'),

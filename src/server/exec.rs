@@ -181,8 +181,8 @@ fn run(
         reject_noperm(srv, client, out, cmd, in_multi, e);
         return None;
     }
-    // Start-up loading; id 0 is the AOF replay's own client.
-    if srv.is_loading() && cmd.flags & commands::LOADING == 0 && client.id != 0 {
+    // Start-up loading; the AOF replay's own client is internal.
+    if srv.is_loading() && cmd.flags & commands::LOADING == 0 && !client.internal() {
         count_error(srv, errors::LOADING.as_bytes());
         out.error(errors::LOADING);
         srv.cmd_stats.get_mut(cmd).rejected += 1;
@@ -210,14 +210,14 @@ fn run(
     // when that is not enough.
     // (Scripts decide for their commands once, when they start.)
     let in_script = srv.scripting.running.is_some();
-    if !in_script && !srv.loading && client.id != 0 && !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
+    if !in_script && !srv.loading && !client.internal() && !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
         let e = errors::OOM.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
         srv.cmd_stats.get_mut(cmd).rejected += 1;
         return None;
     }
-    if (cmd.flags & commands::WRITE != 0 || cmd.name == "ping") && client.id != 0 && srv.writes_refused() {
+    if (cmd.flags & commands::WRITE != 0 || cmd.name == "ping") && !client.internal() && srv.writes_refused() {
         let e = errors::MISCONF.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
