@@ -4,8 +4,10 @@
 For real `redis-server` and Redust in one run (one server at a time, each on
 a free 127.0.0.1 port with persistence rules off and a private temp dir):
 
-1. load K keys (default 1,000,000) with 1 KiB values (`DEBUG POPULATE K key
-   1024`), and measure the idle BGSAVE time (calibration) and the SET
+1. load K keys (default 1,000,000) with 1 KiB values, named as
+   redis-benchmark's `-r K` keys (`key:%012d`, by EVAL in batches) so that
+   the writes below overwrite them instead of growing the dataset (new
+   keys would count as extra memory), and measure the idle BGSAVE time (calibration) and the SET
    throughput without a save;
 2. start `redis-benchmark -t set -r K -d 1024 -c 50 --csv` overwriting random
    keys, sized to last about as long as the idle save, issue BGSAVE 100 ms
@@ -151,6 +153,23 @@ def bench(port, n, keys):
     return {"rps": float(r[1]), "p50_ms": float(r[4]), "p99_ms": float(r[6]), "max_ms": float(r[7])}
 
 
+POPULATE = """
+local v = string.rep('x', tonumber(ARGV[3]))
+for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+  redis.call('SET', string.format('key:%012d', i), v)
+end
+return 1
+"""
+
+
+def populate(port, keys, size=1024, batch=50000):
+    for start in range(0, keys, batch):
+        cmd(port, "EVAL", POPULATE, 0, start, min(keys, start + batch) - 1, size)
+    got = int(cmd(port, "DBSIZE"))
+    if got != keys:
+        raise RuntimeError("populated %d keys, not %d" % (got, keys))
+
+
 def wait_save(port, started):
     while info(port).get("rdb_bgsave_in_progress") == "1":
         time.sleep(0.01)
@@ -161,7 +180,7 @@ def run_one(name, binary, keys):
     s = Server(name, binary)
     try:
         t = time.time()
-        cmd(s.port, "DEBUG", "POPULATE", keys, "key", 1024)
+        populate(s.port, keys)
         load_s = time.time() - t
         dataset = int(info(s.port, "memory").get("used_memory_dataset", "0"))
         # Calibration: the idle save, and write throughput without a save.
@@ -225,6 +244,7 @@ def main():
     ap.add_argument("--redust", default=os.path.join(ROOT, "target", "release", "redust-server"))
     ap.add_argument("--redis", default=shutil.which("redis-server") or "redis-server")
     ap.add_argument("--json")
+    ap.add_argument("--only", choices=["redis", "redust"])
     a = ap.parse_args()
     results = []
     for i in range(a.runs):
@@ -232,6 +252,8 @@ def main():
         if i % 2:
             order.reverse()
         for name, binary in order:
+            if a.only and name != a.only:
+                continue
             r = run_one(name, binary, a.keys)
             results.append(r)
             print(json.dumps(r), flush=True)

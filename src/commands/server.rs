@@ -808,7 +808,8 @@ fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         2 if is(&a[1], "schedule") => true,
         _ => return Err(Error::Syntax),
     };
-    if ctx.srv.persist.bgsave.is_some() {
+    // (A full sync's snapshot is an RDB save too, as Redis's child is.)
+    if ctx.srv.persist.bgsave.is_some() || ctx.srv.repl.sync.is_some() {
         return Err(Error::msg("ERR Background save already in progress"));
     }
     // Another snapshot (an AOF rewrite) is being taken.

@@ -230,6 +230,33 @@ pub enum Step {
     Idle,
 }
 
+/// How much nicer than the server the writer thread runs. With fewer
+/// cores than busy threads (the executor, the writer, the clients' load)
+/// the scheduler would otherwise share a core between the executor and
+/// the writer in turns of several milliseconds, and each turn the executor
+/// sits out is latency for every client: measured with benches/bgsave.py
+/// on 2 cores, p99 of writes during a save fell from ~31 ms to ~4.5 ms
+/// with this, the save taking about as long (the writer still gets every
+/// idle cycle). Any process may lower its own priority, so this works
+/// unprivileged too.
+const WRITER_NICER: i32 = 10;
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // SAFETY: plain syscalls; on Linux a thread id names one thread.
+    let r = unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        libc::setpriority(libc::PRIO_PROCESS, tid, (now + WRITER_NICER).min(19))
+    };
+    if r != 0 {
+        tracing::debug!("could not lower the snapshot writer's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 /// The writer thread: header, records (SELECTDB when the database
 /// changes), EOF and checksum; the result goes to `done`.
 fn writer(
@@ -241,6 +268,7 @@ fn writer(
     done: Sender<Result<(), String>>,
 ) {
     const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+    lower_priority();
     let mut digest = CRC.digest();
     let mut err: Option<std::io::Error> = None;
     let mut flush = |out: &mut Vec<u8>, err: &mut Option<std::io::Error>| {
