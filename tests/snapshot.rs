@@ -710,6 +710,55 @@ fn read_exact(r: &mut Raw, n: usize) -> Vec<u8> {
     v
 }
 
+/// The image a `SYNC` sent on `rep` gets (keep-alive newlines skipped).
+fn read_sync_image(rep: &mut Raw) -> Vec<u8> {
+    let head = loop {
+        let mut line = Vec::new();
+        while !line.ends_with(b"\n") {
+            line.extend(read_exact(rep, 1));
+        }
+        if line != b"\n" {
+            break String::from_utf8_lossy(&line).trim_end().to_string();
+        }
+    };
+    let len: usize = head
+        .strip_prefix('$')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{head}"));
+    read_exact(rep, len)
+}
+
+/// Whether the replication stream on `rep` brings `needle` within `wait`.
+fn stream_brings(rep: &mut Raw, needle: &[u8], wait: Duration) -> bool {
+    use std::io::Read;
+    let _ = rep.stream.set_read_timeout(Some(wait));
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        match rep.stream.read(&mut buf) {
+            Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Whether `img` (an RDB image) holds `key`, per Redust loading it.
+fn image_has(img: &[u8], key: &str) -> (i64, bool) {
+    let dir = temp_dir("fullsync");
+    std::fs::write(dir.join("dump.rdb"), img).expect("write");
+    let d = dir.display().to_string();
+    let s = Server::start(&["--dir", d.as_str(), "--dbfilename", "dump.rdb"]);
+    let mut r = s.raw();
+    let Frame::Int(n) = r.call(&["DBSIZE"]) else {
+        panic!("DBSIZE")
+    };
+    let has = r.call(&["EXISTS", key]) == Frame::Int(1);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+    (n, has)
+}
+
 #[test]
 fn a_replica_full_sync_does_not_pause_other_clients() {
     let s = Server::start(&["--enable-debug-command", "yes"]);
@@ -735,23 +784,21 @@ fn a_replica_full_sync_does_not_pause_other_clients() {
         })
     };
     std::thread::sleep(Duration::from_millis(100));
-    // A hand-made replica (the old SYNC: `$<len>` and the image).
+    // Hand-made replicas (the old SYNC: `$<len>` and the image).
     let mut rep = s.raw();
     rep.send(&["SYNC"]);
-    let head = loop {
-        let mut line = Vec::new();
-        while !line.ends_with(b"\n") {
-            line.extend(read_exact(&mut rep, 1));
-        }
-        if line != b"\n" {
-            break String::from_utf8_lossy(&line).trim_end().to_string();
-        }
-    };
-    let len: usize = head
-        .strip_prefix('$')
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{head}"));
-    let img = read_exact(&mut rep, len);
+    let start = Instant::now();
+    while field(&info(&mut r, "persistence"), "current_save_keys_total").as_deref() == Some("0") {
+        assert!(start.elapsed() < Duration::from_secs(20), "no snapshot");
+    }
+    // A write after the snapshot started, and a second replica that joins
+    // it if it is still being taken, else gets the next one: either way
+    // its image and stream bring the write exactly once.
+    assert_eq!(r.call(&["SET", "marker", "1"]), simple("OK"));
+    let mut rep2 = s.raw();
+    rep2.send(&["SYNC"]);
+    let img = read_sync_image(&mut rep);
+    let img2 = read_sync_image(&mut rep2);
     stop.store(true, Ordering::Relaxed);
     let (worst, pings) = pinger.join().expect("pinger");
     assert!(img.starts_with(b"REDIS0010"));
@@ -760,10 +807,19 @@ fn a_replica_full_sync_does_not_pause_other_clients() {
         worst < Duration::from_millis(200),
         "a PING took {worst:?} during the full sync"
     );
-    let dir = temp_dir("fullsync");
-    std::fs::write(dir.join("dump.rdb"), &img).expect("write");
-    for loaded in loaders(&dir) {
-        assert_eq!(loaded.raw().call(&["DBSIZE"]), Frame::Int(300_000));
+    assert_eq!(image_has(&img, "marker"), (300_000, false));
+    assert!(stream_brings(&mut rep, b"marker", Duration::from_secs(10)));
+    let (n, in_image) = image_has(&img2, "marker");
+    assert_eq!(n, 300_000 + in_image as i64);
+    let wait = Duration::from_secs(if in_image { 1 } else { 10 });
+    assert_ne!(in_image, stream_brings(&mut rep2, b"marker", wait));
+    // Real Redis loads the image too.
+    if have_redis() {
+        let dir = temp_dir("fullsync");
+        std::fs::write(dir.join("dump.rdb"), &img).expect("write");
+        for loaded in loaders(&dir).iter().skip(1) {
+            assert_eq!(loaded.raw().call(&["DBSIZE"]), Frame::Int(300_000));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
