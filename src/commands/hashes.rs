@@ -53,6 +53,18 @@ fn write_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, 
     super::typed(ctx.lookup_with_out(key, false).0, Value::as_hash_mut)
 }
 
+/// The hash at `key`, created empty if missing, with one keyspace lookup
+/// when it exists (the usual case). A macro because a function returning
+/// the first lookup's borrow could not fall back to creating the key.
+macro_rules! hash_or_create {
+    ($ctx:expr, $key:expr) => {
+        match write_hash($ctx, $key)? {
+            Some(h) => h,
+            None => write_hash_or_create($ctx, $key)?,
+        }
+    };
+}
+
 /// The hash at `key`, created empty if missing.
 fn write_hash_or_create<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a mut Hash, Error> {
     let now = ctx.now_ms;
@@ -73,7 +85,7 @@ fn hset_generic(ctx: &mut Ctx, a: &[Bytes], name: &str) -> Result<usize, Error> 
         return Err(errors::wrong_arity(name));
     }
     let lim = limits(ctx);
-    let h = write_hash_or_create(ctx, &a[1])?;
+    let h = hash_or_create!(ctx, &a[1]);
     let mut added = 0;
     for p in a[2..].chunks(2) {
         if h.set(&p[0], &p[1], lim) {
@@ -99,7 +111,7 @@ fn hmset(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 
 fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let lim = limits(ctx);
-    let h = write_hash_or_create(ctx, &a[1])?;
+    let h = hash_or_create!(ctx, &a[1]);
     if h.contains(&a[2]) {
         ctx.out.int(0);
         return Ok(());
@@ -112,10 +124,10 @@ fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 fn hget(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let v = read_hash(ctx, &a[1])?.and_then(|h| h.get(&a[2]).map(|v| v.to_vec()));
-    match v {
-        Some(v) => ctx.out.bulk(&v),
-        None => ctx.out.null(),
+    let (e, out) = ctx.lookup_with_out(&a[1], true);
+    match super::typed(e, Value::as_hash_mut)?.and_then(|h| h.get(&a[2])) {
+        Some(v) => out.bulk(v),
+        None => out.null(),
     }
     Ok(())
 }
@@ -226,7 +238,7 @@ fn hgetall(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let incr = int_arg(&a[3])?;
     let lim = limits(ctx);
-    let h = write_hash_or_create(ctx, &a[1])?;
+    let h = hash_or_create!(ctx, &a[1]);
     let cur = match h.get(&a[2]) {
         Some(v) => num::parse_i64(v).ok_or_else(|| Error::msg("ERR hash value is not an integer"))?,
         None => 0,
@@ -251,7 +263,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         LongDoubleKind::Finite => {}
     }
     let lim = limits(ctx);
-    let h = write_hash_or_create(ctx, &a[1])?;
+    let h = hash_or_create!(ctx, &a[1]);
     let cur = match h.get(&a[2]) {
         Some(v) => {
             if num::long_double_kind(v) == LongDoubleKind::Invalid {

@@ -225,9 +225,12 @@ fn pop_cmd(ctx: &mut Ctx, a: &[Bytes], front: bool, name: &str) -> CmdResult {
             l.pop_with(front, n, &lim, |e| reply_elem(out, e))
         }
     };
+    let emptied = l.is_empty();
     if popped > 0 {
         ctx.notify(notify::LIST, if front { "lpop" } else { "rpop" }, key);
-        ctx.remove_if_empty(key);
+        if emptied {
+            ctx.remove_if_empty(key);
+        }
         ctx.dirty(popped as u64);
     }
     Ok(())

@@ -51,18 +51,7 @@ pub fn limits(ctx: &Ctx) -> SetLimits {
 
 /// The set at `key`; `read` counts a keyspace hit or miss (read commands).
 fn get_set<'a>(ctx: &'a mut Ctx, key: &[u8], read: bool) -> Result<Option<&'a mut Set>, Error> {
-    let now = ctx.now_ms;
-    if read {
-        let hit = ctx.db().lookup(key, now).is_some();
-        ctx.hit(key, hit);
-    }
-    match ctx.db().lookup(key, now) {
-        None => Ok(None),
-        Some(e) => match &mut e.val {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(Error::WrongType),
-        },
-    }
+    super::typed(ctx.lookup_with_out(key, read).0, Value::as_set_mut)
 }
 
 fn elem(out: &mut Out, e: &Elem) {
@@ -75,17 +64,18 @@ fn elem(out: &mut Out, e: &Elem) {
 fn sadd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let lim = limits(ctx);
     let now = ctx.now_ms;
-    let db = ctx.db();
-    match db.lookup(&a[1], now).map(|e| matches!(e.val, Value::Set(_))) {
-        Some(false) => return Err(Error::WrongType),
-        Some(true) => {}
+    // One keyspace lookup when the set exists.
+    let s = match get_set(ctx, &a[1], false)? {
+        Some(s) => s,
         None => {
             let s = Set::create(&a[2], a.len() - 2, lim);
+            let db = ctx.db();
             db.add(&a[1], Value::Set(Box::new(s)), now);
+            match db.entry_mut(&a[1]).map(|e| &mut e.val) {
+                Some(Value::Set(s)) => s,
+                _ => return Err(Error::WrongType),
+            }
         }
-    }
-    let Some(Value::Set(s)) = db.entry_mut(&a[1]).map(|e| &mut e.val) else {
-        return Err(Error::WrongType);
     };
     let mut n = 0;
     for m in &a[2..] {
@@ -264,19 +254,17 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     } else {
         None
     };
-    let exists = get_set(ctx, &a[1], false)?.is_some();
-    if !exists {
-        match count {
-            None => ctx.out.null(),
-            Some(_) => ctx.out.set(0),
-        }
-        return Ok(());
-    }
+    let propagating = ctx.srv.prop.enabled;
+    let now = ctx.now_ms;
     let i = ctx.client.db.get();
     let srv = &mut *ctx.srv;
     let (db, rng, out) = (&mut srv.ks.dbs[i], &mut srv.ks.rng, &mut *ctx.out);
-    let Some(Value::Set(s)) = db.entry_mut(&a[1]).map(|e| &mut e.val) else {
-        return Err(Error::WrongType);
+    let Some(s) = super::typed(db.lookup(&a[1], now), Value::as_set_mut)? else {
+        match count {
+            None => out.null(),
+            Some(_) => out.set(0),
+        }
+        return Ok(());
     };
     let size = s.len();
     // What was popped at random, for propagation as SREM (or DEL).
@@ -287,7 +275,9 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             match s.pop_random(rng) {
                 Some(m) => {
                     out.bulk(&m);
-                    removed.push(Bytes::from(m.to_vec()));
+                    if propagating {
+                        removed.push(Bytes::from(m));
+                    }
                 }
                 None => out.null(),
             }
@@ -299,13 +289,12 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         Some(c) if c as usize >= size => {
             reply_set(out, s);
-            db.remove(&a[1]);
             whole = true;
             size as u64
         }
         Some(c) => {
             let c = c as usize;
-            let picked: Vec<Vec<u8>> = if matches!(&**s, Set::Ht(_)) {
+            let picked: Vec<Vec<u8>> = if matches!(s, Set::Ht(_)) {
                 (0..c).filter_map(|_| s.pop_random(rng)).collect()
             } else {
                 let v: Vec<Vec<u8>> = pick_distinct(s, c, rng).iter().map(|e| e.to_vec()).collect();
@@ -322,6 +311,10 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             c as u64
         }
     };
+    let emptied = whole || s.is_empty();
+    if emptied {
+        db.remove(&a[1]);
+    }
     if whole {
         ctx.propagate(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
     } else if !removed.is_empty() {
@@ -331,9 +324,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     if popped > 0 {
         ctx.notify(notify::SET, "spop", &a[1]);
-        if ctx.db().dict().contains_key(&a[1]) {
-            ctx.remove_if_empty(&a[1]);
-        } else {
+        if emptied {
             ctx.notify(notify::GENERIC, "del", &a[1]);
         }
     }

@@ -318,7 +318,7 @@ fn zadd_one(z: &mut ZSet, m: &[u8], score: f64, f: AddFlags, lim: Limits) -> Add
                 return AddOut::Nop;
             }
             if new != cur {
-                z.insert(m, new, lim);
+                z.put(m, Some(cur), new, lim);
                 return AddOut::Updated(new);
             }
             AddOut::Same(new)
@@ -327,7 +327,7 @@ fn zadd_one(z: &mut ZSet, m: &[u8], score: f64, f: AddFlags, lim: Limits) -> Add
             if f.xx {
                 return AddOut::Nop;
             }
-            z.insert(m, score, lim);
+            z.put(m, None, score, lim);
             AddOut::Added(score)
         }
     }
@@ -387,25 +387,30 @@ fn zadd_generic<'b>(
 ) -> CmdResult {
     let lim = limits(ctx);
     let now = ctx.now_ms;
-    let exists = zget(ctx, key, false)?.is_some();
-    if !exists {
-        if f.xx {
-            if f.incr {
-                ctx.out.null();
-            } else {
-                ctx.out.int(0);
+    let mut exists = true;
+    // One keyspace lookup when the set exists.
+    let z = match zget(ctx, key, false)? {
+        Some(z) => z,
+        None => {
+            if f.xx {
+                if f.incr {
+                    ctx.out.null();
+                } else {
+                    ctx.out.int(0);
+                }
+                return Ok(());
             }
-            return Ok(());
+            exists = false;
+            // Redis 7.0 picks the encoding by the first member only.
+            let z = ZSet::with_hint(1, member(0).len(), lim);
+            ctx.db().add(key, Value::ZSet(Box::new(z)), now);
+            zget(ctx, key, false)?.ok_or(Error::WrongType)?
         }
-        // Redis 7.0 picks the encoding by the first member only.
-        let z = ZSet::with_hint(1, member(0).len(), lim);
-        ctx.db().add(key, Value::ZSet(Box::new(z)), now);
-    }
+    };
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0);
     let mut last = 0.0;
     let mut nan = false;
     {
-        let z = zget(ctx, key, false)?.expect("present");
         for (j, &score) in scores.iter().enumerate() {
             match zadd_one(z, member(j), score, f, lim) {
                 AddOut::Added(s) => {

@@ -175,6 +175,12 @@ impl<V> Dict<V> {
         (!n.is_null()).then(|| unsafe { &mut (*n).val })
     }
 
+    pub fn get_key_value_mut(&mut self, k: &[u8]) -> Option<(&[u8], &mut V)> {
+        let n = self.find(k);
+        // Safety: as in get_mut; the key bytes and the value are disjoint.
+        (!n.is_null()).then(|| unsafe { (key_of(n), &mut (*n).val) })
+    }
+
     pub fn contains_key(&self, k: &[u8]) -> bool {
         !self.find(k).is_null()
     }
@@ -190,12 +196,21 @@ impl<V> Dict<V> {
 
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, k: &[u8], v: V) {
+        self.insert_new_key(k, v);
+    }
+
+    /// `insert_new`, returning the stored copy of the key (it stays put
+    /// until the key is removed), for structures that point at it.
+    pub fn insert_new_key(&mut self, k: &[u8], v: V) -> &[u8] {
         if self.len >= self.table.len() {
             self.resize((self.table.len() * 2).max(MIN_BUCKETS));
         }
         let s = self.slot(k);
-        self.table[s] = new_node(k, v, self.table[s]);
+        let n = new_node(k, v, self.table[s]);
+        self.table[s] = n;
         self.len += 1;
+        // Safety: `n` was just linked and lives as long as &self.
+        unsafe { key_of(n) }
     }
 
     pub fn remove(&mut self, k: &[u8]) -> Option<V> {

@@ -467,19 +467,17 @@ impl Big {
     }
 
     fn insert_new(&mut self, m: &[u8], score: f64) {
-        self.dict.insert_new(m, score);
-        let (k, _) = self.dict.get_key_value(m).expect("just inserted");
+        let k = self.dict.insert_new_key(m, score);
         self.tree.insert(Item::of(score, k));
     }
 
     fn set_score(&mut self, m: &[u8], old: f64, score: f64) {
-        let k = self.dict.get_key_value(m).expect("member present").0;
-        let it = Item::of(old, k);
-        self.tree.remove(&it);
+        let Some((k, s)) = self.dict.get_key_value_mut(m) else {
+            return;
+        };
+        *s = score;
+        self.tree.remove(&Item::of(old, k));
         self.tree.insert(Item::of(score, k));
-        if let Some(s) = self.dict.get_mut(m) {
-            *s = score;
-        }
     }
 
     fn remove(&mut self, m: &[u8]) -> Option<f64> {
@@ -614,6 +612,23 @@ impl ZSet {
                     None
                 }
             },
+        }
+    }
+
+    /// `insert` for a member whose current score (None: absent) the caller
+    /// has just read with `score`, so the big encoding need not find it
+    /// again.
+    pub fn put(&mut self, m: &[u8], current: Option<f64>, score: f64, lim: Limits) {
+        match (&mut *self, current) {
+            (ZSet::Big(b), Some(old)) => {
+                if old.to_bits() != score.to_bits() {
+                    b.set_score(m, old, score);
+                }
+            }
+            (ZSet::Big(b), None) => b.insert_new(m, score),
+            _ => {
+                self.insert(m, score, lim);
+            }
         }
     }
 
