@@ -402,3 +402,53 @@ fn master_link_is_a_client() {
         );
     }
 }
+
+#[test]
+fn writable_replica_expires_its_own_keys() {
+    let mut bins = vec![redust_bin()];
+    if have_redis() {
+        bins.push("redis-server");
+    }
+    for bin in bins {
+        let mut args = vec!["--enable-debug-command", "yes"];
+        args.extend_from_slice(FAST);
+        let p = Server::spawn(bin, "primary", &args);
+        let to = format!("127.0.0.1 {}", p.port);
+        let r = Server::spawn(
+            bin,
+            "replica",
+            &["--replicaof", &to, "--replica-read-only", "no"],
+        );
+        wait_synced(&p, &r);
+        // The primary keeps its expired key until something touches it.
+        assert_eq!(cmd(p.port, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "OK");
+        assert_eq!(cmd(p.port, &["SET", "frommaster", "v", "PX", "300"]), "OK");
+        wait_synced(&p, &r);
+        let mut c = Raw::connect(r.port);
+        assert_eq!(show(c.call(&["SET", "own", "v", "PX", "300"])), "OK");
+        c.call(&["MULTI"]);
+        c.call(&["SET", "own2", "v"]);
+        c.call(&["PEXPIRE", "own2", "300"]);
+        c.call(&["EXEC"]);
+        assert_eq!(show(c.call(&["SET", "keep", "v"])), "OK");
+        assert_eq!(show(c.call(&["DBSIZE"])), "4", "{bin}");
+        let ok = wait_until(Duration::from_secs(10), || cmd(r.port, &["DBSIZE"]) == "2");
+        assert!(
+            ok,
+            "{bin}: the replica's own keys did not expire: DBSIZE {}",
+            cmd(r.port, &["DBSIZE"])
+        );
+        // The primary's key stays (hidden) until the primary deletes it.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(cmd(r.port, &["DBSIZE"]), "2", "{bin}");
+        assert_eq!(cmd(r.port, &["GET", "frommaster"]), "(nil)", "{bin}");
+        assert_eq!(
+            cmd(r.port, &["EXISTS", "own", "own2", "keep"]),
+            "1",
+            "{bin}"
+        );
+        assert_eq!(cmd(p.port, &["GET", "frommaster"]), "(nil)", "{bin}");
+        let ok = wait_until(Duration::from_secs(10), || cmd(r.port, &["DBSIZE"]) == "1");
+        assert!(ok, "{bin}: the primary's DEL did not arrive");
+    }
+}

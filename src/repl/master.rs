@@ -477,6 +477,7 @@ impl Server {
     /// drop silent ones, start due diskless syncs, free an unused backlog.
     pub fn repl_cron(&mut self) {
         self.failover_cron();
+        self.replica_expire_own_keys();
         if let Some(b) = self.repl.backlog.as_mut() {
             let size = self.cfg.int(D::REPL_BACKLOG_SIZE).max(0) as usize;
             b.resize(size);

@@ -83,6 +83,8 @@ pub struct Link {
     /// Bytes of RDB transfers and stream read from primaries
     /// (total_net_repl_input_bytes).
     pub net_in: u64,
+    /// Keys with a TTL that this replica's own clients wrote (replica-read-only no).
+    pub own_expires: hashbrown::HashSet<(usize, Vec<u8>)>,
 }
 
 impl Default for Link {
@@ -104,6 +106,7 @@ impl Default for Link {
             partial_syncs: 0,
             from_rdb: None,
             net_in: 0,
+            own_expires: Default::default(),
         }
     }
 }
@@ -402,6 +405,69 @@ impl Server {
         self.clients.insert(id, c.clone());
         self.repl.link.master_client = Some(c.clone());
         c
+    }
+
+    /// A client of a writable replica wrote: keys it left with a TTL are
+    /// this replica's to expire, as Redis 7 tracks them apart. Keys from
+    /// the primary still only go with the primary's DELs.
+    pub fn replica_note_write(
+        &mut self,
+        client: &Client,
+        cmd: &crate::commands::Command,
+        args: &[Bytes],
+    ) {
+        let db = client.db.get();
+        for p in cmd.keys_in(args) {
+            let key = &args[p];
+            if self
+                .ks
+                .dbs
+                .get(db)
+                .is_some_and(|d| d.expire_at(key).is_some())
+            {
+                self.repl.link.own_expires.insert((db, key.to_vec()));
+            }
+        }
+    }
+
+    /// From the cron: deletes the replica's own keys whose time has come
+    /// (and forgets those that lost their TTL or their key).
+    pub fn replica_expire_own_keys(&mut self) {
+        if self.repl.link.own_expires.is_empty() {
+            return;
+        }
+        if !self.is_replica() {
+            // A primary expires everything itself.
+            self.repl.link.own_expires.clear();
+            return;
+        }
+        if self.writes_paused() {
+            return;
+        }
+        let now = now_ms();
+        let mode = crate::db::expiry_mode();
+        crate::db::set_expiry_mode(crate::db::ExpiryMode::Normal);
+        let mut deleted = false;
+        let dbs = &mut self.ks.dbs;
+        self.repl.link.own_expires.retain(|(db, key)| {
+            let Some(d) = dbs.get_mut(*db) else {
+                return false;
+            };
+            match d.expire_at(key) {
+                Some(at) if at <= now => {
+                    deleted |= d.expire_if_needed(key, now);
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            }
+        });
+        crate::db::set_expiry_mode(mode);
+        if deleted {
+            self.queue_deleted();
+            self.flush_propagated();
+            self.publish_logged_key_events();
+        }
     }
 
     /// Clients blocked in BLPOP & co. are told the role changed, as Redis
@@ -905,6 +971,7 @@ impl Server {
                 }
             }
         }
+        self.repl.link.own_expires.clear();
         // A snapshot walking the old dataset completes first, so that its
         // image stays one point in time.
         self.finish_snapshot_now();

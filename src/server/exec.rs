@@ -297,6 +297,9 @@ fn run(
         commands::streams::after_write(srv, client, cmd, args);
     }
     srv.prop_end(prop, cmd.name, args);
+    if srv.dirty != dirty_before && !client.internal() && srv.is_replica() {
+        srv.replica_note_write(client, cmd, args);
+    }
     // (WAIT's REPLCONF GETACK is not a write of the client's.)
     if srv.repl.master_repl_offset != repl_off && cmd.name != "wait" {
         client.woff.set(srv.repl.master_repl_offset);
