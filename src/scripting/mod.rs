@@ -414,7 +414,7 @@ pub fn run(
     });
     let threshold = ctx.srv.cfg.int(D::BUSY_REPLY_THRESHOLD);
     // Redis decides whether the server is out of memory once, at start.
-    let oom = !limits.allow_oom && !ctx.srv.evict_to_fit();
+    let oom = !limits.allow_oom && !ctx.srv.evict_to_fit(ctx.now_ms);
     let saved_db = ctx.client.db.get();
     let runner: Result<Function, _> = slot.get("run");
     let ctx_cell: CtxCell = RefCell::new(&mut *ctx);

@@ -4,10 +4,18 @@
 //! The estimate is jemalloc's allocated total, refreshed by the cron, plus
 //! what the executor thread allocated (net) since: reading the thread's
 //! own counters is a memory load, so it can be done before every command.
+//!
+//! LRU, LFU and TTL eviction work as Redis's: each round samples
+//! `maxmemory-samples` keys per database (consecutive buckets from a random
+//! point, see `Dict::sample`) into a pool of the 16 best candidates seen so
+//! far, kept from one eviction to the next, and evicts the best one that
+//! still exists. The pool is what makes the approximation close to true
+//! LRU: a key that scored well once stays a candidate without having to be
+//! sampled again. The random policies take one random key per eviction.
 
 use tikv_jemalloc_ctl::thread::{allocatedp, deallocatedp, ThreadLocal};
 
-use super::{now_ms, Server};
+use super::Server;
 use crate::config::D;
 use crate::db::access;
 
@@ -15,6 +23,103 @@ pub struct MemTracker {
     alloc: Option<(ThreadLocal<u64>, ThreadLocal<u64>)>,
     base_global: u64,
     base_thread: i64,
+    /// maxmemory-policy, parsed when the config changes.
+    policy: Policy,
+    pool: Pool,
+    /// Where the random policies look first (round robin over databases).
+    next_db: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl Policy {
+    pub fn parse(name: &str) -> Policy {
+        match name {
+            "allkeys-lru" => Policy::AllKeysLru,
+            "allkeys-lfu" => Policy::AllKeysLfu,
+            "allkeys-random" => Policy::AllKeysRandom,
+            "volatile-lru" => Policy::VolatileLru,
+            "volatile-lfu" => Policy::VolatileLfu,
+            "volatile-random" => Policy::VolatileRandom,
+            "volatile-ttl" => Policy::VolatileTtl,
+            _ => Policy::NoEviction,
+        }
+    }
+
+    /// Only keys with a time to live may go.
+    fn volatile(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
+        )
+    }
+}
+
+/// Size of the eviction pool, as Redis's EVPOOL_SIZE.
+const POOL_SIZE: usize = 16;
+
+struct Candidate {
+    /// Higher goes first: idle time, 255 - LFU counter, or time to expiry
+    /// inverted.
+    score: u64,
+    db: usize,
+    key: Vec<u8>,
+}
+
+/// The best eviction candidates seen, worst first. Key buffers are reused,
+/// so filling the pool allocates nothing once it is warm.
+#[derive(Default)]
+struct Pool {
+    best: Vec<Candidate>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Pool {
+    fn offer(&mut self, score: u64, db: usize, key: &[u8]) {
+        let full = self.best.len() == POOL_SIZE;
+        if full && score <= self.best[0].score {
+            return;
+        }
+        let at = self.best.partition_point(|c| c.score < score);
+        if full {
+            // The worst goes; its slot (and key buffer) moves to `at - 1`.
+            self.best[..at].rotate_left(1);
+            let c = &mut self.best[at - 1];
+            c.score = score;
+            c.db = db;
+            c.key.clear();
+            c.key.extend_from_slice(key);
+        } else {
+            let mut buf = self.spare.pop().unwrap_or_default();
+            buf.clear();
+            buf.extend_from_slice(key);
+            self.best.insert(
+                at,
+                Candidate {
+                    score,
+                    db,
+                    key: buf,
+                },
+            );
+        }
+    }
+
+    fn clear(&mut self) {
+        self.spare.extend(self.best.drain(..).map(|c| c.key));
+    }
 }
 
 impl MemTracker {
@@ -25,6 +130,9 @@ impl MemTracker {
             alloc,
             base_global: 0,
             base_thread: 0,
+            policy: Policy::NoEviction,
+            pool: Pool::default(),
+            next_db: 0,
         };
         t.refresh();
         t
@@ -55,18 +163,29 @@ impl Default for MemTracker {
 }
 
 impl Server {
-    /// Applies the policy-dependent parts of the config to key metadata.
-    pub fn apply_access_config(&self) {
+    /// Applies the policy-dependent parts of the config to key metadata
+    /// and to eviction.
+    pub fn apply_access_config(&mut self) {
+        let policy = Policy::parse(self.cfg.str(D::MAXMEMORY_POLICY));
+        if policy != self.mem.policy {
+            // Scores of another policy mean nothing under this one.
+            self.mem.pool.clear();
+            self.mem.policy = policy;
+        }
         access::configure(
-            self.cfg.str(D::MAXMEMORY_POLICY).ends_with("lfu"),
+            matches!(policy, Policy::AllKeysLfu | Policy::VolatileLfu),
             self.cfg.int(D::LFU_LOG_FACTOR),
             self.cfg.int(D::LFU_DECAY_TIME),
         );
     }
 
     /// Evicts keys until memory is under maxmemory. False when it cannot
-    /// get there (noeviction, or nothing left the policy may evict).
-    pub fn evict_to_fit(&mut self) -> bool {
+    /// get there (noeviction, or nothing left the policy may evict). True
+    /// also when maxmemory-eviction-tenacity's time ran out first: the
+    /// command runs and the next one carries on evicting, as Redis lets
+    /// commands through while its eviction is still "running".
+    /// `now` is the caller's notion of the time (ms), for LRU/LFU scores.
+    pub fn evict_to_fit(&mut self, now: i64) -> bool {
         let max = self.cfg.int(D::MAXMEMORY) as u64;
         if max == 0 || self.mem.used().saturating_sub(self.repl_output_mem()) <= max {
             return true;
@@ -77,78 +196,130 @@ impl Server {
         if self.writes_paused() || replica_ignores {
             return true;
         }
-        let policy = self.cfg.str(D::MAXMEMORY_POLICY).to_string();
-        if policy == "noeviction" {
+        if self.mem.policy == Policy::NoEviction {
             return false;
         }
-        let volatile = policy.starts_with("volatile");
-        let samples = self.cfg.int(D::MAXMEMORY_SAMPLES).max(1) as usize;
         let lazy = self.cfg.bool(D::LAZYFREE_LAZY_EVICTION);
-        let now = now_ms();
+        let limit_us = tenacity_us(self.cfg.int(D::MAXMEMORY_EVICTION_TENACITY));
+        // The clock is read only when someone looks: the latency monitor,
+        // or the tenacity check every 16 evictions (which then does not
+        // count the first 16).
+        let mut started =
+            (self.cfg.int(D::LATENCY_MONITOR_THRESHOLD) > 0).then(std::time::Instant::now);
         let mut evicted = 0u64;
-        let started = std::time::Instant::now();
-        while self.mem.used() > max {
-            // Sample every database and keep the best candidate overall.
-            let mut best: Option<(u64, usize, Vec<u8>)> = None;
-            let crate::db::Keyspace { dbs, rng } = &mut self.ks;
-            for (i, db) in dbs.iter().enumerate() {
-                let pool = if volatile {
-                    db.expires().len()
-                } else {
-                    db.len()
-                };
-                if pool == 0 {
-                    continue;
-                }
-                for _ in 0..samples {
-                    // Score the sample where it lies; only a new best
-                    // candidate pays for a copy of its key.
-                    let (key, score) = if volatile {
-                        let Some((k, &at)) = db.expires().random(rng) else {
-                            break;
-                        };
-                        let score = if policy.ends_with("random") {
-                            rand::Rng::gen::<u64>(rng)
-                        } else if policy == "volatile-ttl" {
-                            u64::MAX - at.max(0) as u64
-                        } else {
-                            db.dict()
-                                .get(k)
-                                .map_or(0, |e| access::eviction_score(e.lru, now))
-                        };
-                        (k, score)
-                    } else {
-                        let Some((k, e)) = db.dict().random(rng) else {
-                            break;
-                        };
-                        let score = if policy.ends_with("random") {
-                            rand::Rng::gen::<u64>(rng)
-                        } else {
-                            access::eviction_score(e.lru, now)
-                        };
-                        (k, score)
-                    };
-                    if best.as_ref().map_or(true, |b| score > b.0) {
-                        best = Some((score, i, key.to_vec()));
-                    }
-                }
+        let mut key = self.mem.pool.spare.pop().unwrap_or_default();
+        let fits = loop {
+            if self.mem.used() <= max {
+                break true;
             }
-            let Some((_, db, key)) = best else {
-                break;
+            let Some(db) = self.pick_victim(&mut key, now) else {
+                break false;
             };
-            if let Some(e) = self.ks.dbs[db].remove(&key) {
-                self.ks.dbs[db].note_deleted(&key);
-                crate::db::free_entry(e, lazy);
-                self.touch_watched(db, &key);
-                self.notify(super::notify::EVICTED, "evicted", &key, db);
-                self.stats.evicted_keys += 1;
-                evicted += 1;
+            // None: a pooled candidate deleted since; pick again.
+            let Some(e) = self.ks.dbs[db].remove(&key) else {
+                continue;
+            };
+            self.ks.dbs[db].note_deleted(&key);
+            crate::db::free_entry(e, lazy);
+            self.touch_watched(db, &key);
+            self.notify(super::notify::EVICTED, "evicted", &key, db);
+            self.stats.evicted_keys += 1;
+            evicted += 1;
+            if evicted % 16 == 0 {
+                if lazy {
+                    self.mem.refresh();
+                }
+                let t = started.get_or_insert_with(std::time::Instant::now);
+                if t.elapsed().as_micros() as u64 >= limit_us {
+                    break true;
+                }
             }
-            if lazy && evicted % 16 == 0 {
-                self.mem.refresh();
+        };
+        self.mem.pool.spare.push(key);
+        if let Some(t) = started {
+            self.latency_event("eviction-cycle", t.elapsed().as_millis() as u64);
+        }
+        fits
+    }
+
+    /// Chooses the next key to evict, copied into `key`; its database, or
+    /// None when the policy finds nothing to evict.
+    fn pick_victim(&mut self, key: &mut Vec<u8>, now: i64) -> Option<usize> {
+        let policy = self.mem.policy;
+        let volatile = policy.volatile();
+        let crate::db::Keyspace { dbs, rng } = &mut self.ks;
+        if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
+            for _ in 0..dbs.len() {
+                let i = self.mem.next_db % dbs.len();
+                self.mem.next_db = i + 1;
+                let db = &dbs[i];
+                let k = if volatile {
+                    db.expires().random(rng).map(|(k, _)| k)
+                } else {
+                    db.dict().random(rng).map(|(k, _)| k)
+                };
+                if let Some(k) = k {
+                    key.clear();
+                    key.extend_from_slice(k);
+                    return Some(i);
+                }
+            }
+            return None;
+        }
+        let in_scope = |db: &crate::db::Db| {
+            if volatile {
+                db.expires().len()
+            } else {
+                db.len()
+            }
+        };
+        if dbs.iter().all(|db| in_scope(db) == 0) {
+            return None;
+        }
+        let samples = self.cfg.int(D::MAXMEMORY_SAMPLES).max(1) as usize;
+        let pool = &mut self.mem.pool;
+        // Ends: there are keys to sample, and sampled keys are live.
+        loop {
+            for (i, db) in dbs.iter().enumerate() {
+                if policy == Policy::VolatileTtl {
+                    db.expires().sample(rng, samples, |k, &at| {
+                        pool.offer(u64::MAX - at.max(0) as u64, i, k)
+                    })
+                } else if volatile {
+                    let dict = db.dict();
+                    db.expires().sample(rng, samples, |k, _| {
+                        if let Some(e) = dict.get(k) {
+                            pool.offer(access::eviction_score(e.lru, now), i, k);
+                        }
+                    })
+                } else {
+                    db.dict().sample(rng, samples, |k, e| {
+                        pool.offer(access::eviction_score(e.lru, now), i, k)
+                    })
+                };
+            }
+            // Best first; candidates made persistent since they were
+            // pooled are dropped here, deleted ones when the caller finds
+            // nothing to remove (one lookup instead of two).
+            while let Some(c) = pool.best.pop() {
+                let live = !volatile || dbs[c.db].expires().contains_key(&c.key);
+                let old = std::mem::replace(key, c.key);
+                pool.spare.push(old);
+                if live {
+                    return Some(c.db);
+                }
             }
         }
-        self.latency_event("eviction-cycle", started.elapsed().as_millis() as u64);
-        self.mem.used() <= max
+    }
+}
+
+/// How long one eviction round may run (maxmemory-eviction-tenacity), in
+/// microseconds, on Redis's scale: 50 us per step up to 10 (the default,
+/// 500 us), then 15% more per step, and no limit at 100.
+fn tenacity_us(tenacity: i64) -> u64 {
+    match tenacity {
+        t if t <= 10 => 50 * t.max(0) as u64,
+        t if t < 100 => (500.0 * 1.15f64.powi(t as i32 - 10)) as u64,
+        _ => u64::MAX,
     }
 }

@@ -210,7 +210,7 @@ fn run(
     // when that is not enough.
     // (Scripts decide for their commands once, when they start.)
     let in_script = srv.scripting.running.is_some();
-    if !in_script && !srv.loading && !client.internal() && !srv.evict_to_fit() && cmd.flags & commands::DENYOOM != 0 && !in_multi {
+    if !in_script && !srv.loading && !client.internal() && !srv.evict_to_fit(now_ms) && cmd.flags & commands::DENYOOM != 0 && !in_multi {
         let e = errors::OOM.as_bytes();
         count_error(srv, e);
         out.error_bytes(e);
