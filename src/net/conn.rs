@@ -6,7 +6,10 @@
 //! been written, so a client that never reads cannot grow server memory.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -16,6 +19,7 @@ use crate::config::D;
 use crate::resp::parse::{inline_is_quoted, parse_request, unquote_inline, Limits, Parsed};
 use crate::resp::Out;
 use crate::server::{exec, outlimit, Client, Server};
+use crate::util::wake::Wake;
 
 enum Flow {
     Continue,
@@ -215,29 +219,37 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
             resumed = true;
         } else if !yielded {
-            tokio::select! {
-                biased;
-                r = stream.read_buf(&mut inbuf) => match r {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        read_some = n;
-                        if n == offered && chunk < READ_CHUNK_MAX {
-                            chunk *= 2;
+            let read = if block_deadline.is_none() && idle_deadline.is_none() {
+                read_or_wake(&mut stream, &mut inbuf, &client.wake).await
+            } else {
+                tokio::select! {
+                    biased;
+                    r = stream.read_buf(&mut inbuf) => Some(r),
+                    _ = client.wake.notified() => None,
+                    _ = sleep_until(block_deadline), if block_deadline.is_some() => {
+                        srv.borrow_mut().unblock_timeout(&client, &mut out);
+                        None
+                    }
+                    _ = sleep_until(idle_deadline), if idle_deadline.is_some() && !was_blocked => {
+                        if Instant::now().duration_since(client.last_interaction.get()).as_secs() >= idle_limit as u64 {
+                            tracing::debug!("Closing idle client {}", client.addr);
+                            break;
                         }
-                        client.tot_net_in.set(client.tot_net_in.get() + n as u64);
-                        client.last_interaction.set(Instant::now());
-                    }
-                },
-                _ = client.wake.notified() => {}
-                _ = sleep_until(block_deadline), if block_deadline.is_some() => {
-                    srv.borrow_mut().unblock_timeout(&client, &mut out);
-                }
-                _ = sleep_until(idle_deadline), if idle_deadline.is_some() && !was_blocked => {
-                    if Instant::now().duration_since(client.last_interaction.get()).as_secs() >= idle_limit as u64 {
-                        tracing::debug!("Closing idle client {}", client.addr);
-                        break;
+                        None
                     }
                 }
+            };
+            match read {
+                Some(Ok(0) | Err(_)) => break,
+                Some(Ok(n)) => {
+                    read_some = n;
+                    if n == offered && chunk < READ_CHUNK_MAX {
+                        chunk *= 2;
+                    }
+                    client.tot_net_in.set(client.tot_net_in.get() + n as u64);
+                    client.last_interaction.set(Instant::now());
+                }
+                None => {}
             }
         }
         let mut flow = Flow::Continue;
@@ -292,12 +304,21 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             // keep us waiting on a socket it never reads.
             // A close the command itself asked for (QUIT, CLIENT KILL of
             // oneself) still gets its reply written first.
-            let written = if client.close_asap.get() {
-                stream.write_all(&out.buf).await.is_ok()
+            // Usually the socket takes the whole reply at once: one write,
+            // without setting up the wait below.
+            let done = match write_now(&mut stream, &out.buf).await {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            let rest = &out.buf[done..];
+            let written = if rest.is_empty() {
+                true
+            } else if client.close_asap.get() {
+                stream.write_all(rest).await.is_ok()
             } else {
                 tokio::select! {
                     biased;
-                    r = stream.write_all(&out.buf) => r.is_ok(),
+                    r = stream.write_all(rest) => r.is_ok(),
                     _ = closed(&client) => false,
                 }
             };
@@ -336,6 +357,34 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         s.monitors.retain(|&i| i != client.id);
     }
     s.clients.remove(&client.id);
+}
+
+/// Reads what the socket has, or returns None when the task is woken
+/// (`Client::wake`): a two-way select without the deadline branches, for
+/// the common case of a client with neither a timeout nor a blocking call.
+async fn read_or_wake<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    wake: &Wake,
+) -> Option<std::io::Result<usize>> {
+    let mut read = std::pin::pin!(stream.read_buf(buf));
+    let mut woken = wake.notified();
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = read.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        Pin::new(&mut woken).poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// One write attempt: the bytes the socket took (0 if it would block).
+async fn write_now<S: AsyncWrite + Unpin>(stream: &mut S, buf: &[u8]) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| match Pin::new(&mut *stream).poll_write(cx, buf) {
+        Poll::Ready(r) => Poll::Ready(r),
+        Poll::Pending => Poll::Ready(Ok(0)),
+    })
+    .await
 }
 
 /// Completes once the client has been told to close.
