@@ -51,7 +51,7 @@ struct Loading {
 
 #[derive(Default)]
 pub struct Registry {
-    vm: Option<Vm>,
+    vm: Option<Rc<Vm>>,
     loading: Rc<Loading>,
     pub libs: BTreeMap<String, Library>,
     /// Lowercased function name -> library name (FCALL ignores case).
@@ -175,7 +175,7 @@ fn parse_header(code: &[u8]) -> Result<String, Error> {
 }
 
 impl Registry {
-    fn vm(&mut self) -> Result<&Vm, Error> {
+    fn vm(&mut self) -> Result<&Rc<Vm>, Error> {
         if self.vm.is_none() {
             let st = self.loading.clone();
             let vm = Vm::new(move |lua: &Lua, api: &Table| {
@@ -187,7 +187,7 @@ impl Registry {
                 api.raw_set("load", load)
             })
             .map_err(|e| msg(format!("ERR {e}")))?;
-            self.vm = Some(vm);
+            self.vm = Some(Rc::new(vm));
         }
         self.vm
             .as_ref()
@@ -202,22 +202,21 @@ impl Registry {
             return Err(msg(format!("ERR Library '{name}' already exists")));
         }
         let body = super::strip_shebang(code)?.1.into_owned();
-        let vm = self.vm()?;
+        let vm = self.vm()?.clone();
         let f = vm
             .compile(&body, "@user_function")
             .map_err(|m| msg(format!("ERR Error compiling function: {m}")))?;
-        let runner: Function = vm.slot.get("run").map_err(|e| msg(format!("ERR {e}")))?;
-        let slot = vm.slot.clone();
         self.loading.pending.borrow_mut().clear();
         self.loading.active.set(true);
-        let _ = slot.raw_set("loading", true);
-        let r = runner.call::<(bool, Value)>(f);
-        let _ = slot.raw_set("loading", Value::Nil);
+        let r = vm
+            .set_loading(true)
+            .and_then(|()| vm.pcall(&f, &[], |_, _| {}));
+        let _ = vm.set_loading(false);
         self.loading.active.set(false);
         let funcs = std::mem::take(&mut *self.loading.pending.borrow_mut());
         match r {
-            Ok((true, _)) => {}
-            Ok((false, info)) => {
+            Ok(Ok(())) => {}
+            Ok(Err(info)) => {
                 let e = match &info {
                     Value::Table(t) => t.raw_get::<Value>(1).unwrap_or(Value::Nil),
                     other => other.clone(),
@@ -377,25 +376,13 @@ pub fn call(
         allow_oom: f.flags & ALLOW_OOM != 0,
     };
     let (func, fname) = (f.func.clone(), f.name.clone());
-    let vm = reg.vm()?;
-    let (lua, slot, flags) = (vm.lua.clone(), vm.slot.clone(), vm.flags.clone());
-    let to_table = |items: &[Bytes]| -> mlua::Result<Value> {
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, a) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(a)?)?;
-        }
-        Ok(Value::Table(t))
-    };
-    let args = (
-        to_table(keys).map_err(|e| msg(format!("ERR {e}")))?,
-        to_table(argv).map_err(|e| msg(format!("ERR {e}")))?,
-    );
+    let vm = reg.vm()?.clone();
     let origin = Origin {
         name: &fname,
         source: "user_function",
         command,
     };
-    super::run(ctx, &slot, &flags, func, args, limits, &origin, true)
+    super::run(ctx, &vm, &func, &[keys, argv], limits, &origin, true)
 }
 
 pub fn load_cmd(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {

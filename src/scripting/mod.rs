@@ -12,12 +12,15 @@ pub mod convert;
 pub mod functions;
 pub mod libs;
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::os::raw::c_int;
 use std::ptr::NonNull;
 use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use mlua::ffi::{self, lua_State};
 use mlua::{
     chunk::ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState,
 };
@@ -53,6 +56,8 @@ pub struct RunFlags {
     started: Cell<Option<(Instant, i64)>>,
     /// The clients a busy script answers, gathered once it is busy.
     others: RefCell<Option<busy::Others>>,
+    /// `redis.call`'s reply buffer, kept between calls.
+    reply: RefCell<Vec<u8>>,
 }
 
 type CtxCell<'a, 'b> = RefCell<&'a mut Ctx<'b>>;
@@ -97,9 +102,15 @@ impl RunFlags {
 /// One Lua state with its prelude installed.
 pub struct Vm {
     pub lua: Lua,
-    /// The prelude's private table: `call`, `run`, `env`.
+    /// The prelude's private table: `env`, `set_loading`, `handler`.
     pub(crate) slot: Table,
     pub flags: Rc<RunFlags>,
+    /// Registry reference of the prelude's error handler.
+    handler: c_int,
+    /// EVAL's global KEYS and ARGV tables (registry references, made on
+    /// first use) and how many entries each was last given: they are
+    /// refilled in place rather than made anew for every run.
+    args: Cell<[(c_int, c_int); 2]>,
 }
 
 /// What a running script may do, decided before it starts.
@@ -130,9 +141,9 @@ pub struct Running {
 
 #[derive(Default)]
 pub struct Scripting {
-    eval: Option<Vm>,
+    eval: Option<Rc<Vm>>,
     /// EVAL scripts by SHA1: body and compiled function.
-    scripts: hashbrown::HashMap<String, (Bytes, Function)>,
+    scripts: hashbrown::HashMap<String, Rc<(Bytes, Function)>>,
     pub functions: functions::Registry,
     pub running: Option<Running>,
 }
@@ -162,21 +173,20 @@ impl Vm {
         let api = api::build(&lua, &flags)?;
         extra(&lua, &api)?;
         let slot = lua.create_table()?;
-        let f = flags.clone();
-        let call = lua.create_function(move |lua, mv: mlua::MultiValue| {
-            let argv: Vec<Value> = mv.into_iter().collect();
-            let (Some(cell), Some(limits)) = (f.ctx(), f.limits.get()) else {
-                return Err(mlua::Error::runtime("redis.call is only available while a script runs"));
+        // The Vm keeps `flags` alive as long as the state, and the
+        // functions only run while a script (so the Vm) runs.
+        let fp = Rc::as_ptr(&flags) as *mut std::ffi::c_void;
+        for (name, raise) in [("call", true), ("pcall", false)] {
+            // SAFETY: pushes a C closure over two plain upvalues.
+            let f = unsafe {
+                lua.exec_raw::<Function>((), |l| {
+                    ffi::lua_pushlightuserdata(l, fp);
+                    ffi::lua_pushboolean(l, raise as c_int);
+                    ffi::lua_pushcclosure(l, redis_call, 2);
+                })?
             };
-            let mut ctx = cell
-                .try_borrow_mut()
-                .map_err(|_| mlua::Error::runtime("redis.call is not reentrant"))?;
-            match call_command(&mut ctx, lua, &argv, limits, f.oom.get(), &f) {
-                Ok((v, is_err)) => Ok((v, is_err)),
-                Err(msg) => Ok((err_table(lua, msg.as_bytes())?, true)),
-            }
-        })?;
-        slot.raw_set("call", call)?;
+            slot.raw_set(name, f)?;
+        }
         let f = flags.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -186,7 +196,106 @@ impl Vm {
             .set_name("=redust")
             .set_mode(ChunkMode::Text)
             .call::<()>((slot.clone(), getinfo, g, api))?;
-        Ok(Vm { lua, slot, flags })
+        let handler: Function = slot.get("handler")?;
+        // SAFETY: moves the pushed handler into the registry.
+        let handler = unsafe {
+            lua.exec_raw_lua(|raw| {
+                raw.push(&handler)?;
+                Ok::<_, mlua::Error>(ffi::luaL_ref(raw.state(), ffi::LUA_REGISTRYINDEX))
+            })?
+        };
+        Ok(Vm {
+            lua,
+            slot,
+            flags,
+            handler,
+            args: Cell::new([(ffi::LUA_NOREF, 0); 2]),
+        })
+    }
+
+    /// Calls `func` with `params` as fresh arrays of strings, under the
+    /// prelude's error handler. On success `ok` gets the result's absolute
+    /// stack index; on error the handler's `{error, line}` is returned.
+    fn pcall(
+        &self,
+        func: &Function,
+        params: &[&[Bytes]],
+        ok: impl FnOnce(*mut lua_State, c_int),
+    ) -> mlua::Result<Result<(), Value>> {
+        self.lua.exec_raw_lua(|raw| {
+            // SAFETY: balanced: the stack is put back to `top` on every path.
+            unsafe {
+                let l = raw.state();
+                let top = ffi::lua_gettop(l);
+                if ffi::lua_checkstack(l, params.len() as c_int + 4) == 0 {
+                    return Err(mlua::Error::runtime("out of Lua stack"));
+                }
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, self.handler);
+                if let Err(e) = raw.push(func) {
+                    ffi::lua_settop(l, top);
+                    return Err(e);
+                }
+                for p in params {
+                    push_array(l, p);
+                }
+                let r = if ffi::lua_pcall(l, params.len() as c_int, 1, top + 1) == 0 {
+                    ok(l, top + 2);
+                    Ok(())
+                } else {
+                    Err(raw.pop_value())
+                };
+                ffi::lua_settop(l, top);
+                Ok(r)
+            }
+        })
+    }
+
+    /// Fills the global KEYS and ARGV in place. A script may have changed
+    /// them (they are plain tables): anything but the entries it was given
+    /// gets it fresh tables instead.
+    fn set_keys_argv(&self, keys: &[Bytes], argv: &[Bytes]) {
+        let mut args = self.args.get();
+        self.lua.exec_raw_lua(|raw| {
+            // SAFETY: two slots at most above the caller's top, popped.
+            unsafe {
+                let l = raw.state();
+                ffi::lua_checkstack(l, 4);
+                for ((r, len), (items, name)) in
+                    args.iter_mut().zip([(keys, c"KEYS"), (argv, c"ARGV")])
+                {
+                    ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, *r);
+                    if !is_plain_array(l, *len) {
+                        ffi::lua_pop(l, 1);
+                        if *r != ffi::LUA_NOREF {
+                            ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, *r);
+                        }
+                        ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as c_int, 0);
+                        ffi::lua_pushvalue(l, -1);
+                        *r = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+                        ffi::lua_pushstring_(l, name.as_ptr());
+                        ffi::lua_pushvalue(l, -2);
+                        ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
+                        *len = 0;
+                    }
+                    for (i, a) in items.iter().enumerate() {
+                        convert::push_bytes(l, a);
+                        ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
+                    }
+                    for i in items.len() as c_int..*len {
+                        ffi::lua_pushnil(l);
+                        ffi::lua_rawseti_(l, -2, i + 1);
+                    }
+                    *len = items.len() as c_int;
+                    ffi::lua_pop(l, 1);
+                }
+            }
+        });
+        self.args.set(args);
+    }
+
+    /// Switches the global lookup FUNCTION LOAD's library code sees.
+    pub fn set_loading(&self, on: bool) -> mlua::Result<()> {
+        self.slot.get::<Function>("set_loading")?.call::<()>(on)
     }
 
     /// Compiles user code into a function running in the protected
@@ -222,10 +331,10 @@ pub fn compile_error(msg: &str) -> Error {
 }
 
 impl Scripting {
-    fn eval_vm(&mut self) -> Result<&Vm, Error> {
+    fn eval_vm(&mut self) -> Result<&Rc<Vm>, Error> {
         if self.eval.is_none() {
             let vm = Vm::new(|_, _| Ok(())).map_err(|e| Error::Msg(format!("ERR {e}").into()))?;
-            self.eval = Some(vm);
+            self.eval = Some(Rc::new(vm));
         }
         self.eval
             .as_ref()
@@ -243,7 +352,7 @@ impl Scripting {
             .eval_vm()?
             .compile(&code, "@user_script")
             .map_err(|m| compile_error(&m))?;
-        self.scripts.insert(sha.clone(), (body.clone(), f));
+        self.scripts.insert(sha.clone(), Rc::new((body.clone(), f)));
         Ok(sha)
     }
 
@@ -265,7 +374,7 @@ impl Scripting {
 
     /// Bytes of cached script bodies (used_memory_scripts_eval).
     pub fn scripts_bytes(&self) -> usize {
-        self.scripts.values().map(|(b, _)| b.len() + 40).sum()
+        self.scripts.values().map(|s| s.0.len() + 40).sum()
     }
 
     /// Memory used by the EVAL Lua state (INFO used_memory_lua).
@@ -335,15 +444,15 @@ pub fn run_eval(
     argv: &[Bytes],
     read_only: bool,
 ) -> CmdResult {
-    let (body, func) = match ctx.srv.scripting.scripts.get(sha) {
-        Some((b, f)) => (b.clone(), f.clone()),
+    let script = match ctx.srv.scripting.scripts.get(sha) {
+        Some(s) => s.clone(),
         None => return Err(Error::msg("NOSCRIPT No matching script. Please use EVAL.")),
     };
     let mut limits = Limits {
         read_only,
         allow_oom: false,
     };
-    if let (Some(line), _) = strip_shebang(&body)? {
+    if let (Some(line), _) = strip_shebang(&script.0)? {
         for f in shebang_flags(&line)? {
             match f.as_str() {
                 "no-writes" => limits.read_only = true,
@@ -352,55 +461,28 @@ pub fn run_eval(
             }
         }
     }
-    let vm = ctx.srv.scripting.eval_vm()?;
-    let (lua, slot, flags) = (vm.lua.clone(), vm.slot.clone(), vm.flags.clone());
-    let g = lua.globals();
-    let to_table = |items: &[Bytes]| -> mlua::Result<Table> {
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, a) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(a)?)?;
-        }
-        Ok(t)
-    };
-    let set_args = || -> mlua::Result<()> {
-        g.raw_set("KEYS", to_table(keys)?)?;
-        g.raw_set("ARGV", to_table(argv)?)
-    };
-    set_args().map_err(lua_err)?;
+    let vm = ctx.srv.scripting.eval_vm()?.clone();
+    vm.set_keys_argv(keys, argv);
     let origin = Origin {
         name: sha,
         source: "user_script",
         command: &[],
     };
-    run(
-        ctx,
-        &slot,
-        &flags,
-        func,
-        (Value::Nil, Value::Nil),
-        limits,
-        &origin,
-        false,
-    )
+    run(ctx, &vm, &script.1, &[], limits, &origin, false)
 }
 
-fn lua_err(e: mlua::Error) -> Error {
-    Error::Msg(format!("ERR {e}").into())
-}
-
-/// Runs `func(a, b)` as a script: redis.call available, time limit and
-/// SCRIPT KILL checked by a hook, the reply converted into `ctx.out`.
-#[allow(clippy::too_many_arguments)]
+/// Runs `func(params...)` as a script: redis.call available, time limit
+/// and SCRIPT KILL checked by a hook, the reply written into `ctx.out`.
 pub fn run(
     ctx: &mut Ctx,
-    slot: &Table,
-    flags: &Rc<RunFlags>,
-    func: Function,
-    args: (Value, Value),
+    vm: &Vm,
+    func: &Function,
+    params: &[&[Bytes]],
     limits: Limits,
     origin: &Origin,
     is_function: bool,
 ) -> CmdResult {
+    let flags = &vm.flags;
     flags.resp.set(2);
     flags.kill.set(false);
     flags.wrote.set(false);
@@ -416,43 +498,47 @@ pub fn run(
     // Redis decides whether the server is out of memory once, at start.
     let oom = !limits.allow_oom && !ctx.srv.evict_to_fit(ctx.now_ms);
     let saved_db = ctx.client.db.get();
-    let runner: Result<Function, _> = slot.get("run");
     let ctx_cell: CtxCell = RefCell::new(&mut *ctx);
-    let result = match runner {
-        Err(e) => Err(e),
-        Ok(runner) => {
-            // Saved and restored, though scripts cannot nest (EVAL and
-            // FCALL are noscript).
-            let outer = (flags.ctx.get(), flags.limits.get(), flags.oom.get(), flags.started.get());
-            flags.ctx.set(Some(NonNull::from(&ctx_cell).cast()));
-            flags.limits.set(Some(limits));
-            flags.oom.set(oom);
-            flags.started.set(Some((started, threshold)));
-            let r = runner.call::<(bool, Value)>((func, args.0, args.1));
-            flags.ctx.set(outer.0);
-            flags.limits.set(outer.1);
-            flags.oom.set(outer.2);
-            flags.started.set(outer.3);
-            flags.others.replace(None);
-            r
+    // Saved and restored, though scripts cannot nest (EVAL and FCALL are
+    // noscript).
+    let outer = (
+        flags.ctx.get(),
+        flags.limits.get(),
+        flags.oom.get(),
+        flags.started.get(),
+    );
+    flags.ctx.set(Some(NonNull::from(&ctx_cell).cast()));
+    flags.limits.set(Some(limits));
+    flags.oom.set(oom);
+    flags.started.set(Some((started, threshold)));
+    // A returned {err=...} becomes the command's error reply.
+    let mut raised: Option<Vec<u8>> = None;
+    let result = vm.pcall(func, params, |l, idx| {
+        // SAFETY: `idx` holds the script's result.
+        unsafe {
+            if let Some(e) = convert::error_field(l, idx) {
+                raised = Some(e);
+                return;
+            }
+            let mut ctx = ctx_cell.borrow_mut();
+            convert::write_reply(l, idx, ctx.out, flags.resp.get() == 3);
         }
-    };
+    });
+    flags.ctx.set(outer.0);
+    flags.limits.set(outer.1);
+    flags.oom.set(outer.2);
+    flags.started.set(outer.3);
+    flags.others.replace(None);
     drop(ctx_cell);
     ctx.client.db.set(saved_db);
     let killed = flags.kill.get();
     ctx.srv.scripting.running = None;
-    let resp3 = flags.resp.get() == 3;
     match result {
-        Ok((true, v)) => {
-            if let Value::Table(t) = &v {
-                if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
-                    return Err(Error::Bytes(e.as_bytes().to_vec()));
-                }
-            }
-            convert::lua_to_reply(ctx.out, &v, resp3);
-            Ok(())
-        }
-        Ok((false, info)) => Err(Error::Bytes(script_error(&info, origin, killed))),
+        Ok(Ok(())) => match raised {
+            Some(e) => Err(Error::Bytes(e)),
+            None => Ok(()),
+        },
+        Ok(Err(info)) => Err(Error::Bytes(script_error(&info, origin, killed))),
         Err(e) => Err(Error::Bytes(format!("ERR {e}").into_bytes())),
     }
 }
@@ -530,31 +616,96 @@ pub fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
-/// One `redis.call` / `redis.pcall`: returns the reply as a Lua value and
-/// whether it is an error reply; Err is an error found before running.
-fn call_command(
-    ctx: &mut Ctx,
-    lua: &Lua,
-    argv: &[Value],
-    limits: Limits,
-    oom: bool,
-    flags: &RunFlags,
-) -> Result<(Value, bool), String> {
-    if argv.is_empty() {
+/// `redis.call` (upvalue 2 true: raises error replies) and `redis.pcall`
+/// (returns them as `{err=...}`); upvalue 1 is the state's `RunFlags`.
+/// A C function so that no Lua frame stands between the script and the
+/// command: errors are reported at the script's line, as Redis does.
+unsafe extern "C-unwind" fn redis_call(l: *mut lua_State) -> c_int {
+    let flags = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const RunFlags);
+    let raise = ffi::lua_toboolean(l, ffi::lua_upvalueindex(2)) != 0;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call_command(l, flags)));
+    let is_err = match r {
+        Ok(Ok(is_err)) => is_err,
+        Ok(Err(msg)) => {
+            push_err_table(l, msg.as_bytes());
+            true
+        }
+        Err(_) => {
+            push_err_table(l, b"ERR command panicked");
+            true
+        }
+    };
+    // Nothing owned is alive here: lua_error may jump over this frame.
+    if raise && is_err {
+        ffi::lua_error(l);
+    }
+    1
+}
+
+/// Pushes `{err = msg}`.
+unsafe fn push_err_table(l: *mut lua_State, msg: &[u8]) {
+    ffi::lua_createtable(l, 0, 1);
+    convert::push_bytes(l, msg);
+    ffi::lua_setfield(l, -2, c"err".as_ptr());
+}
+
+/// Pushes a fresh array of `items`.
+unsafe fn push_array(l: *mut lua_State, items: &[Bytes]) {
+    ffi::lua_createtable(l, items.len().min(i32::MAX as usize) as c_int, 0);
+    for (i, a) in items.iter().enumerate() {
+        convert::push_bytes(l, a);
+        ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
+    }
+}
+
+/// Whether the value on top of the stack is a table without a metatable
+/// whose keys are all integers in 1..=len.
+unsafe fn is_plain_array(l: *mut lua_State, len: c_int) -> bool {
+    if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+        return false;
+    }
+    if ffi::lua_getmetatable(l, -1) != 0 {
+        ffi::lua_pop(l, 1);
+        return false;
+    }
+    let t = ffi::lua_gettop(l);
+    ffi::lua_pushnil(l);
+    while ffi::lua_next(l, t) != 0 {
+        ffi::lua_pop(l, 1);
+        let k = ffi::lua_tonumber(l, -1);
+        if ffi::lua_type(l, -1) != ffi::LUA_TNUMBER
+            || !(1.0..=len as f64).contains(&k)
+            || k.fract() != 0.0
+        {
+            ffi::lua_pop(l, 1);
+            return false;
+        }
+    }
+    true
+}
+
+/// One `redis.call` / `redis.pcall` with its arguments on the stack: pushes
+/// the reply as a Lua value and says whether it is an error reply; Err is
+/// an error found before running.
+unsafe fn call_command(l: *mut lua_State, flags: &RunFlags) -> Result<bool, Cow<'static, str>> {
+    let n = ffi::lua_gettop(l);
+    if n == 0 {
         return Err("ERR Please specify at least one argument for this redis lib call".into());
     }
-    let mut args = Vec::with_capacity(argv.len());
-    for v in argv {
-        let b = match v {
-            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v.clone()) {
-                Ok(Some(s)) => Bytes::copy_from_slice(&s.as_bytes()),
-                _ => return Err(BAD_ARG.into()),
-            },
-            _ => return Err(BAD_ARG.into()),
-        };
-        args.push(b);
+    let mut args = Vec::with_capacity(n as usize);
+    for i in 1..=n {
+        // lua_tolstring turns a number argument into its string in place.
+        if !matches!(ffi::lua_type(l, i), ffi::LUA_TSTRING | ffi::LUA_TNUMBER) {
+            return Err(BAD_ARG.into());
+        }
+        args.push(Bytes::copy_from_slice(convert::str_at(l, i)));
     }
+    let (Some(cell), Some(limits)) = (flags.ctx(), flags.limits.get()) else {
+        return Err("ERR redis.call is only available while a script runs".into());
+    };
+    let mut ctx = cell
+        .try_borrow_mut()
+        .map_err(|_| "ERR redis.call is not reentrant")?;
     let cmd = match exec::resolve(&args) {
         Ok(c) => c,
         Err(e) if e.text().starts_with(b"ERR wrong number of arguments") => {
@@ -571,22 +722,23 @@ fn call_command(
         }
         flags.wrote.set(true);
     }
-    if oom && cmd.flags & commands::DENYOOM != 0 {
+    if flags.oom.get() && cmd.flags & commands::DENYOOM != 0 {
         return Err(crate::errors::OOM.into());
     }
-    // Not Out::new: its 16 KiB buffer is for connections.
     let mut out = Out {
-        buf: Vec::new(),
+        buf: std::mem::take(&mut *flags.reply.borrow_mut()),
         resp3: flags.resp.get() == 3,
     };
+    let ctx = &mut **ctx;
     exec::run_queued(ctx.srv, ctx.client, &mut out, &args, ctx.now_ms);
     let frame = match read_frame(&out.buf) {
         Ok(Some((f, _))) => f,
         _ => Frame::Null,
     };
-    let is_err = matches!(frame, Frame::Error(_));
-    let v = convert::frame_to_lua(lua, frame).map_err(|e| format!("ERR {e}"))?;
-    Ok((v, is_err))
+    out.buf.clear();
+    *flags.reply.borrow_mut() = out.buf;
+    convert::push_frame(l, &frame);
+    Ok(matches!(frame, Frame::Error(_)))
 }
 
 const BAD_ARG: &str = "ERR Lua redis lib command arguments must be strings or integers";

@@ -2,7 +2,7 @@
 -- wrappers over the Rust primitives, the error handler that finds the user
 -- line an error comes from, and the read-only views scripts see.
 local impl, getinfo, G, api = ...
-local error, type, xpcall, setmetatable, tostring = error, type, xpcall, setmetatable, tostring
+local error, type, setmetatable, tostring = error, type, setmetatable, tostring
 
 local function readonly()
   error("Attempt to modify a readonly table", 2)
@@ -36,12 +36,9 @@ local redis = {}
 for k, v in pairs(api.raising) do redis[k] = raising(v) end
 for k, v in pairs(api.plain) do redis[k] = v end
 for k, v in pairs(api.consts) do redis[k] = v end
--- impl.call straight under the raiser: no Lua frame between the script
--- and the Rust primitive.
-redis.call = raising(impl.call)
-redis.pcall = function(...)
-  return (impl.call(...))
-end
+-- C functions: no Lua frame between the script and the command.
+redis.call = impl.call
+redis.pcall = impl.pcall
 
 -- While FUNCTION LOAD runs a library, its code sees only this `redis`.
 local load_redis
@@ -64,9 +61,8 @@ local function handler(e)
   end
 end
 
-impl.run = function(f, a, b)
-  return xpcall(function() return f(a, b) end, handler)
-end
+-- The engine calls scripts with lua_pcall and this as message handler.
+impl.handler = handler
 
 -- Lua's pcall hands scripts the text of a Redis error, not its table.
 local lua_pcall = pcall
@@ -84,13 +80,23 @@ for _, name in ipairs({ "string", "table", "math", "os", "cjson", "cmsgpack", "b
   if G[name] ~= nil then G[name] = protect(G[name]) end
 end
 
-local env = strict(function(k)
-  if impl.loading then
-    if k == "redis" then return load_redis end
-    return nil
-  end
-  return G[k]
-end)
+-- Scripts read globals through `env`, whose __index is the table G itself
+-- (a lookup stays inside the VM: no Lua call per global access); G's own
+-- metatable refuses unknown names. While FUNCTION LOAD runs a library,
+-- __index is switched to a lookup that only knows `redis`.
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+local env_meta = { __index = G, __newindex = readonly, __metatable = false }
+local env = setmetatable({}, env_meta)
+local function load_index(_, k)
+  if k == "redis" then return load_redis end
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+impl.set_loading = function(on)
+  env_meta.__index = on and load_index or G
+end
 G._G = env
+setmetatable(G, { __index = missing, __metatable = false })
 impl.env = env
 impl.redis = redis
