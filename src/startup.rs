@@ -288,15 +288,23 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
     let notify = srv.borrow().shutdown_notify.clone();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
-    tokio::select! {
-        _ = notify.notified() => {}
-        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-            tracing::warn!("Received SIGTERM scheduling shutdown...");
-            srv.borrow_mut().shutdown = Some(ShutdownMode::Default);
-        }
-        _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-            tracing::warn!("Received SIGINT scheduling shutdown...");
-            srv.borrow_mut().shutdown = Some(ShutdownMode::Default);
+    // A signal may first wait for lagging replicas (then the cron
+    // notifies), and SHUTDOWN ABORT may call that off.
+    loop {
+        tokio::select! {
+            _ = notify.notified() => break,
+            _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
+                tracing::warn!("Received SIGTERM scheduling shutdown...");
+                if srv.borrow_mut().shutdown_on_signal(D::SHUTDOWN_ON_SIGTERM) {
+                    break;
+                }
+            }
+            _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
+                tracing::warn!("Received SIGINT scheduling shutdown...");
+                if srv.borrow_mut().shutdown_on_signal(D::SHUTDOWN_ON_SIGINT) {
+                    break;
+                }
+            }
         }
     }
     tracing::warn!("User requested shutdown...");

@@ -452,3 +452,74 @@ fn writable_replica_expires_its_own_keys() {
         assert!(ok, "{bin}: the primary's DEL did not arrive");
     }
 }
+
+/// Whether a client of `port` is blocked in `command`.
+fn blocked_in(port: u16, command: &str) -> bool {
+    cmd(port, &["CLIENT", "LIST"])
+        .lines()
+        .any(|l| l.contains(" flags=b ") && l.contains(&format!(" cmd={command} ")))
+}
+
+#[test]
+fn shutdown_waits_for_lagging_replicas() {
+    let mut bins = vec![redust_bin()];
+    if have_redis() {
+        bins.push("redis-server");
+    }
+    for bin in bins {
+        let mut p = Server::spawn(bin, "primary", FAST);
+        let r = replica_of(bin, &p);
+        send_signal(&r, libc::SIGSTOP);
+        assert_eq!(cmd(p.port, &["SET", "a", "1"]), "OK");
+
+        // SHUTDOWN blocks, writes pause; ABORT answers it with an error.
+        let port = p.port;
+        let shut = std::thread::spawn(move || cmd(port, &["SHUTDOWN"]));
+        assert!(
+            wait_until(Duration::from_secs(10), || blocked_in(port, "shutdown")),
+            "{bin}"
+        );
+        let writer = std::thread::spawn(move || cmd(port, &["SET", "b", "2"]));
+        assert!(
+            wait_until(Duration::from_secs(10), || blocked_in(port, "set")),
+            "{bin}"
+        );
+        assert_eq!(cmd(p.port, &["SHUTDOWN", "ABORT"]), "OK", "{bin}");
+        assert_eq!(
+            shut.join().expect("shutdown"),
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+            "{bin}"
+        );
+        assert_eq!(writer.join().expect("writer"), "OK", "{bin}");
+        assert_eq!(
+            cmd(p.port, &["SHUTDOWN", "ABORT"]),
+            "ERR No shutdown in progress."
+        );
+        assert_eq!(
+            cmd(p.port, &["SHUTDOWN", "NOW", "ABORT"]),
+            "ERR syntax error"
+        );
+
+        // SIGTERM waits the same way, and ABORT calls it off too.
+        send_signal(&p, libc::SIGTERM);
+        let ok = wait_until(Duration::from_secs(10), || {
+            cmd(port, &["SHUTDOWN", "ABORT"]) == "OK"
+        });
+        assert!(ok, "{bin}: SIGTERM started no wait");
+        assert_eq!(cmd(p.port, &["PING"]), "PONG", "{bin}");
+
+        // Once the replica catches up the server exits, and the replica has
+        // the last write.
+        assert_eq!(cmd(p.port, &["SET", "last", "1"]), "OK");
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", p.port)).expect("connect");
+        std::io::Write::write_all(&mut s, b"SHUTDOWN\r\n").expect("send");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(cmd(p.port, &["PING"]), "PONG", "{bin} did not wait");
+        send_signal(&r, libc::SIGCONT);
+        assert!(
+            wait_exit(&mut p, Duration::from_secs(20)).is_some(),
+            "{bin} did not exit"
+        );
+        assert_eq!(cmd(r.port, &["GET", "last"]), "1", "{bin}");
+    }
+}

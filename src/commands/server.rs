@@ -826,33 +826,43 @@ fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] | ABORT (the wait for lagging
+/// replicas is in `server::shutdown`).
 fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let mut mode = ShutdownMode::Default;
+    let (mut now, mut force, mut abort) = (false, false, false);
     for o in &a[1..] {
         if is(o, "nosave") {
             mode = ShutdownMode::NoSave;
         } else if is(o, "save") {
             mode = ShutdownMode::Save;
-        } else if is(o, "now") || is(o, "force") {
+        } else if is(o, "now") {
+            now = true;
+        } else if is(o, "force") {
+            force = true;
         } else if is(o, "abort") {
-            return Err(Error::msg("ERR No shutdown in progress."));
+            abort = true;
         } else {
             return Err(Error::Syntax);
         }
     }
-    tracing::warn!("User requested shutdown...");
-    let save = mode == ShutdownMode::Save || (mode == ShutdownMode::Default && !ctx.srv.cfg.save_rules().is_empty());
-    if save {
-        tracing::info!("Saving the final RDB snapshot before exiting.");
-        if let Err(e) = ctx.srv.save_now() {
-            tracing::warn!("Error trying to save the DB, can't exit: {e}");
-            return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+    if abort {
+        if a.len() > 2 {
+            return Err(Error::Syntax);
         }
+        if !ctx.srv.shutdown_abort() {
+            return Err(Error::msg("ERR No shutdown in progress."));
+        }
+        ctx.out.ok();
+        return Ok(());
     }
-    // Already saved (or not wanted): the exit path must not save again.
-    ctx.srv.shutdown = Some(ShutdownMode::NoSave);
-    ctx.srv.shutdown_notify.notify_one();
-    Ok(())
+    tracing::warn!("User requested shutdown...");
+    let id = ctx.client.id;
+    if !now && ctx.srv.shutdown_wait(mode, force, Some(id)) {
+        ctx.block_on(Vec::new(), None, crate::server::blocking::TimeoutReply::NullArray);
+        return Ok(());
+    }
+    ctx.srv.shutdown_save(mode, force)
 }
 
 // ---- DEBUG ----

@@ -446,7 +446,7 @@ impl Server {
 
     /// Asks every replica for its offset now (REPLCONF GETACK * in the
     /// stream), once per stream position.
-    pub(super) fn repl_getack(&mut self) {
+    pub(crate) fn repl_getack(&mut self) {
         if self.repl.getack_at == self.repl.master_repl_offset || self.repl.replicas.is_empty() {
             return;
         }
@@ -478,6 +478,7 @@ impl Server {
     pub fn repl_cron(&mut self) {
         self.failover_cron();
         self.replica_expire_own_keys();
+        self.shutdown_wait_cron();
         if let Some(b) = self.repl.backlog.as_mut() {
             let size = self.cfg.int(D::REPL_BACKLOG_SIZE).max(0) as usize;
             b.resize(size);

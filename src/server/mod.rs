@@ -17,6 +17,7 @@ pub mod observe;
 pub mod outlimit;
 pub mod pause;
 pub mod pubsub;
+pub mod shutdown;
 pub mod slowlog;
 pub mod watch;
 
@@ -97,6 +98,8 @@ pub struct Server {
     /// Set by SHUTDOWN or a signal; the accept loop acts on it.
     pub shutdown: Option<ShutdownMode>,
     pub shutdown_notify: Rc<Notify>,
+    /// SHUTDOWN (or a signal) waiting for lagging replicas.
+    pub shutdown_wait: Option<shutdown::Wait>,
     /// Changes since the last save (rdb_changes_since_last_save).
     pub dirty: u64,
     pub active_expire: bool,
@@ -172,6 +175,7 @@ impl Server {
             run_id,
             shutdown: None,
             shutdown_notify: Rc::new(Notify::new()),
+            shutdown_wait: None,
             dirty: 0,
             active_expire: true,
             executable: std::env::current_exe()
