@@ -2,6 +2,10 @@
 //! replicas, between two Redust nodes and from a Redust primary to a real
 //! redis-server replica; its errors next to real Redis's; the timeout,
 //! ABORT and FORCE paths with a replica that cannot keep up (SIGSTOP).
+//! Also what a primary/replica pair does around it, each scenario run on
+//! Redust and on real Redis: the master link in CLIENT LIST / CLIENT KILL,
+//! a writable replica expiring its own TTL keys, and SHUTDOWN / SIGTERM
+//! waiting for a lagging replica.
 mod common;
 mod helpers;
 
@@ -405,11 +409,7 @@ fn master_link_is_a_client() {
 
 #[test]
 fn writable_replica_expires_its_own_keys() {
-    let mut bins = vec![redust_bin()];
-    if have_redis() {
-        bins.push("redis-server");
-    }
-    for bin in bins {
+    for bin in binaries() {
         let mut args = vec!["--enable-debug-command", "yes"];
         args.extend_from_slice(FAST);
         let p = Server::spawn(bin, "primary", &args);
@@ -453,6 +453,16 @@ fn writable_replica_expires_its_own_keys() {
     }
 }
 
+/// Redust, and real Redis when installed: the same scenario must pass on
+/// both.
+fn binaries() -> Vec<&'static str> {
+    let mut bins = vec![redust_bin()];
+    if have_redis() {
+        bins.push("redis-server");
+    }
+    bins
+}
+
 /// Whether a client of `port` is blocked in `command`.
 fn blocked_in(port: u16, command: &str) -> bool {
     cmd(port, &["CLIENT", "LIST"])
@@ -462,11 +472,7 @@ fn blocked_in(port: u16, command: &str) -> bool {
 
 #[test]
 fn shutdown_waits_for_lagging_replicas() {
-    let mut bins = vec![redust_bin()];
-    if have_redis() {
-        bins.push("redis-server");
-    }
-    for bin in bins {
+    for bin in binaries() {
         let mut p = Server::spawn(bin, "primary", FAST);
         let r = replica_of(bin, &p);
         send_signal(&r, libc::SIGSTOP);
