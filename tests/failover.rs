@@ -199,7 +199,7 @@ fn failover_timeout_abort_and_force() {
 
     // TIMEOUT without FORCE: writes wait, then the failover rolls back.
     let start = Instant::now();
-    assert_eq!(cmd(p.port, &["FAILOVER", "TIMEOUT", "700"]), "OK");
+    assert_eq!(cmd(p.port, &["FAILOVER", "TIMEOUT", "2000"]), "OK");
     assert_eq!(
         repl_field(p.port, "master_failover_state"),
         "waiting-for-sync"
@@ -227,7 +227,7 @@ fn failover_timeout_abort_and_force() {
     );
     let (reply, at) = writer.join().expect("writer");
     assert_eq!(reply, "OK");
-    assert!(at.duration_since(start) >= Duration::from_millis(600));
+    assert!(at.duration_since(start) >= Duration::from_millis(1900));
     assert_eq!(repl_field(p.port, "role"), "master");
     assert!(p
         .log_text()
@@ -425,10 +425,10 @@ fn writable_replica_expires_its_own_keys() {
         assert_eq!(cmd(p.port, &["SET", "frommaster", "v", "PX", "300"]), "OK");
         wait_synced(&p, &r);
         let mut c = Raw::connect(r.port);
-        assert_eq!(show(c.call(&["SET", "own", "v", "PX", "300"])), "OK");
+        assert_eq!(show(c.call(&["SET", "own", "v", "PX", "1500"])), "OK");
         c.call(&["MULTI"]);
         c.call(&["SET", "own2", "v"]);
-        c.call(&["PEXPIRE", "own2", "300"]);
+        c.call(&["PEXPIRE", "own2", "1500"]);
         c.call(&["EXEC"]);
         assert_eq!(show(c.call(&["SET", "keep", "v"])), "OK");
         assert_eq!(show(c.call(&["DBSIZE"])), "4", "{bin}");
