@@ -129,6 +129,16 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     if b.is_empty() {
         return None;
     }
+    // Plain integers (most scores) without strtod: below 10^15 they are
+    // exact doubles, so the result is the same. "-0" keeps its sign there.
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if !digits.is_empty() && b.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let n = digits.iter().fold(0i64, |n, d| n * 10 + (d - b'0') as i64);
+        let negative = digits.len() < b.len();
+        if n != 0 || !negative {
+            return Some(if negative { -n as f64 } else { n as f64 });
+        }
+    }
     let mut v = 0f64;
     // SAFETY: the C function reads exactly `len` bytes and writes one f64.
     let rc = unsafe { redust_parse_double(b.as_ptr() as *const c_char, b.len(), &mut v) };
@@ -466,6 +476,12 @@ mod tests {
             ("\t1", None),
             ("1\t", None),
             ("00012", Some("12")),
+            ("-12", Some("-12")),
+            ("-", None),
+            ("--1", None),
+            ("999999999999999", Some("999999999999999")),
+            ("-99999999999999", Some("-99999999999999")),
+            ("12345678901234567", Some("12345678901234568")),
             ("-.5e-2", Some("-0.0050000000000000001")),
             ("1.7976931348623157e308", Some("1.7976931348623157e+308")),
             ("1.7976931348623159e308", None),
@@ -478,6 +494,7 @@ mod tests {
         let z = parse_f64(b"-0").unwrap();
         assert!(z == 0.0 && z.is_sign_negative());
         assert_eq!(fmt_double(z), "-0");
+        assert!(parse_f64(b"-000").unwrap().is_sign_negative());
         // Long inputs are fine for doubles (no 5k limit like long doubles).
         let long = format!("1.{}", "0".repeat(6000));
         assert_eq!(parse_f64(long.as_bytes()), Some(1.0));
