@@ -490,12 +490,31 @@ fn shutdown_waits_for_lagging_replicas() {
             wait_until(Duration::from_secs(10), || blocked_in(port, "set")),
             "{bin}"
         );
+        // A user's CLIENT UNPAUSE lifts only a CLIENT PAUSE, not the
+        // shutdown's pause.
+        assert_eq!(cmd(p.port, &["CLIENT", "UNPAUSE"]), "OK", "{bin}");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            blocked_in(port, "set"),
+            "{bin}: CLIENT UNPAUSE released the shutdown's pause"
+        );
+        // ... and the end of the shutdown's pause does not lift a user's.
+        assert_eq!(
+            cmd(p.port, &["CLIENT", "PAUSE", "4000", "WRITE"]),
+            "OK",
+            "{bin}"
+        );
         assert_eq!(cmd(p.port, &["SHUTDOWN", "ABORT"]), "OK", "{bin}");
         assert_eq!(
             shut.join().expect("shutdown"),
             "ERR Errors trying to SHUTDOWN. Check logs.",
             "{bin}"
         );
+        assert!(
+            blocked_in(port, "set"),
+            "{bin}: SHUTDOWN ABORT lifted the user's CLIENT PAUSE"
+        );
+        assert_eq!(cmd(p.port, &["CLIENT", "UNPAUSE"]), "OK", "{bin}");
         assert_eq!(writer.join().expect("writer"), "OK", "{bin}");
         assert_eq!(
             cmd(p.port, &["SHUTDOWN", "ABORT"]),

@@ -626,13 +626,13 @@ fn client_pause(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let until = std::time::Instant::now()
         .checked_add(std::time::Duration::from_millis(ms as u64))
         .unwrap_or_else(|| std::time::Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400));
-    ctx.srv.pause(until, all);
+    ctx.srv.pause(crate::server::pause::Purpose::ClientCommand, until, all);
     ctx.out.ok();
     Ok(())
 }
 
 fn client_unpause(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    ctx.srv.unpause();
+    ctx.srv.unpause(crate::server::pause::Purpose::ClientCommand);
     ctx.out.ok();
     Ok(())
 }

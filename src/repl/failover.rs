@@ -120,7 +120,7 @@ impl Server {
         };
         tracing::info!("FAILOVER requested to {}.", self.repl.failover.describe());
         // Until the failover ends, however long that takes.
-        self.pause(now + Duration::from_secs(10 * 365 * 86400), false);
+        self.pause(crate::server::pause::Purpose::Failover, now + Duration::from_secs(10 * 365 * 86400), false);
         self.repl_getack();
         Ok(())
     }
@@ -140,7 +140,7 @@ impl Server {
         if state == State::InProgress {
             self.replicaof_no_one("failover abort");
         }
-        self.unpause();
+        self.unpause(crate::server::pause::Purpose::Failover);
     }
 
     /// The target accepted PSYNC FAILOVER: it is the primary now.
@@ -153,7 +153,7 @@ impl Server {
             self.repl.failover.describe()
         );
         self.repl.failover = Failover::default();
-        self.unpause();
+        self.unpause(crate::server::pause::Purpose::Failover);
     }
 
     /// Whether the link's PSYNC must carry FAILOVER.

@@ -139,7 +139,9 @@ pub struct Server {
     pub latency: latency::Monitor,
     /// Ids of the clients in MONITOR mode.
     pub monitors: Vec<u64>,
+    /// The pause clients see: the strongest of `pauses`.
     pub pause: Option<pause::Pause>,
+    pub pauses: pause::Pauses,
     /// client-output-buffer-limit, parsed.
     pub out_limits: outlimit::Limits,
     /// Replication: ids, offsets, backlog, attached replicas (`repl`).
@@ -206,6 +208,7 @@ impl Server {
             latency: Default::default(),
             monitors: Vec::new(),
             pause: None,
+            pauses: [None; 3],
             out_limits: Default::default(),
             repl: Default::default(),
         };

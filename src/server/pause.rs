@@ -2,6 +2,11 @@
 //! only those that may write) wait instead of running. A paused client's
 //! connection task holds the command and sleeps until the pause ends or
 //! CLIENT UNPAUSE wakes it, so the executor itself never waits.
+//!
+//! FAILOVER and SHUTDOWN's wait for replicas pause writes too. As in Redis,
+//! each purpose keeps its own pause and the clients see the strongest one in
+//! force, so a user's CLIENT UNPAUSE cannot release a failover's pause and
+//! the end of a failover does not cancel a user's CLIENT PAUSE.
 
 use std::time::Instant;
 
@@ -17,13 +22,24 @@ pub struct Pause {
     pub all: bool,
 }
 
+/// Who asked for a pause; each is lifted on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    ClientCommand = 0,
+    Shutdown = 1,
+    Failover = 2,
+}
+
+/// One slot per [`Purpose`].
+pub type Pauses = [Option<Pause>; 3];
+
 impl Server {
     /// The end of the pause `args` must wait for, if any.
     pub fn paused_until(&mut self, client: &Client, args: &[Bytes]) -> Option<Instant> {
-        let p = self.pause?;
+        let mut p = self.pause?;
         if Instant::now() >= p.until {
-            self.unpause();
-            return None;
+            self.refresh_pause();
+            p = self.pause?;
         }
         // Monitors are not paused, as replicas are not in Redis; commands
         // that fail to resolve get their error at once.
@@ -38,24 +54,57 @@ impl Server {
         Some(p.until)
     }
 
-    pub fn pause(&mut self, until: Instant, all: bool) {
+    pub fn pause(&mut self, purpose: Purpose, until: Instant, all: bool) {
         // A new pause never shortens or weakens one in force.
-        let p = match self.pause {
+        let slot = &mut self.pauses[purpose as usize];
+        *slot = Some(match *slot {
             Some(old) if old.until > Instant::now() => Pause {
                 until: old.until.max(until),
                 all: old.all || all,
             },
             _ => Pause { until, all },
-        };
-        self.pause = Some(p);
+        });
+        self.refresh_pause();
     }
 
-    /// Ends the pause and wakes the clients waiting for it.
-    pub fn unpause(&mut self) {
-        self.pause = None;
-        for c in self.clients.values() {
-            if c.paused.get() {
-                c.wake.notify_one();
+    /// Lifts `purpose`'s pause; clients stay paused while another purpose
+    /// still holds one.
+    pub fn unpause(&mut self, purpose: Purpose) {
+        self.pauses[purpose as usize] = None;
+        self.refresh_pause();
+    }
+
+    /// Recomputes the pause clients see (the latest end, ALL if any slot
+    /// says ALL) after dropping expired slots, and wakes the waiting
+    /// clients so they check again.
+    fn refresh_pause(&mut self) {
+        let now = Instant::now();
+        let mut eff: Option<Pause> = None;
+        for slot in self.pauses.iter_mut() {
+            match *slot {
+                Some(p) if p.until > now => {
+                    eff = Some(match eff {
+                        Some(e) => Pause {
+                            until: e.until.max(p.until),
+                            all: e.all || p.all,
+                        },
+                        None => p,
+                    });
+                }
+                _ => *slot = None,
+            }
+        }
+        let weaker = match (self.pause, eff) {
+            (Some(old), Some(new)) => new.until < old.until || (old.all && !new.all),
+            (Some(_), None) => true,
+            _ => false,
+        };
+        self.pause = eff;
+        if weaker {
+            for c in self.clients.values() {
+                if c.paused.get() {
+                    c.wake.notify_one();
+                }
             }
         }
     }

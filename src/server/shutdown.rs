@@ -40,7 +40,7 @@ impl Server {
         }
         tracing::info!("Waiting for replicas before shutting down.");
         let now = Instant::now();
-        self.pause(now + Duration::from_secs(10 * 365 * 86400), false);
+        self.pause(crate::server::pause::Purpose::Shutdown, now + Duration::from_secs(10 * 365 * 86400), false);
         self.repl_getack();
         self.shutdown_wait = Some(Wait {
             deadline: now + Duration::from_secs(secs as u64),
@@ -57,7 +57,7 @@ impl Server {
             return false;
         };
         tracing::info!("Shutdown manually aborted.");
-        self.unpause();
+        self.unpause(crate::server::pause::Purpose::Shutdown);
         self.shutdown_fail(&w.clients);
         true
     }
@@ -115,7 +115,7 @@ impl Server {
             return;
         }
         if self.shutdown_save(w.mode, w.force).is_err() {
-            self.unpause();
+            self.unpause(crate::server::pause::Purpose::Shutdown);
             self.shutdown_fail(&w.clients);
         }
     }
