@@ -298,6 +298,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
         }
+        // Client memory (CLIENT LIST, INFO, maxmemory-clients): a few
+        // stores and one call per batch.
+        client.qbuf_cap.set(inbuf.capacity());
+        client.obuf.set(out.buf.len());
+        client.obuf_cap.set(out.buf.capacity());
+        if srv.borrow_mut().client_mem_changed(&client) {
+            break;
+        }
         if !out.buf.is_empty() {
             let n = out.buf.len() as u64;
             // A client told to close (output limits, CLIENT KILL) must not
@@ -311,14 +319,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Err(_) => break,
             };
             let rest = &out.buf[done..];
+            client.obuf.set(rest.len());
             let written = if rest.is_empty() {
                 true
             } else if client.close_asap.get() {
-                stream.write_all(rest).await.is_ok()
+                write_out(&mut stream, rest, &client).await.is_ok()
             } else {
                 tokio::select! {
                     biased;
-                    r = stream.write_all(rest) => r.is_ok(),
+                    r = write_out(&mut stream, rest, &client) => r.is_ok(),
                     _ = closed(&client) => false,
                 }
             };
@@ -337,6 +346,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             } else {
                 out.buf.clear();
             }
+            client.obuf_cap.set(out.buf.capacity());
+            srv.borrow_mut().client_mem_changed(&client);
         }
         if matches!(flow, Flow::Close) || client.close_asap.get() {
             break;
@@ -356,6 +367,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if client.monitor.get() {
         s.monitors.retain(|&i| i != client.id);
     }
+    s.client_mem_forget(&client);
     s.clients.remove(&client.id);
 }
 
@@ -385,6 +397,21 @@ async fn write_now<S: AsyncWrite + Unpin>(stream: &mut S, buf: &[u8]) -> std::io
         Poll::Pending => Poll::Ready(Ok(0)),
     })
     .await
+}
+
+/// Writes all of `buf`, keeping `client.obuf` at the bytes the socket has
+/// not taken yet (a client that stops reading shows its backlog in CLIENT
+/// LIST omem). The same write calls as write_all.
+async fn write_out<S: AsyncWrite + Unpin>(stream: &mut S, buf: &[u8], client: &Client) -> std::io::Result<()> {
+    let mut at = 0;
+    while at < buf.len() {
+        match stream.write(&buf[at..]).await? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => at += n,
+        }
+        client.obuf.set(buf.len() - at);
+    }
+    Ok(())
 }
 
 /// Completes once the client has been told to close.

@@ -56,6 +56,9 @@ impl Out {
 
     pub fn bulk(&mut self, b: &[u8]) {
         self.line(b'$', b.len() as i64);
+        // One reservation for the value and its CRLF: growing for the CRLF
+        // alone would double the buffer of a big reply.
+        self.buf.reserve(b.len() + 2);
         self.buf.extend_from_slice(b);
         self.buf.extend_from_slice(b"\r\n");
     }

@@ -40,6 +40,16 @@ pub struct Client {
     /// Output produced for this client outside its own commands (pushes).
     pub pending: RefCell<Vec<u8>>,
     pub qbuf: Cell<usize>,
+    /// Memory the connection task holds for this client, kept up to date
+    /// by it once per batch and per write (CLIENT LIST, INFO,
+    /// maxmemory-clients): capacity of the query buffer, capacity of the
+    /// reply buffer, and reply bytes the socket has not taken yet.
+    pub qbuf_cap: Cell<usize>,
+    pub obuf_cap: Cell<usize>,
+    pub obuf: Cell<usize>,
+    /// What `mem()` was when last added to the server's total of client
+    /// memory under maxmemory-clients (0 while not counted).
+    pub mem_counted: Cell<usize>,
     pub unix: bool,
     pub tot_net_in: Cell<u64>,
     pub tot_net_out: Cell<u64>,
@@ -103,6 +113,10 @@ impl Client {
             wake: Wake::new(),
             pending: RefCell::new(Vec::new()),
             qbuf: Cell::new(0),
+            qbuf_cap: Cell::new(0),
+            obuf_cap: Cell::new(0),
+            obuf: Cell::new(0),
+            mem_counted: Cell::new(0),
             unix,
             tot_net_in: Cell::new(0),
             tot_net_out: Cell::new(0),
@@ -129,7 +143,9 @@ impl Client {
 
     /// Subscribed to anything (RESP2 clients are then restricted).
     pub fn in_pubsub(&self) -> bool {
-        !self.subs.borrow().is_empty() || !self.psubs.borrow().is_empty() || !self.ssubs.borrow().is_empty()
+        !self.subs.borrow().is_empty()
+            || !self.psubs.borrow().is_empty()
+            || !self.ssubs.borrow().is_empty()
     }
 
     /// The type CLIENT LIST/KILL TYPE filter on: "normal", "replica",
@@ -151,6 +167,36 @@ impl Client {
     /// link): no ACL, READONLY, LOADING, OOM or MISCONF refusals.
     pub fn internal(&self) -> bool {
         self.id == 0 || self.master.get()
+    }
+
+    /// Reply bytes waiting for the socket: what the connection task is
+    /// writing plus what was pushed to the client since.
+    pub fn out_pending(&self) -> usize {
+        self.obuf.get() + self.pending.borrow().len()
+    }
+
+    /// Everything this client costs (CLIENT LIST tot-mem): its buffers,
+    /// the transaction queue and the fixed part (this struct and the
+    /// connection task's state).
+    pub fn mem(&self) -> usize {
+        let multi = self.multi.borrow().as_ref().map_or(0, |q| multi_mem(q));
+        FIXED_MEM
+            + self.qbuf_cap.get()
+            + self.obuf_cap.get()
+            + self.pending.borrow().capacity()
+            + multi
+    }
+
+    /// Whether its memory counts towards maxmemory-clients: normal and
+    /// Pub/Sub clients (MONITOR ones too), as Redis counts them.
+    pub fn counts_for_client_limit(&self) -> bool {
+        !self.replica.get() && !self.master.get() && self.id != 0
+    }
+
+    /// Whether maxmemory-clients may disconnect it: a counted client
+    /// without CLIENT NO-EVICT.
+    pub fn evictable(&self) -> bool {
+        self.counts_for_client_limit() && !self.no_evict.get()
     }
 
     /// Asks the connection task to close after flushing.
@@ -201,8 +247,15 @@ impl Client {
         if flags.is_empty() {
             flags.push('N');
         }
+        // Redis keeps the first 16 KiB of output in the client's own
+        // buffer (obl) and the rest in a list of blocks (oll); omem here is
+        // every byte not yet written.
+        let omem = self.out_pending();
+        let obl = omem.min(REPLY_CHUNK);
+        let oll = (omem - obl).div_ceil(REPLY_CHUNK);
+        let multi_mem = self.multi.borrow().as_ref().map_or(0, |q| multi_mem(q));
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -217,6 +270,13 @@ impl Client {
             self.ssubs.borrow().len(),
             self.multi.borrow().as_ref().map_or(-1, |q| q.len() as i64),
             self.qbuf.get(),
+            self.qbuf_cap.get().saturating_sub(self.qbuf.get()),
+            multi_mem,
+            self.obuf_cap.get(),
+            obl,
+            oll,
+            omem,
+            self.mem(),
             self.last_cmd.get(),
             self.user.borrow(),
             redir,
@@ -225,6 +285,24 @@ impl Client {
             lib_ver,
         )
     }
+}
+
+/// Size of Redis's per-client reply buffer, the unit of obl/oll.
+const REPLY_CHUNK: usize = 16 * 1024;
+
+/// A client's fixed cost: this struct, its Rc, and the connection task
+/// (the future with its scratch vectors and tokio's task header, about
+/// 1 KiB).
+const FIXED_MEM: usize = std::mem::size_of::<Client>() + 16 + 1024;
+
+/// Memory of the commands queued since MULTI.
+fn multi_mem(q: &[Vec<bytes::Bytes>]) -> usize {
+    q.iter()
+        .map(|c| {
+            c.capacity() * std::mem::size_of::<bytes::Bytes>()
+                + c.iter().map(|a| a.len()).sum::<usize>()
+        })
+        .sum()
 }
 
 /// A TYPE argument (already validated) as `Client::kind` names it.

@@ -15,7 +15,9 @@
 
 use tikv_jemalloc_ctl::thread::{allocatedp, deallocatedp, ThreadLocal};
 
-use super::Server;
+use std::rc::Rc;
+
+use super::{Client, Server};
 use crate::config::D;
 use crate::db::access;
 
@@ -28,6 +30,15 @@ pub struct MemTracker {
     pool: Pool,
     /// Where the random policies look first (round robin over databases).
     next_db: usize,
+    /// maxmemory-clients in bytes (0: no limit), and the memory of the
+    /// normal and Pub/Sub clients (the sum of their `mem_counted`).
+    client_limit: usize,
+    clients_mem: usize,
+    /// Biggest query buffer and unwritten output seen in each of the last
+    /// 8 cron seconds (INFO's client_recent_max_*), as Redis keeps them.
+    peaks: [(usize, usize); 8],
+    peak_slot: usize,
+    peak_since: std::time::Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +144,11 @@ impl MemTracker {
             policy: Policy::NoEviction,
             pool: Pool::default(),
             next_db: 0,
+            client_limit: 0,
+            clients_mem: 0,
+            peaks: [(0, 0); 8],
+            peak_slot: 0,
+            peak_since: std::time::Instant::now(),
         };
         t.refresh();
         t
@@ -177,6 +193,107 @@ impl Server {
             self.cfg.int(D::LFU_LOG_FACTOR),
             self.cfg.int(D::LFU_DECAY_TIME),
         );
+        let limit = client_limit(
+            self.cfg.str(D::MAXMEMORY_CLIENTS),
+            self.cfg.int(D::MAXMEMORY) as u64,
+        );
+        if limit != self.mem.client_limit {
+            self.mem.client_limit = limit;
+            // Client memory is only tracked while there is a limit, so a
+            // new one starts from every client's current figure.
+            self.mem.clients_mem = 0;
+            for c in self.clients.values() {
+                let m = if limit > 0 && c.counts_for_client_limit() && !c.close_asap.get() {
+                    c.mem()
+                } else {
+                    0
+                };
+                c.mem_counted.set(m);
+                self.mem.clients_mem += m;
+            }
+            self.evict_clients();
+        }
+    }
+
+    /// The connection task changed a client's buffers (once per batch and
+    /// after writing): records the recent peaks and, under
+    /// maxmemory-clients, the client's share of the total, disconnecting
+    /// the biggest clients when it is over. True when `c` itself must go.
+    pub fn client_mem_changed(&mut self, c: &Client) -> bool {
+        let m = &mut self.mem;
+        let peak = &mut m.peaks[m.peak_slot];
+        peak.0 = peak.0.max(c.qbuf.get());
+        peak.1 = peak.1.max(c.out_pending());
+        if m.client_limit == 0 {
+            return false;
+        }
+        let now = if c.counts_for_client_limit() && !c.close_asap.get() {
+            c.mem()
+        } else {
+            0
+        };
+        m.clients_mem = m.clients_mem + now - c.mem_counted.replace(now);
+        if m.clients_mem > m.client_limit {
+            self.evict_clients();
+        }
+        c.close_asap.get()
+    }
+
+    /// A client is gone: its memory no longer counts.
+    pub fn client_mem_forget(&mut self, c: &Client) {
+        self.mem.clients_mem -= c.mem_counted.replace(0);
+    }
+
+    /// Disconnects the clients using the most memory until the total is
+    /// under maxmemory-clients. CLIENT NO-EVICT clients count towards the
+    /// total but stay, as in Redis: one of them alone over the limit
+    /// costs every other client its connection.
+    fn evict_clients(&mut self) {
+        let limit = self.mem.client_limit;
+        if limit == 0 || self.mem.clients_mem <= limit {
+            return;
+        }
+        let mut big: Vec<Rc<Client>> = self
+            .clients
+            .values()
+            .filter(|c| c.mem_counted.get() > 0 && c.evictable())
+            .cloned()
+            .collect();
+        big.sort_unstable_by_key(|c| std::cmp::Reverse(c.mem_counted.get()));
+        for c in big {
+            if self.mem.clients_mem <= limit {
+                return;
+            }
+            tracing::info!("Evicting client: {}", c.info_line());
+            c.pending.borrow_mut().clear();
+            c.kill();
+            self.mem.clients_mem -= c.mem_counted.replace(0);
+            self.stats.evicted_clients += 1;
+        }
+        if self.mem.clients_mem > limit {
+            tracing::warn!("Over client maxmemory after evicting all evictable clients");
+        }
+    }
+
+    /// Starts a new second of recent client buffer peaks (from the cron).
+    pub fn clients_cron(&mut self) {
+        let m = &mut self.mem;
+        if m.peak_since.elapsed().as_secs() >= 1 {
+            m.peak_since = std::time::Instant::now();
+            m.peak_slot = (m.peak_slot + 1) % m.peaks.len();
+            m.peaks[m.peak_slot] = (0, 0);
+        }
+    }
+
+    /// INFO's client_recent_max_input_buffer and _output_buffer: the
+    /// biggest query buffer and unwritten output of the last 8 seconds.
+    pub fn clients_recent_max(&self) -> (usize, usize) {
+        let now = self
+            .clients
+            .values()
+            .map(|c| (c.qbuf.get(), c.out_pending()));
+        now.chain(self.mem.peaks.iter().copied())
+            .fold((0, 0), |a, b| (a.0.max(b.0), a.1.max(b.1)))
     }
 
     /// Evicts keys until memory is under maxmemory. False when it cannot
@@ -310,6 +427,15 @@ impl Server {
                 }
             }
         }
+    }
+}
+
+/// maxmemory-clients in bytes: a size, or a percentage of maxmemory
+/// (which means no limit while maxmemory is 0).
+fn client_limit(v: &str, maxmemory: u64) -> usize {
+    match v.strip_suffix('%') {
+        Some(p) => (maxmemory as u128 * p.parse::<u128>().unwrap_or(0) / 100) as usize,
+        None => v.parse().unwrap_or(0),
     }
 }
 

@@ -51,7 +51,8 @@ pub fn memory_figures(srv: &Server) -> MemFigures {
     let clients = srv
         .clients
         .values()
-        .map(|c| (c.qbuf.get() + c.pending.borrow().len()) as u64)
+        .filter(|c| !c.replica.get())
+        .map(|c| c.mem() as u64)
         .sum();
     MemFigures {
         used,
@@ -255,14 +256,9 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "connected_clients:{}", srv.clients.len());
             field!(o, "cluster_connections:0");
             field!(o, "maxclients:{}", cfg.int(D::MAXCLIENTS));
-            let maxq = srv
-                .clients
-                .values()
-                .map(|c| c.qbuf.get())
-                .max()
-                .unwrap_or(0);
-            field!(o, "client_recent_max_input_buffer:{maxq}");
-            field!(o, "client_recent_max_output_buffer:0");
+            let (max_in, max_out) = srv.clients_recent_max();
+            field!(o, "client_recent_max_input_buffer:{max_in}");
+            field!(o, "client_recent_max_output_buffer:{max_out}");
             // Clients held by CLIENT PAUSE count as blocked, as in Redis.
             let blocked = srv.clients.values().filter(|c| c.blocked.borrow().is_some() || c.paused.get()).count();
             field!(o, "blocked_clients:{blocked}");
@@ -449,7 +445,7 @@ fn section(srv: &Server, name: &str, o: &mut String) {
                 st.expire_cycle_time_used_ms
             );
             field!(o, "evicted_keys:{}", srv.stats.evicted_keys);
-            field!(o, "evicted_clients:0");
+            field!(o, "evicted_clients:{}", st.evicted_clients);
             field!(o, "total_eviction_exceeded_time:0");
             field!(o, "current_eviction_exceeded_time:0");
             field!(o, "keyspace_hits:{}", st.keyspace_hits);

@@ -55,6 +55,7 @@ pub struct Stats {
     pub expire_cycle_time_used_ms: u64,
     pub total_reads: u64,
     pub evicted_keys: u64,
+    pub evicted_clients: u64,
     pub total_writes: u64,
 }
 
@@ -226,6 +227,7 @@ impl Server {
     pub fn cron(&mut self) {
         self.persist_cron();
         self.mem.refresh();
+        self.clients_cron();
         self.apply_access_config();
         self.apply_notify_config();
         self.out_limits = outlimit::parse(&self.cfg);
