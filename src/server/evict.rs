@@ -297,10 +297,7 @@ impl Server {
     }
 
     /// Evicts keys until memory is under maxmemory. False when it cannot
-    /// get there (noeviction, or nothing left the policy may evict). True
-    /// also when maxmemory-eviction-tenacity's time ran out first: the
-    /// command runs and the next one carries on evicting, as Redis lets
-    /// commands through while its eviction is still "running".
+    /// get there (noeviction, or nothing left the policy may evict).
     /// `now` is the caller's notion of the time (ms), for LRU/LFU scores.
     pub fn evict_to_fit(&mut self, now: i64) -> bool {
         let max = self.cfg.int(D::MAXMEMORY) as u64;
@@ -317,11 +314,8 @@ impl Server {
             return false;
         }
         let lazy = self.cfg.bool(D::LAZYFREE_LAZY_EVICTION);
-        let limit_us = tenacity_us(self.cfg.int(D::MAXMEMORY_EVICTION_TENACITY));
-        // The clock is read only when someone looks: the latency monitor,
-        // or the tenacity check every 16 evictions (which then does not
-        // count the first 16).
-        let mut started =
+        // The clock is read only for the latency monitor.
+        let started =
             (self.cfg.int(D::LATENCY_MONITOR_THRESHOLD) > 0).then(std::time::Instant::now);
         let mut evicted = 0u64;
         let mut key = self.mem.pool.spare.pop().unwrap_or_default();
@@ -342,14 +336,10 @@ impl Server {
             self.notify(super::notify::EVICTED, "evicted", &key, db);
             self.stats.evicted_keys += 1;
             evicted += 1;
-            if evicted % 16 == 0 {
-                if lazy {
-                    self.mem.refresh();
-                }
-                let t = started.get_or_insert_with(std::time::Instant::now);
-                if t.elapsed().as_micros() as u64 >= limit_us {
-                    break true;
-                }
+            // Lazily freed memory leaves from another thread: look at
+            // the global figure now and then.
+            if lazy && evicted % 16 == 0 {
+                self.mem.refresh();
             }
         };
         self.mem.pool.spare.push(key);
@@ -436,16 +426,5 @@ fn client_limit(v: &str, maxmemory: u64) -> usize {
     match v.strip_suffix('%') {
         Some(p) => (maxmemory as u128 * p.parse::<u128>().unwrap_or(0) / 100) as usize,
         None => v.parse().unwrap_or(0),
-    }
-}
-
-/// How long one eviction round may run (maxmemory-eviction-tenacity), in
-/// microseconds, on Redis's scale: 50 us per step up to 10 (the default,
-/// 500 us), then 15% more per step, and no limit at 100.
-fn tenacity_us(tenacity: i64) -> u64 {
-    match tenacity {
-        t if t <= 10 => 50 * t.max(0) as u64,
-        t if t < 100 => (500.0 * 1.15f64.powi(t as i32 - 10)) as u64,
-        _ => u64::MAX,
     }
 }
