@@ -46,8 +46,18 @@ impl Server {
         }
         mine.borrow_mut().push(name.to_vec());
         match kind {
-            Kind::Channel => self.pubsub.channels.entry(name.to_vec()).or_default().push(id),
-            Kind::Shard => self.pubsub.shard_channels.entry(name.to_vec()).or_default().push(id),
+            Kind::Channel => self
+                .pubsub
+                .channels
+                .entry(name.to_vec())
+                .or_default()
+                .push(id),
+            Kind::Shard => self
+                .pubsub
+                .shard_channels
+                .entry(name.to_vec())
+                .or_default()
+                .push(id),
             Kind::Pattern => self.pubsub.patterns.push((name.to_vec(), id)),
         }
         true
@@ -76,7 +86,10 @@ impl Server {
         match kind {
             Kind::Channel => drop_from(&mut self.pubsub.channels),
             Kind::Shard => drop_from(&mut self.pubsub.shard_channels),
-            Kind::Pattern => self.pubsub.patterns.retain(|(p, i)| !(p == name && *i == c.id)),
+            Kind::Pattern => self
+                .pubsub
+                .patterns
+                .retain(|(p, i)| !(p == name && *i == c.id)),
         }
         true
     }
@@ -95,47 +108,59 @@ impl Server {
         }
     }
 
-    /// Delivers a message; returns the number of receivers.
+    /// Delivers a message; returns the number of receivers. Each message
+    /// is encoded once per protocol and the bytes copied to every
+    /// subscriber's pending output.
     pub fn publish(&mut self, channel: &[u8], msg: &[u8], shard: bool) -> usize {
         let limits = self.out_limits.pubsub;
         let mut n = 0;
-        let ids: Vec<u64> = if shard {
-            self.pubsub.shard_channels.get(channel).cloned().unwrap_or_default()
+        let (map, kind): (_, &[u8]) = if shard {
+            (&self.pubsub.shard_channels, b"smessage")
         } else {
-            self.pubsub.channels.get(channel).cloned().unwrap_or_default()
+            (&self.pubsub.channels, b"message")
         };
-        for id in ids {
-            if let Some(c) = self.clients.get(&id).cloned() {
-                let mut out = Out::new(c.resp.get() == 3);
-                out.push(3);
-                out.bulk(if shard { b"smessage" } else { b"message" });
-                out.bulk(channel);
-                out.bulk(msg);
-                deliver(&c, &out.buf, limits);
-                n += 1;
+        if let Some(ids) = map.get(channel) {
+            let mut encoded = Encoded::default();
+            for id in ids {
+                if let Some(c) = self.clients.get(id) {
+                    deliver(c, encoded.get(c, &[kind, channel, msg]), limits);
+                    n += 1;
+                }
             }
         }
         if !shard {
-            let matches: Vec<(Vec<u8>, u64)> = self
-                .pubsub
-                .patterns
-                .iter()
-                .filter(|(p, _)| glob_match(p, channel, false))
-                .cloned()
-                .collect();
-            for (p, id) in matches {
-                if let Some(c) = self.clients.get(&id).cloned() {
-                    let mut out = Out::new(c.resp.get() == 3);
-                    out.push(4);
-                    out.bulk(b"pmessage");
-                    out.bulk(&p);
-                    out.bulk(channel);
-                    out.bulk(msg);
-                    deliver(&c, &out.buf, limits);
+            for (p, id) in &self.pubsub.patterns {
+                if !glob_match(p, channel, false) {
+                    continue;
+                }
+                if let Some(c) = self.clients.get(id) {
+                    let mut encoded = Encoded::default();
+                    deliver(c, encoded.get(c, &[b"pmessage", p, channel, msg]), limits);
                     n += 1;
                 }
             }
         }
         n
+    }
+}
+
+/// One message as a RESP2 array and as a RESP3 push, each made on first use.
+#[derive(Default)]
+struct Encoded([Option<Vec<u8>>; 2]);
+
+impl Encoded {
+    fn get(&mut self, c: &Client, parts: &[&[u8]]) -> &[u8] {
+        let resp3 = c.resp.get() == 3;
+        self.0[resp3 as usize].get_or_insert_with(|| {
+            let mut out = Out {
+                buf: Vec::with_capacity(parts.iter().map(|p| p.len() + 16).sum::<usize>() + 8),
+                resp3,
+            };
+            out.push(parts.len());
+            for p in parts {
+                out.bulk(p);
+            }
+            out.buf
+        })
     }
 }
