@@ -394,7 +394,9 @@ fn section(srv: &Server, name: &str, o: &mut String) {
             field!(o, "current_save_keys_processed:{done}");
             field!(o, "current_save_keys_total:{total}");
             field!(o, "rdb_changes_since_last_save:{}", srv.dirty);
-            field!(o, "rdb_bgsave_in_progress:{}", srv.persist.bgsave.is_some() as u8);
+            // A full sync's snapshot counts, as Redis's RDB child does.
+            let bgsave = srv.persist.bgsave.is_some() || srv.repl.sync.is_some();
+            field!(o, "rdb_bgsave_in_progress:{}", bgsave as u8);
             field!(o, "rdb_last_save_time:{}", srv.last_save);
             field!(o, "rdb_last_bgsave_status:{}", if srv.persist.last_bgsave_ok { "ok" } else { "err" });
             field!(o, "rdb_last_bgsave_time_sec:{}", srv.persist.last_bgsave_secs);
