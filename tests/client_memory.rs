@@ -167,6 +167,8 @@ fn client_eviction(s: &Server) {
     });
     let mut small = s.raw();
     assert_eq!(small.call(&["PING"]), simple("PONG"));
+    // A client closing of its own accord still gets its reply.
+    assert_eq!(s.raw().call(&["QUIT"]), simple("OK"));
     assert_eq!(
         info_field(&mut admin, "stats", "evicted_clients"),
         0,

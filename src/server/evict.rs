@@ -218,8 +218,12 @@ impl Server {
     /// The connection task changed a client's buffers (once per batch and
     /// after writing): records the recent peaks and, under
     /// maxmemory-clients, the client's share of the total, disconnecting
-    /// the biggest clients when it is over. True when `c` itself must go.
+    /// the biggest clients when it is over. True when `c` itself was
+    /// evicted just now.
     pub fn client_mem_changed(&mut self, c: &Client) -> bool {
+        // A client already closing (QUIT, CLIENT KILL of itself) still gets
+        // its reply: only an eviction here skips the write.
+        let closing = c.close_asap.get();
         let m = &mut self.mem;
         let peak = &mut m.peaks[m.peak_slot];
         peak.0 = peak.0.max(c.qbuf.get());
@@ -236,7 +240,7 @@ impl Server {
         if m.clients_mem > m.client_limit {
             self.evict_clients();
         }
-        c.close_asap.get()
+        !closing && c.close_asap.get()
     }
 
     /// A client is gone: its memory no longer counts.
