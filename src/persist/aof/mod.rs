@@ -83,6 +83,11 @@ impl Aof {
         argv::encode(&mut self.buf, argv);
     }
 
+    /// Commands queued and not yet written to the file.
+    pub fn unwritten(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
     /// Writes the buffer to the incremental file; fsyncs too with
     /// `always`. On failure the bytes stay buffered for the next try and
     /// the file is cut back so it never ends in half a command.

@@ -111,7 +111,15 @@ fn stream_commands(k: &Bytes, s: &crate::db::stream::Stream) -> Vec<Vec<Bytes>> 
     if s.is_empty() {
         // An empty stream: an entry trimmed away at once (XSETID below
         // restores the counters).
-        v.push(vec![bs("XADD"), k.clone(), bs("MAXLEN"), bs("0"), bs("0-1"), bs("x"), bs("y")]);
+        v.push(vec![
+            bs("XADD"),
+            k.clone(),
+            bs("MAXLEN"),
+            bs("0"),
+            bs("0-1"),
+            bs("x"),
+            bs("y"),
+        ]);
     }
     for (i, fields) in &s.entries {
         let mut a = vec![bs("XADD"), k.clone(), id(*i)];
@@ -140,7 +148,13 @@ fn stream_commands(k: &Bytes, s: &crate::db::stream::Stream) -> Vec<Vec<Bytes>> 
         ]);
         for (cname, c) in &g.consumers {
             let cname = Bytes::copy_from_slice(cname);
-            v.push(vec![bs("XGROUP"), bs("CREATECONSUMER"), k.clone(), name.clone(), cname.clone()]);
+            v.push(vec![
+                bs("XGROUP"),
+                bs("CREATECONSUMER"),
+                k.clone(),
+                name.clone(),
+                cname.clone(),
+            ]);
             for pid in &c.pel {
                 let Some(n) = g.pel.get(pid) else { continue };
                 v.push(vec![
