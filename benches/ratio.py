@@ -343,6 +343,9 @@ def fmt_ratio(x):
     return "n/a" if x is None else "%.2f" % x
 
 
+# Rounds per row (--repeat).
+REPEAT = 1
+
 AOF_EVERYSEC = ("--appendonly", "yes", "--appendfsync", "everysec")
 
 
@@ -359,12 +362,29 @@ def paired_runs(redis_bin, redust_bin, rows, measure, certs=None, extra=(), prep
             if prepare:
                 prepare(s)
         for i, row in enumerate(rows):
-            order = ["redis", "redust"] if i % 2 == 0 else ["redust", "redis"]
-            row["first"] = order[0]
-            for name in order:
-                row[name] = measure(servers[name], row)
-            row["rps_ratio"] = ratio(row["redust"]["rps"], row["redis"]["rps"])
-            row["cpu_ratio"] = ratio(row["redust"]["req_per_cpu_s"], row["redis"]["req_per_cpu_s"])
+            rounds = []
+            for r in range(REPEAT):
+                order = ["redis", "redust"] if (i + r) % 2 == 0 else ["redust", "redis"]
+                got = {name: measure(servers[name], row) for name in order}
+                got["rps_ratio"] = ratio(got["redust"]["rps"], got["redis"]["rps"])
+                got["cpu_ratio"] = ratio(got["redust"]["req_per_cpu_s"], got["redis"]["req_per_cpu_s"])
+                rounds.append(got)
+            row["first"] = "redis" if i % 2 == 0 else "redust"
+            if REPEAT == 1:
+                row.update(rounds[0])
+            else:
+                # Medians per server and of the per-round ratios: a round's
+                # two runs are back to back, so their ratio cancels most of
+                # the drift of a shared machine.
+                for name in ("redis", "redust"):
+                    row[name] = {k: median([g[name][k] for g in rounds])
+                                 if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                                 for k, v in rounds[0][name].items()}
+                for k in ("rps_ratio", "cpu_ratio"):
+                    vals = [g[k] for g in rounds if g[k] is not None]
+                    row[k] = median(vals) if vals else None
+                    row[k + "_range"] = (min(vals), max(vals)) if vals else None
+                row["rounds"] = rounds
             print_row(row)
             if after_row:
                 after_row(row, servers)
@@ -480,12 +500,24 @@ def print_header():
 
 
 def print_row(row):
-    print("%-23s | %12s %12s %6s | %12s %12s %6s" % (
+    def spread(k):
+        r = row.get(k + "_range")
+        return "" if r is None else " (%.2f-%.2f)" % r
+    print("%-23s | %12s %12s %6s | %12s %12s %6s%s" % (
         row.get("label") or label(row["test"].lower(), row["value_size"], row["pipeline"]),
         fmt_num(row["redis"]["rps"]), fmt_num(row["redust"]["rps"]), fmt_ratio(row["rps_ratio"]),
         fmt_num(row["redis"]["req_per_cpu_s"]), fmt_num(row["redust"]["req_per_cpu_s"]),
         fmt_ratio(row["cpu_ratio"]),
+        "  rps%s cpu%s" % (spread("rps_ratio"), spread("cpu_ratio")) if "rps_ratio_range" in row else "",
     ), flush=True)
+
+
+def median(vals):
+    vals = sorted(v for v in vals if v is not None)
+    if not vals:
+        return None
+    m = len(vals) // 2
+    return vals[m] if len(vals) % 2 else (vals[m - 1] + vals[m]) / 2
 
 
 # ---------------------------------------------------------------------------
@@ -1004,7 +1036,12 @@ def main():
     ap.add_argument("--elements", type=int, default=None,
                     help="elements of each big collection in the typemem part (default 1,000,000; "
                          "100,000 with --quick); a tenth as many small hashes")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds per row, alternating which server goes first; prints medians and the "
+                         "range of the per-round ratios (default 1)")
     args = ap.parse_args()
+    global REPEAT
+    REPEAT = max(1, args.repeat)
     only = set(args.only.split(",")) if args.only else None
     if args.replication:
         only = {"replication"}
