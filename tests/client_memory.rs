@@ -250,3 +250,65 @@ fn maxmemory_clients_as_a_percentage_of_maxmemory() {
     assert_eq!(info_field(&mut admin, "stats", "evicted_clients"), 1);
     s.stop();
 }
+
+/// argv-mem, qbuf and rbp of a client sending a command in pieces, of a
+/// blocked one and of the client asking.
+fn argv_and_query_buffer(s: &Server) {
+    let mut admin = s.raw();
+    // The asking client: its own command is in the query buffer and argv.
+    let me = text(admin.call(&["CLIENT", "INFO"]));
+    assert!(
+        me.contains(" qbuf=26 ") && me.contains(" argv-mem=10 "),
+        "{me}"
+    );
+
+    let mut partial = s.raw();
+    let id = client_id(&mut partial);
+    let value = vec![b'v'; 100_000];
+    let mut head = b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n".to_vec();
+    head.extend_from_slice(&value);
+    head.extend_from_slice(b"\r\n$2\r\nE");
+    partial.send_bytes(&head);
+    // SET, k and the value are in, EX is not complete yet.
+    let f = poll("argv-mem of the partial command", || {
+        client_fields(&mut admin, id).filter(|f| field(f, "argv-mem") == 100_004)
+    });
+    assert!(field(&f, "qbuf") < 100, "{f:?}");
+    partial.send_bytes(b"X\r\n$3\r\n100\r\n");
+    assert_eq!(partial.read(), simple("OK"));
+    let f = client_fields(&mut admin, id).unwrap();
+    assert_eq!((field(&f, "argv-mem"), field(&f, "qbuf")), (0, 0), "{f:?}");
+
+    // The reply buffer's recent peak.
+    assert_eq!(
+        partial.call(&["SET", "small", &"x".repeat(1000)]),
+        simple("OK")
+    );
+    assert_eq!(partial.call(&["GET", "small"]), bulk(&"x".repeat(1000)));
+    let f = client_fields(&mut admin, id).unwrap();
+    let (rbp, rbs) = (field(&f, "rbp"), field(&f, "rbs"));
+    assert!((1000..=rbs).contains(&rbp), "{f:?}");
+
+    // A blocked client keeps its command's arguments.
+    partial.send(&["BLPOP", "list", "0"]);
+    poll("argv-mem of the blocked client", || {
+        client_fields(&mut admin, id).filter(|f| field(f, "argv-mem") == 10)
+    });
+    assert_eq!(admin.call(&["LPUSH", "list", "a"]), Frame::Int(1));
+    assert_eq!(
+        partial.read(),
+        Frame::Array(Some(vec![bulk("list"), bulk("a")]))
+    );
+}
+
+#[test]
+fn client_list_shows_argv_mem_qbuf_and_reply_buffer_peak() {
+    let mut ours = Server::start(&[]);
+    argv_and_query_buffer(&ours);
+    ours.stop();
+    if have_redis() {
+        let mut redis = Server::start_redis(&[]);
+        argv_and_query_buffer(&redis);
+        redis.stop();
+    }
+}

@@ -472,15 +472,19 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         if ids.as_ref().is_some_and(|v| !v.contains(id)) {
             continue;
         }
-        text.push_str(&c.info_line());
+        if c.id == ctx.client.id {
+            text.push_str(&c.info_line_running(a));
+        } else {
+            text.push_str(&c.info_line());
+        }
         text.push('\n');
     }
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
 
-fn client_info(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
-    let mut line = ctx.client.info_line();
+fn client_info(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let mut line = ctx.client.info_line_running(a);
     line.push('\n');
     ctx.out.verbatim(line.as_bytes());
     Ok(())

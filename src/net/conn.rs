@@ -69,6 +69,11 @@ fn process(
     let Scratch { ranges, args } = scratch;
     let max_bulk = srv.cfg.int(D::PROTO_MAX_BULK_LEN);
     let now = crate::server::now_ms();
+    // Redis's query buffer holds the whole batch while it runs (CLIENT
+    // INFO shows it); a command left incomplete sets the others below.
+    client.qbuf.set(inbuf.len());
+    client.qbuf_parsed.set(0);
+    client.argv_mem.set(0);
     if let Some(mut h) = held.take() {
         if let Some(flow) = run_one(srv, client, out, &mut h, now, !inbuf.is_empty(), held) {
             return flow;
@@ -86,6 +91,12 @@ fn process(
         match parse_request(inbuf, &lim, ranges) {
             Ok(Parsed::Incomplete { need: n }) => {
                 *need = n;
+                if let Some(&(_, end)) = ranges.last() {
+                    client.qbuf_parsed.set(end + 2);
+                    client
+                        .argv_mem
+                        .set(ranges.iter().map(|&(s, e)| e - s).sum());
+                }
                 if n > inbuf.capacity() {
                     inbuf.reserve(n - inbuf.len());
                 }
@@ -149,6 +160,7 @@ fn run_one(
 ) -> Option<Flow> {
     if srv.pause.is_some() {
         if let Some(until) = srv.paused_until(client, args) {
+            client.argv_mem.set(crate::server::client::args_len(args));
             *held = Some(std::mem::take(args));
             client.paused.set(true);
             return Some(Flow::Paused(until));

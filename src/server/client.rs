@@ -39,7 +39,16 @@ pub struct Client {
     pub wake: Wake,
     /// Output produced for this client outside its own commands (pushes).
     pub pending: RefCell<Vec<u8>>,
+    /// Bytes in the query buffer (all of them: the busy-script path
+    /// relies on it being non-zero while any input waits).
     pub qbuf: Cell<usize>,
+    /// Of a partially received command: the bytes at the front of the
+    /// query buffer that Redis would already have parsed out (its header
+    /// and complete arguments), and those arguments' length (argv-mem).
+    pub qbuf_parsed: Cell<usize>,
+    pub argv_mem: Cell<usize>,
+    /// Peak of the reply buffer since the cron last reset it (rbp).
+    pub rbp: Cell<usize>,
     /// Memory the connection task holds for this client, kept up to date
     /// by it once per batch and per write (CLIENT LIST, INFO,
     /// maxmemory-clients): capacity of the query buffer, capacity of the
@@ -113,6 +122,9 @@ impl Client {
             wake: Wake::new(),
             pending: RefCell::new(Vec::new()),
             qbuf: Cell::new(0),
+            qbuf_parsed: Cell::new(0),
+            argv_mem: Cell::new(0),
+            rbp: Cell::new(0),
             qbuf_cap: Cell::new(0),
             obuf_cap: Cell::new(0),
             obuf: Cell::new(0),
@@ -254,8 +266,13 @@ impl Client {
         let obl = omem.min(REPLY_CHUNK);
         let oll = (omem - obl).div_ceil(REPLY_CHUNK);
         let multi_mem = self.multi.borrow().as_ref().map_or(0, |q| multi_mem(q));
+        // A blocked client keeps its command's arguments, as in Redis.
+        let argv_mem = match self.blocked.borrow().as_ref() {
+            Some(b) => args_len(&b.args),
+            None => self.argv_mem.get(),
+        };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -269,10 +286,12 @@ impl Client {
             self.psubs.borrow().len(),
             self.ssubs.borrow().len(),
             self.multi.borrow().as_ref().map_or(-1, |q| q.len() as i64),
-            self.qbuf.get(),
+            self.qbuf.get().saturating_sub(self.qbuf_parsed.get()),
             self.qbuf_cap.get().saturating_sub(self.qbuf.get()),
+            argv_mem,
             multi_mem,
             self.obuf_cap.get(),
+            self.rbp.get().min(self.obuf_cap.get()),
             obl,
             oll,
             omem,
@@ -285,6 +304,22 @@ impl Client {
             lib_ver,
         )
     }
+}
+
+impl Client {
+    /// The CLIENT LIST line of the client running `args`: Redis counts
+    /// the running command's arguments in its argv-mem.
+    pub fn info_line_running(&self, args: &[bytes::Bytes]) -> String {
+        let saved = self.argv_mem.replace(args_len(args));
+        let line = self.info_line();
+        self.argv_mem.set(saved);
+        line
+    }
+}
+
+/// What Redis's argv-mem counts: the arguments' bytes.
+pub fn args_len(args: &[bytes::Bytes]) -> usize {
+    args.iter().map(|a| a.len()).sum()
 }
 
 /// Size of Redis's per-client reply buffer, the unit of obl/oll.
