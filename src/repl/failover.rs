@@ -161,9 +161,11 @@ impl Server {
         self.repl.failover.state == State::InProgress
     }
 
-    /// From the cron: hand off once the target has the whole stream, or
-    /// give up (or force) when the timeout expires.
-    pub fn failover_cron(&mut self) {
+    /// Hands off once the target has the whole stream, or gives up (or
+    /// forces) when the timeout expires. Called on every replica ACK, so
+    /// the handoff follows the target's catching up at once, and from the
+    /// cron for the timeout.
+    pub fn failover_progress(&mut self) {
         if self.repl.failover.state != State::WaitingForSync {
             return;
         }

@@ -383,6 +383,7 @@ impl Server {
             super::deliver(r, &held, limit);
         }
         self.repl_serve_waiters();
+        self.failover_progress();
     }
 
     /// Answers the WAITs that enough replicas acknowledged.
@@ -476,7 +477,7 @@ impl Server {
     /// Replication's share of the cron: once a second, PING replicas,
     /// drop silent ones, start due diskless syncs, free an unused backlog.
     pub fn repl_cron(&mut self) {
-        self.failover_cron();
+        self.failover_progress();
         self.replica_expire_own_keys();
         self.shutdown_wait_cron();
         if let Some(b) = self.repl.backlog.as_mut() {
