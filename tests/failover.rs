@@ -490,6 +490,58 @@ fn writable_replica_expires_its_own_keys() {
     }
 }
 
+/// Keys a writable replica's clients give a TTL by other routes than the
+/// command's own key arguments: MOVE and COPY ... DB into another
+/// database, and scripts (keys not declared, another database).
+#[test]
+fn writable_replica_expires_keys_moved_copied_or_scripted() {
+    for bin in binaries() {
+        let p = Server::spawn(bin, "primary", FAST);
+        let to = format!("127.0.0.1 {}", p.port);
+        let r = Server::spawn(
+            bin,
+            "replica",
+            &["--replicaof", &to, "--replica-read-only", "no"],
+        );
+        wait_synced(&p, &r);
+        let mut c = Raw::connect(r.port);
+        let ok = |f| show(f) == "OK";
+        assert!(ok(c.call(&["SET", "moved", "v", "PX", "1500"])));
+        assert_eq!(show(c.call(&["MOVE", "moved", "1"])), "1", "{bin}");
+        assert!(ok(c.call(&["SET", "copied", "v", "PX", "1500"])));
+        assert_eq!(
+            show(c.call(&["COPY", "copied", "copy", "DB", "2"])),
+            "1",
+            "{bin}"
+        );
+        assert_eq!(show(c.call(&["PERSIST", "copied"])), "1", "{bin}");
+        let script =
+            "redis.call('SELECT', 3) redis.call('SET', 'scripted', 'v', 'PX', 1500) return 1";
+        assert_eq!(show(c.call(&["EVAL", script, "0"])), "1", "{bin}");
+        let lib = "#!lua name=lib\nredis.register_function('f', function() redis.call('SET', 'fcalled', 'v', 'PX', 1500) return 1 end)";
+        assert_eq!(show(c.call(&["FUNCTION", "LOAD", lib])), "lib", "{bin}");
+        assert_eq!(show(c.call(&["FCALL", "f", "0"])), "1", "{bin}");
+        let sizes = |c: &mut Raw| -> Vec<String> {
+            (0..4)
+                .map(|db| {
+                    c.call(&["SELECT", &db.to_string()]);
+                    show(c.call(&["DBSIZE"]))
+                })
+                .collect()
+        };
+        assert_eq!(sizes(&mut c), ["2", "1", "1", "1"], "{bin}");
+        // Only the copy's source lost its TTL (PERSIST above).
+        let ok = wait_until(Duration::from_secs(10), || {
+            sizes(&mut c) == ["1", "0", "0", "0"]
+        });
+        assert!(
+            ok,
+            "{bin}: the replica's own keys did not expire: {:?}",
+            sizes(&mut c)
+        );
+    }
+}
+
 /// Redust, and real Redis when installed: the same scenario must pass on
 /// both.
 fn binaries() -> Vec<&'static str> {

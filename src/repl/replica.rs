@@ -418,15 +418,34 @@ impl Server {
     ) {
         let db = client.db.get();
         for p in cmd.keys_in(args) {
-            let key = &args[p];
-            if self
-                .ks
-                .dbs
-                .get(db)
-                .is_some_and(|d| d.expire_at(key).is_some())
-            {
-                self.repl.link.own_expires.insert((db, key.to_vec()));
+            self.replica_note_key(db, &args[p]);
+        }
+        // MOVE and COPY ... DB take the TTL to another database.
+        let to_db = match cmd.name {
+            "move" => args.get(2).map(|d| (d, 1)),
+            "copy" => args
+                .iter()
+                .skip(3)
+                .position(|a| a.eq_ignore_ascii_case(b"db"))
+                .and_then(|i| args.get(i + 4))
+                .map(|d| (d, 2)),
+            _ => None,
+        };
+        if let Some((d, key)) = to_db {
+            if let Some(d) = crate::util::num::parse_i64(d).and_then(|d| usize::try_from(d).ok()) {
+                self.replica_note_key(d, &args[key]);
             }
+        }
+    }
+
+    fn replica_note_key(&mut self, db: usize, key: &[u8]) {
+        if self
+            .ks
+            .dbs
+            .get(db)
+            .is_some_and(|d| d.expire_at(key).is_some())
+        {
+            self.repl.link.own_expires.insert((db, key.to_vec()));
         }
     }
 
