@@ -640,3 +640,95 @@ fn diskless_delay_pings_silent_replica_timeout_and_backlog_ttl() {
     assert_ne!(id2, id1);
     assert_eq!(p.call(&["SET", "a", "1"]), simple("OK"));
 }
+
+/// A hand-made replica that takes a diskless full sync and never
+/// acknowledges it: the stream after the transfer waits for its first ACK.
+fn unacked_replica(primary: &Server) -> Raw {
+    let mut r = primary.raw();
+    assert_eq!(
+        r.call(&["REPLCONF", "capa", "eof", "capa", "psync2"]),
+        simple("OK")
+    );
+    r.send(&["PSYNC", "?", "-1"]);
+    let line = read_line(&mut r);
+    assert!(line.starts_with("+FULLRESYNC "), "{line}");
+    let mark = read_line(&mut r)
+        .strip_prefix("$EOF:")
+        .expect("EOF marker")
+        .to_string();
+    let mut rdb = Vec::new();
+    while !rdb.ends_with(mark.as_bytes()) {
+        rdb.extend(read_exact(&mut r, 1));
+    }
+    r
+}
+
+/// (Closed at once when a write breaks the limit, from the cron when time
+/// does: "scheduled to be closed ASAP for ..." or "closed for ...".)
+const OUTPUT_LIMIT_LOG: &str = "for overcoming of output buffer limits.";
+
+/// The stream held for a replica during its full sync counts against the
+/// replica class of client-output-buffer-limit: over the hard limit it is
+/// dropped at once, over the soft one after the soft seconds.
+fn replica_output_limit_during_sync(bin: &str) {
+    let sync = [
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ];
+    let value = "x".repeat(100_000);
+    let replicas = |p: &mut Raw| info_int(p, "replication", "connected_slaves");
+
+    let mut args = sync.to_vec();
+    args.extend(["--client-output-buffer-limit", "replica 64kb 0 0"]);
+    let primary = Server::spawn(bin, "primary", &args);
+    let mut p = primary.raw();
+    let mut r = unacked_replica(&primary);
+    assert_eq!(replicas(&mut p), 1, "{bin}");
+    // (Past the replication backlog's size too, should a server count
+    // the held stream only beyond it.)
+    for i in 0..40 {
+        assert_eq!(p.call(&["SET", &format!("k{i}"), &value]), simple("OK"));
+    }
+    wait_for(
+        "the replica over its hard limit dropped",
+        Duration::from_secs(10),
+        || replicas(&mut p) == 0,
+    );
+    assert!(r.is_closed(), "{bin}");
+    assert!(primary.log_text().contains(OUTPUT_LIMIT_LOG), "{bin}");
+    drop(primary);
+
+    let mut args = sync.to_vec();
+    args.extend(["--client-output-buffer-limit", "replica 0 64kb 1"]);
+    let primary = Server::spawn(bin, "primary", &args);
+    let mut p = primary.raw();
+    let mut r = unacked_replica(&primary);
+    let t = Instant::now();
+    for i in 0..3 {
+        assert_eq!(p.call(&["SET", &format!("k{i}"), &value]), simple("OK"));
+    }
+    // Over the soft limit, but not for a second yet.
+    assert_eq!(replicas(&mut p), 1, "{bin}");
+    // Dropped by the cron, with no write needed.
+    wait_for(
+        "the replica over its soft limit dropped",
+        Duration::from_secs(10),
+        || replicas(&mut p) == 0,
+    );
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "{bin}: dropped too soon"
+    );
+    assert!(r.is_closed(), "{bin}");
+    assert!(primary.log_text().contains(OUTPUT_LIMIT_LOG), "{bin}");
+}
+
+#[test]
+fn replica_output_limit_applies_during_full_sync() {
+    replica_output_limit_during_sync(redust_bin());
+    if have_redis() {
+        replica_output_limit_during_sync("redis-server");
+    }
+}

@@ -76,6 +76,7 @@ impl Server {
             bulk_len: 0,
             in_flight: 0,
             held: None,
+            held_soft_since: Default::default(),
         };
         tracing::info!(
             "Replica {}:{} asks for synchronization",
@@ -176,7 +177,8 @@ impl Server {
                 .repl
                 .replicas
                 .iter()
-                .find(|r| r.state == ReplicaState::WaitBgsaveEnd)
+                // (One dropped for its output limit stopped holding.)
+                .find(|r| r.state == ReplicaState::WaitBgsaveEnd && !r.client.close_asap.get())
                 .map(|r| (r.ack_off, r.held.clone()))
             else {
                 return;
@@ -486,6 +488,10 @@ impl Server {
         }
         self.repl_collect_sync();
         self.repl_start_due_syncs();
+        let limit = self.out_limits.replica;
+        for r in self.repl.replicas.iter().filter(|r| r.held.is_some()) {
+            super::check_held(r, limit);
+        }
         if self.repl.last_cron.elapsed() < Duration::from_secs(1) {
             return;
         }

@@ -40,6 +40,7 @@ pub mod failover;
 pub mod master;
 pub mod replica;
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -118,6 +119,10 @@ pub struct Replica {
     /// by the mark being the last bytes it read, so nothing may follow
     /// before it has finished (Redis waits for that ACK too).
     pub held: Option<Vec<u8>>,
+    /// Since when `held` (with any stream queued behind the transfer) is
+    /// over the replica class's soft output limit. Not the client's own
+    /// clock: the keep-alive newlines its connection task writes reset that.
+    pub held_soft_since: Cell<Option<Instant>>,
 }
 
 impl Replica {
@@ -309,7 +314,7 @@ impl Server {
         for r in &mut self.repl.replicas {
             match (r.state, r.held.as_mut()) {
                 (ReplicaState::WaitBgsave, _) => {}
-                (_, Some(held)) => held.extend_from_slice(bytes),
+                (_, Some(_)) => hold(r, bytes, limit),
                 (_, None) => deliver(r, bytes, limit),
             }
         }
@@ -393,6 +398,44 @@ impl Server {
 
 /// Appends stream to a replica's output, or disconnects it when that
 /// breaks the replica output limit.
+/// Adds stream to what a replica holds during its full sync. It counts
+/// against the replica output limit, as in Redis, where such a replica
+/// references the shared replication buffer from where its sync started.
+fn hold(r: &mut Replica, bytes: &[u8], limit: crate::server::outlimit::Limit) {
+    let c = &r.client;
+    let Some(held) = r.held.as_mut() else {
+        return;
+    };
+    if c.close_asap.get() {
+        return;
+    }
+    held.extend_from_slice(bytes);
+    if held_over_limit(r, limit) {
+        crate::server::outlimit::close(c);
+    }
+}
+
+/// From the cron: a replica whose held stream stopped growing still goes
+/// once it has been over the soft limit for the soft seconds (Redis checks
+/// every client's limits from its cron too, and says so differently).
+pub(crate) fn check_held(r: &Replica, limit: crate::server::outlimit::Limit) {
+    let c = &r.client;
+    if !c.close_asap.get() && held_over_limit(r, limit) {
+        tracing::warn!(
+            "Client {} closed for overcoming of output buffer limits.",
+            c.info_line()
+        );
+        c.pending.borrow_mut().clear();
+        c.kill();
+    }
+}
+
+fn held_over_limit(r: &Replica, limit: crate::server::outlimit::Limit) -> bool {
+    let held = r.held.as_ref().map_or(0, |h| h.len());
+    let len = held + r.client.pending.borrow().len().saturating_sub(r.bulk_len);
+    len >= limit.floor() && limit.exceeded_since(&r.held_soft_since, len)
+}
+
 pub(crate) fn deliver(r: &mut Replica, bytes: &[u8], limit: crate::server::outlimit::Limit) {
     let c = &r.client;
     if c.close_asap.get() {

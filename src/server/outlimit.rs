@@ -4,6 +4,7 @@
 //! number of seconds. Replies, Pub/Sub messages and MONITOR lines all
 //! check here.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use super::Client;
@@ -79,14 +80,19 @@ impl Limit {
     /// Whether a client with `len` bytes of output waiting must be
     /// disconnected; starts or clears its soft-limit clock.
     pub fn exceeded(&self, c: &Client, len: usize) -> bool {
+        self.exceeded_since(&c.soft_limit_since, len)
+    }
+
+    /// `exceeded` with the soft-limit clock kept in `clock`.
+    pub fn exceeded_since(&self, clock: &Cell<Option<Instant>>, len: usize) -> bool {
         let over_hard = self.hard > 0 && len > self.hard;
         let over_soft = self.soft > 0 && len > self.soft;
         if !over_soft {
-            c.soft_limit_since.set(None);
+            clock.set(None);
         }
         let soft_expired = over_soft && {
-            let since = c.soft_limit_since.get().unwrap_or_else(Instant::now);
-            c.soft_limit_since.set(Some(since));
+            let since = clock.get().unwrap_or_else(Instant::now);
+            clock.set(Some(since));
             since.elapsed().as_secs() >= self.soft_secs
         };
         over_hard || soft_expired
