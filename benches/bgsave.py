@@ -36,7 +36,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,36 +45,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, HERE)
+from ratio import BenchError, free_port, resp_command  # noqa: E402
 
 
 def cmd(port, *args, timeout=600.0):
-    """One command; returns the raw reply decoded as text (simple/bulk)."""
-    req = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        req += b"$%d\r\n%s\r\n" % (len(a), a)
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(req)
-        buf = b""
-        while True:
-            chunk = s.recv(1 << 16)
-            if not chunk:
-                raise RuntimeError("connection closed")
-            buf += chunk
-            if buf[:1] in (b"+", b"-", b":") and buf.endswith(b"\r\n"):
-                return buf[1:-2].decode()
-            if buf[:1] == b"$":
-                head, _, rest = buf.partition(b"\r\n")
-                n = int(head[1:])
-                if n < 0:
-                    return None
-                if len(rest) >= n + 2:
-                    return rest[:n].decode(errors="replace")
+    """One command, with room for a slow one (EVAL populating keys)."""
+    return resp_command(port, *args, timeout=timeout)
 
 
 def info(port, section="persistence"):
@@ -124,7 +100,7 @@ class Server:
             try:
                 if cmd(self.port, "PING") == "PONG":
                     return
-            except OSError:
+            except (OSError, BenchError):
                 pass
             time.sleep(0.05)
         self.stop()

@@ -1253,17 +1253,9 @@ fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         Some(t) => t,
         None => now,
     };
-    let key = a[1].clone();
-    let group = a[2].clone();
-    let consumer = &a[3];
+    let (key, group, consumer) = (a[1].clone(), a[2].clone(), &a[3]);
     let i = ctx.db_index();
-    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&key[..]).map(|e| &mut e.val) else {
-        return Err(nogroup(&a[1], &a[2], ""));
-    };
-    let s: &mut Stream = s;
-    let Some(mut g) = s.groups.remove(&group[..]) else {
-        return Err(nogroup(&a[1], &a[2], ""));
-    };
+    let (s, mut g) = claim_start(ctx.srv, i, a, now)?;
     let mut dirty = 0u64;
     let mut props = Vec::new();
     let mut moved_last = false;
@@ -1275,9 +1267,6 @@ fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     let mut claimed: Vec<StreamId> = Vec::new();
     let mut new_consumer = false;
-    if let Some(c) = g.consumers.get_mut(&consumer[..]) {
-        c.seen_time = now;
-    }
     for (id, _) in &ids {
         let id = *id;
         let exists = s.entries.contains_key(&id);
@@ -1324,24 +1313,62 @@ fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         props.push(setid_argv(&key, &group, &g));
         dirty += 1;
     }
-    let out = &mut *ctx.out;
+    reply_claimed(ctx.out, s, &claimed, justid);
+    s.groups.insert(group[..].into(), g);
+    claim_effects(ctx, &key, dirty, new_consumer, props);
+    Ok(())
+}
+
+/// XCLAIM's and XAUTOCLAIM's start: the stream, with the group (`a[2]`)
+/// taken out of it while claiming, and the claiming consumer (`a[3]`)
+/// marked as seen.
+fn claim_start<'a>(
+    srv: &'a mut crate::server::Server,
+    db: usize,
+    a: &[Bytes],
+    now: i64,
+) -> Result<(&'a mut Stream, Group), Error> {
+    let Some(Value::Stream(s)) = srv.ks.dbs[db].entry_mut(&a[1][..]).map(|e| &mut e.val) else {
+        return Err(nogroup(&a[1], &a[2], ""));
+    };
+    let s: &mut Stream = s;
+    let Some(mut g) = s.groups.remove(&a[2][..]) else {
+        return Err(nogroup(&a[1], &a[2], ""));
+    };
+    if let Some(c) = g.consumers.get_mut(&a[3][..]) {
+        c.seen_time = now;
+    }
+    Ok((s, g))
+}
+
+/// The claimed entries, or only their IDs with JUSTID.
+fn reply_claimed(out: &mut Out, s: &Stream, claimed: &[StreamId], justid: bool) {
     out.array(claimed.len());
-    for id in &claimed {
+    for id in claimed {
         if justid {
             reply_id(out, *id);
         } else if let Some(fl) = s.entries.get(id) {
             reply_entry(out, *id, fl);
         }
     }
-    s.groups.insert(group[..].into(), g);
+}
+
+/// What a claim leaves behind: dirty count, the event of a consumer it
+/// created, and the XCLAIMs that replicate it.
+fn claim_effects(
+    ctx: &mut Ctx,
+    key: &[u8],
+    dirty: u64,
+    new_consumer: bool,
+    props: Vec<Vec<Bytes>>,
+) {
     ctx.dirty(dirty);
     if new_consumer {
-        ctx.notify(notify::STREAM, "xgroup-createconsumer", &key);
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
     }
     for p in props {
         ctx.propagate(p);
     }
-    Ok(())
 }
 
 fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
@@ -1373,20 +1400,9 @@ fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     if !has_group {
         return Err(nogroup(&a[1], &a[2], ""));
     }
-    let key = a[1].clone();
-    let group = a[2].clone();
-    let consumer = &a[3];
+    let (key, group, consumer) = (a[1].clone(), a[2].clone(), &a[3]);
     let i = ctx.db_index();
-    let Some(Value::Stream(s)) = ctx.srv.ks.dbs[i].entry_mut(&key[..]).map(|e| &mut e.val) else {
-        return Err(nogroup(&a[1], &a[2], ""));
-    };
-    let s: &mut Stream = s;
-    let Some(mut g) = s.groups.remove(&group[..]) else {
-        return Err(nogroup(&a[1], &a[2], ""));
-    };
-    if let Some(c) = g.consumers.get_mut(&consumer[..]) {
-        c.seen_time = now;
-    }
+    let (s, mut g) = claim_start(ctx.srv, i, a, now)?;
     let mut new_consumer = false;
     let mut attempts = count.saturating_mul(10);
     let mut left = count;
@@ -1436,26 +1452,13 @@ fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let out = &mut *ctx.out;
     out.array(3);
     reply_id(out, next);
-    out.array(claimed.len());
-    for id in &claimed {
-        if justid {
-            reply_id(out, *id);
-        } else if let Some(fl) = s.entries.get(id) {
-            reply_entry(out, *id, fl);
-        }
-    }
+    reply_claimed(out, s, &claimed, justid);
     out.array(deleted.len());
     for id in &deleted {
         reply_id(out, *id);
     }
     s.groups.insert(group[..].into(), g);
-    ctx.dirty(props.len() as u64);
-    if new_consumer {
-        ctx.notify(notify::STREAM, "xgroup-createconsumer", &key);
-    }
-    for p in props {
-        ctx.propagate(p);
-    }
+    claim_effects(ctx, &key, props.len() as u64, new_consumer, props);
     Ok(())
 }
 
