@@ -444,19 +444,25 @@ fn master_link_is_a_client() {
     }
 }
 
+/// A primary (with `args`) and a synced writable replica of it.
+fn writable_pair(bin: &str, args: &[&str]) -> (Server, Server) {
+    let mut args = args.to_vec();
+    args.extend_from_slice(FAST);
+    let p = Server::spawn(bin, "primary", &args);
+    let to = format!("127.0.0.1 {}", p.port);
+    let r = Server::spawn(
+        bin,
+        "replica",
+        &["--replicaof", &to, "--replica-read-only", "no"],
+    );
+    wait_synced(&p, &r);
+    (p, r)
+}
+
 #[test]
 fn writable_replica_expires_its_own_keys() {
     for bin in binaries() {
-        let mut args = vec!["--enable-debug-command", "yes"];
-        args.extend_from_slice(FAST);
-        let p = Server::spawn(bin, "primary", &args);
-        let to = format!("127.0.0.1 {}", p.port);
-        let r = Server::spawn(
-            bin,
-            "replica",
-            &["--replicaof", &to, "--replica-read-only", "no"],
-        );
-        wait_synced(&p, &r);
+        let (p, r) = writable_pair(bin, &["--enable-debug-command", "yes"]);
         // The primary keeps its expired key until something touches it.
         assert_eq!(cmd(p.port, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "OK");
         assert_eq!(cmd(p.port, &["SET", "frommaster", "v", "PX", "300"]), "OK");
@@ -496,14 +502,7 @@ fn writable_replica_expires_its_own_keys() {
 #[test]
 fn writable_replica_expires_keys_moved_copied_or_scripted() {
     for bin in binaries() {
-        let p = Server::spawn(bin, "primary", FAST);
-        let to = format!("127.0.0.1 {}", p.port);
-        let r = Server::spawn(
-            bin,
-            "replica",
-            &["--replicaof", &to, "--replica-read-only", "no"],
-        );
-        wait_synced(&p, &r);
+        let (_primary, r) = writable_pair(bin, &[]);
         let mut c = Raw::connect(r.port);
         let ok = |f| show(f) == "OK";
         assert!(ok(c.call(&["SET", "moved", "v", "PX", "1500"])));

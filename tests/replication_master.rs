@@ -462,6 +462,19 @@ fn read_line(r: &mut Raw) -> String {
         .to_string()
 }
 
+/// A diskless transfer: the `$EOF:<mark>` line, then the RDB up to and
+/// including the 40-byte mark.
+fn read_eof_transfer(r: &mut Raw) -> Vec<u8> {
+    let eof = read_line(r);
+    let mark = eof.strip_prefix("$EOF:").expect("EOF marker").to_string();
+    assert_eq!(mark.len(), 40);
+    let mut rdb = Vec::new();
+    while !rdb.ends_with(mark.as_bytes()) {
+        rdb.extend(read_exact(r, 1));
+    }
+    rdb
+}
+
 #[test]
 fn stream_bytes_partial_resync_sync_and_garbage() {
     // (No PING may slip into the bytes compared below.)
@@ -494,13 +507,7 @@ fn stream_bytes_partial_resync_sync_and_garbage() {
     assert_eq!(parts[0], "+FULLRESYNC", "{line}");
     let (replid, offset): (String, i64) = (parts[1].to_string(), parts[2].parse().unwrap());
     assert_eq!(replid.len(), 40);
-    let eof = read_line(&mut r);
-    let mark = eof.strip_prefix("$EOF:").expect("EOF marker").to_string();
-    assert_eq!(mark.len(), 40);
-    let mut rdb = Vec::new();
-    while !rdb.ends_with(mark.as_bytes()) {
-        rdb.extend(read_exact(&mut r, 1));
-    }
+    let rdb = read_eof_transfer(&mut r);
     assert!(rdb.starts_with(b"REDIS0010"));
     // The stream only follows an EOF-marked transfer once the replica
     // has acknowledged (it finds the end by the mark being last).
@@ -613,14 +620,7 @@ fn diskless_delay_pings_silent_replica_timeout_and_backlog_ttl() {
     // A new backlog starts a new history.
     let id1 = line.split(' ').nth(1).unwrap().to_string();
     assert_ne!(id0, id1);
-    let mark = read_line(&mut r)
-        .strip_prefix("$EOF:")
-        .expect("EOF marker")
-        .to_string();
-    let mut rdb = Vec::new();
-    while !rdb.ends_with(mark.as_bytes()) {
-        rdb.extend(read_exact(&mut r, 1));
-    }
+    read_eof_transfer(&mut r);
     r.send(&["REPLCONF", "ACK", "0"]);
     // PINGs flow every repl-ping-replica-period; a replica that never
     // acknowledges again is dropped after repl-timeout.
@@ -652,14 +652,7 @@ fn unacked_replica(primary: &Server) -> Raw {
     r.send(&["PSYNC", "?", "-1"]);
     let line = read_line(&mut r);
     assert!(line.starts_with("+FULLRESYNC "), "{line}");
-    let mark = read_line(&mut r)
-        .strip_prefix("$EOF:")
-        .expect("EOF marker")
-        .to_string();
-    let mut rdb = Vec::new();
-    while !rdb.ends_with(mark.as_bytes()) {
-        rdb.extend(read_exact(&mut r, 1));
-    }
+    read_eof_transfer(&mut r);
     r
 }
 
