@@ -895,7 +895,7 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     match (sub.as_str(), a.len()) {
         ("help", _) => {
             super::help_reply(ctx, "DEBUG", &[
-                "HTSTATS <dbid>",
+                "HTSTATS <dbid> [full]",
                 "    Return hash table statistics of the specified Redis database.",
                 "LOG <message>",
                 "    Write <message> to the server log.",
@@ -992,18 +992,18 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             );
             ctx.out.simple(&line);
         }
-        ("htstats", 3) => {
+        ("htstats", 3 | 4) => {
             let i = crate::util::num::parse_i64(&a[2]).ok_or(Error::NotInteger)?;
             if i < 0 || i >= ctx.srv.ks.dbs.len() as i64 {
                 return Err(Error::msg("ERR Out of range database"));
             }
+            // Redis 7.2: chain-length statistics only when asked ("full").
+            let full = a.len() == 4 && a[3].eq_ignore_ascii_case(b"full");
             let db = &ctx.srv.ks.dbs[i as usize];
             let s = format!(
-                "[Dictionary HT]\nHash table 0 stats (main hash table):\n table size: {}\n number of elements: {}\n[Expires HT]\nHash table 0 stats (main hash table):\n table size: {}\n number of elements: {}\n",
-                db.dict().buckets(),
-                db.dict().len(),
-                db.expires().buckets(),
-                db.expires().len()
+                "[Dictionary HT]\n{}[Expires HT]\n{}",
+                db.dict().stats(full),
+                db.expires().stats(full)
             );
             ctx.out.verbatim(s.as_bytes());
         }

@@ -287,6 +287,23 @@ impl Keyspace {
         self.dbs.iter().map(|d| d.len()).sum()
     }
 
+    /// Redis's active rehashing (`activerehashing yes`): about `budget` of
+    /// moving buckets for the first database with a rehash under way (its
+    /// keys, then its expiry times), and a shrink started for tables that
+    /// deletes during a rehash left sparse. Reads alone never move a
+    /// rehash on, so this is what finishes one on a read-mostly server.
+    pub fn active_rehash(&mut self, budget: std::time::Duration) {
+        for db in &mut self.dbs {
+            db.dict.maybe_shrink();
+            db.expires.maybe_shrink();
+        }
+        for db in &mut self.dbs {
+            if db.dict.rehash_for(budget) || db.expires.rehash_for(budget) {
+                return;
+            }
+        }
+    }
+
     /// The active expiry cycle: like Redis's slow cycle, it keeps sampling a
     /// database while more than a quarter of the sample was expired, and
     /// stops when the time budget is spent so clients are not starved.

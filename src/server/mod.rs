@@ -223,7 +223,7 @@ impl Server {
         self.acl.auth_required()
     }
 
-    /// Periodic work (serverCron): active expiry.
+    /// Periodic work (serverCron): active expiry, active rehashing.
     pub fn cron(&mut self) {
         self.persist_cron();
         self.mem.refresh();
@@ -249,6 +249,9 @@ impl Server {
             self.stats.expire_cycle_time_used_ms += ms;
             self.latency_event("expire-cycle", ms);
             self.publish_logged_key_events();
+        }
+        if self.cfg.bool(D::ACTIVEREHASHING) {
+            self.ks.active_rehash(std::time::Duration::from_millis(1));
         }
         self.aof_cron();
         self.repl_cron();
