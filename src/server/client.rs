@@ -3,7 +3,7 @@
 //! other clients; all fields are cells because everything runs on one thread.
 
 use std::cell::{Cell, RefCell};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::util::wake::Wake;
 
@@ -47,8 +47,10 @@ pub struct Client {
     /// and complete arguments), and those arguments' length (argv-mem).
     pub qbuf_parsed: Cell<usize>,
     pub argv_mem: Cell<usize>,
-    /// Peak of the reply buffer since the cron last reset it (rbp).
+    /// Peak of the reply buffer since the cron last reset it (rbp), and
+    /// when that was.
     pub rbp: Cell<usize>,
+    pub rbp_since: Cell<Instant>,
     /// Memory the connection task holds for this client, kept up to date
     /// by it once per batch and per write (CLIENT LIST, INFO,
     /// maxmemory-clients): capacity of the query buffer, capacity of the
@@ -125,6 +127,8 @@ impl Client {
             qbuf_parsed: Cell::new(0),
             argv_mem: Cell::new(0),
             rbp: Cell::new(0),
+            // Redis resets a new client's peak at the cron's first visit.
+            rbp_since: Cell::new(now.checked_sub(Duration::from_secs(5)).unwrap_or(now)),
             qbuf_cap: Cell::new(0),
             obuf_cap: Cell::new(0),
             obuf: Cell::new(0),

@@ -39,8 +39,6 @@ pub struct MemTracker {
     peaks: [(usize, usize); 8],
     peak_slot: usize,
     peak_since: std::time::Instant,
-    /// When the clients' reply buffer peaks (rbp) were last reset.
-    rbp_since: std::time::Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +149,6 @@ impl MemTracker {
             peaks: [(0, 0); 8],
             peak_slot: 0,
             peak_since: std::time::Instant::now(),
-            rbp_since: std::time::Instant::now(),
         };
         t.refresh();
         t
@@ -283,20 +280,21 @@ impl Server {
         }
     }
 
-    /// Starts a new second of recent client buffer peaks, and every 5
-    /// seconds a new reply buffer peak per client (from the cron).
+    /// Starts a new second of recent client buffer peaks, and for each
+    /// client every 5 seconds a new reply buffer peak (from the cron).
     pub fn clients_cron(&mut self) {
         let m = &mut self.mem;
         if m.peak_since.elapsed().as_secs() >= 1 {
             m.peak_since = std::time::Instant::now();
             m.peak_slot = (m.peak_slot + 1) % m.peaks.len();
             m.peaks[m.peak_slot] = (0, 0);
-        }
-        // Redis's rbp is the reply buffer's peak over the last 5 seconds.
-        if m.rbp_since.elapsed().as_secs() >= 5 {
-            m.rbp_since = std::time::Instant::now();
+            // Redis's rbp is the reply buffer's peak over the last 5
+            // seconds of the client's life.
             for c in self.clients.values() {
-                c.rbp.set(c.obuf.get());
+                if c.rbp_since.get().elapsed().as_secs() >= 5 {
+                    c.rbp_since.set(m.peak_since);
+                    c.rbp.set(c.obuf.get());
+                }
             }
         }
     }
