@@ -23,6 +23,7 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod standalone;
 pub mod streams;
 pub mod strings;
 pub mod tx;
@@ -56,6 +57,8 @@ pub const NO_MULTI: u32 = 1 << 14;
 pub const ALLOW_BUSY: u32 = 1 << 15;
 pub const NO_MANDATORY_KEYS: u32 = 1 << 16;
 pub const MOVABLE_KEYS: u32 = 1 << 17;
+pub const ASKING: u32 = 1 << 18;
+pub const NO_ASYNC_LOADING: u32 = 1 << 19;
 
 const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -69,10 +72,12 @@ const FLAG_NAMES: &[(u32, &str)] = &[
     (STALE, "stale"),
     (SKIP_MONITOR, "skip_monitor"),
     (SKIP_SLOWLOG, "skip_slowlog"),
+    (ASKING, "asking"),
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
     (MAY_REPLICATE, "may_replicate"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (NO_ASYNC_LOADING, "no_async_loading"),
     (NO_MULTI, "no_multi"),
     (ALLOW_BUSY, "allow_busy"),
     (MOVABLE_KEYS, "movablekeys"),
@@ -425,6 +430,7 @@ pub fn table() -> &'static Table {
             replication::COMMANDS,
             crate::repl::replica::COMMANDS,
             streams::COMMANDS,
+            standalone::COMMANDS,
         ];
         Table::new(families.iter().flat_map(|f| f.iter()).collect())
     })

@@ -110,6 +110,17 @@ pub static COMMANDS: &[Command] = &[
 
 static SCRIPT_SUBS: &[Command] = &[
     cmd(
+        "script|debug",
+        3,
+        NOSCRIPT,
+        NO_KEYS,
+        C_SCRIPTING,
+        script_debug,
+        G,
+        "3.2.0",
+        "Sets the debug mode of server-side Lua scripts.",
+    ),
+    cmd(
         "script|load",
         3,
         NOSCRIPT | STALE,
@@ -379,6 +390,24 @@ pub fn kill_running(ctx: &mut Ctx, function: bool) -> CmdResult {
     r.flags.kill.set(true);
     ctx.out.ok();
     Ok(())
+}
+
+/// SCRIPT DEBUG NO is the mode every script runs in; Redust has no Lua
+/// debugger (LDB), so YES and SYNC are refused.
+fn script_debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    // Redis refuses it with replies pending (a pipeline, or inside MULTI)
+    // because the debugger takes over the connection.
+    if ctx.no_block || !ctx.out.buf.is_empty() {
+        return Err(Error::msg("ERR SCRIPT DEBUG must be called outside a pipeline"));
+    }
+    if is(&a[2], "no") {
+        ctx.out.ok();
+        Ok(())
+    } else if is(&a[2], "yes") || is(&a[2], "sync") {
+        Err(Error::msg("ERR SCRIPT DEBUG YES/SYNC is not supported: Redust has no Lua debugger"))
+    } else {
+        Err(Error::msg("ERR Use SCRIPT DEBUG YES/SYNC/NO"))
+    }
 }
 
 fn script_kill(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {

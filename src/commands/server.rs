@@ -572,7 +572,7 @@ fn protected_allowed(ctx: &Ctx) -> bool {
     }
 }
 
-fn is_local(ctx: &Ctx) -> bool {
+pub(crate) fn is_local(ctx: &Ctx) -> bool {
     ctx.client.unix || ctx.client.addr.starts_with("127.") || ctx.client.addr.starts_with("[::1]")
 }
 
