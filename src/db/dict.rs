@@ -324,6 +324,7 @@ impl<V> Dict<V> {
     }
 
     #[cold]
+    #[inline(never)]
     fn grow_or_step(&mut self) {
         if !self.is_rehashing() {
             self.start_rehash((self.table.len() * 2).max(MIN_BUCKETS));
@@ -386,11 +387,18 @@ impl<V> Dict<V> {
     /// Starts shrinking a table that became mostly empty (no rehash may
     /// run); the keyspace's cron calls it too, for tables that a rehash
     /// left sparse.
+    #[inline]
     pub fn maybe_shrink(&mut self) {
         let b = self.table.len();
         if b > MIN_BUCKETS && self.len * 8 < b && !self.is_rehashing() {
-            self.start_rehash((self.len * 2).next_power_of_two().max(MIN_BUCKETS));
+            self.shrink();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn shrink(&mut self) {
+        self.start_rehash((self.len * 2).next_power_of_two().max(MIN_BUCKETS));
     }
 
     /// Allocates the new table (zeroed pages, so this is cheap even when

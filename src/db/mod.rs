@@ -120,7 +120,13 @@ impl Db {
 
     /// Deletes `key` if its time has come; true if it was deleted (or,
     /// on a replica, is to be treated as missing).
+    #[inline]
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        // Every lookup passes here: keep the no-TTL case inline and small.
+        !self.expires.is_empty() && self.expire_volatile(key, now_ms)
+    }
+
+    fn expire_volatile(&mut self, key: &[u8], now_ms: i64) -> bool {
         match self.expire_at(key) {
             Some(at) if at <= now_ms && expiry_mode() != ExpiryMode::Normal => expiry_mode() == ExpiryMode::Hide,
             Some(at) if at <= now_ms => {

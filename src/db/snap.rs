@@ -3,7 +3,8 @@
 //!
 //! The snapshot is the dataset at the moment it starts. The executor walks
 //! each database in slices between command batches (SCAN order, which sees
-//! every key present for the whole walk at least once, across resizes), and
+//! every key present for the whole walk at least once, across resizes and
+//! in the middle of incremental rehashes), and
 //! any change to a key the walk has not reached yet first saves the key's
 //! old value and TTL (its "pre-image"). Each entry carries a one-byte mark:
 //! starting a snapshot moves the database's `epoch` on, so every existing
@@ -11,7 +12,10 @@
 //! new mark, and keys created during the snapshot are born with it, so no
 //! key is saved twice or saved when it is not part of the snapshot. A
 //! finished walk leaves every entry marked with the epoch, which is what
-//! makes the next snapshot's move valid.
+//! makes the next snapshot's move valid. Whether a key was saved is read
+//! from its mark, never from where the cursor stands: a rehash moves keys
+//! between buckets and tables behind the cursor and ahead of it, so a
+//! position test would save some keys twice and miss others.
 //!
 //! FLUSHDB/FLUSHALL during a walk hand the old contents to the snapshot
 //! (`detach`), which saves their unsaved entries and then frees them.

@@ -248,3 +248,46 @@ fn bgsave_across_shrinking_and_growing_rehashes_is_the_state_at_its_start() {
     drop(loaded);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn rehashing(r: &mut Raw) -> bool {
+    text(&r.call(&["DEBUG", "HTSTATS", "0"])).contains("rehashing target")
+}
+
+/// Reads never move a rehash on; the cron does, unless told not to.
+#[test]
+fn the_cron_finishes_an_idle_rehash_when_activerehashing_is_on() {
+    let s = Server::start(&["--enable-debug-command", "yes", "--activerehashing", "no"]);
+    let mut r = s.raw();
+    // Just past a doubling: the rehash to 2^17 buckets has barely begun.
+    let n = ((1 << 16) + 100).to_string();
+    assert_eq!(r.call(&["DEBUG", "POPULATE", &n]), simple("OK"));
+    assert!(rehashing(&mut r));
+    let ht = text(&r.call(&["DEBUG", "HTSTATS", "0", "full"]));
+    assert!(
+        ht.contains("Hash table 1 stats (rehashing target):\n table size: 131072\n"),
+        "{ht}"
+    );
+    assert!(ht.contains(" Chain length distribution:\n"), "{ht}");
+    // Several cron ticks (hz 10) would finish it.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(r.call(&["GET", "key:7"]), bulk("value:7"));
+    assert!(rehashing(&mut r));
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "activerehashing", "yes"]),
+        simple("OK")
+    );
+    let start = Instant::now();
+    while rehashing(&mut r) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the cron never finished the rehash"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ht = text(&r.call(&["DEBUG", "HTSTATS", "0"]));
+    assert_eq!(
+        ht,
+        "[Dictionary HT]\nHash table 0 stats (main hash table):\n table size: 131072\n number of elements: 65636\n[Expires HT]\nHash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n"
+    );
+    assert_eq!(r.call(&["DBSIZE"]), Frame::Int(65636));
+}
