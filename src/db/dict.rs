@@ -342,45 +342,38 @@ impl<V> Dict<V> {
             return None;
         }
         let h = self.hash(k);
-        if self.is_rehashing() {
-            return self.remove_rehashing(h, k);
+        let n = if self.is_rehashing() {
+            self.unlink_rehashing(h, k)
+        } else {
+            // Safety: the bucket holds a live chain.
+            unsafe { chain_unlink(&mut self.table[h & (self.table.len() - 1)], k) }
+        };
+        if n.is_null() {
+            return None;
         }
-        let s = h & (self.table.len() - 1);
-        // Safety: the bucket holds a live chain; the node is unlinked
-        // before it is freed.
-        unsafe {
-            let n = chain_unlink(&mut self.table[s], k);
-            if n.is_null() {
-                return None;
-            }
-            self.len -= 1;
-            let v = free_node(n);
-            self.maybe_shrink();
-            Some(v)
-        }
+        self.len -= 1;
+        // Safety: `n` was just unlinked, so nothing else frees it.
+        let v = unsafe { free_node(n) };
+        self.maybe_shrink();
+        Some(v)
     }
 
     #[cold]
     #[inline(never)]
-    fn remove_rehashing(&mut self, h: usize, k: &[u8]) -> Option<V> {
+    fn unlink_rehashing(&mut self, h: usize, k: &[u8]) -> *mut Node<V> {
         self.rehash(1);
-        // Safety: as in remove.
+        // Safety: buckets hold live chains.
         unsafe {
-            let mut n = chain_unlink(&mut self.table[h & (self.table.len() - 1)], k);
-            if n.is_null() && self.is_rehashing() {
-                n = chain_unlink(&mut self.old[h & (self.old.len() - 1)], k);
-                if !n.is_null() {
-                    self.old_len -= 1;
-                    self.end_rehash_if_drained();
-                }
+            let n = chain_unlink(&mut self.table[h & (self.table.len() - 1)], k);
+            if !n.is_null() || !self.is_rehashing() {
+                return n;
             }
-            if n.is_null() {
-                return None;
+            let n = chain_unlink(&mut self.old[h & (self.old.len() - 1)], k);
+            if !n.is_null() {
+                self.old_len -= 1;
+                self.end_rehash_if_drained();
             }
-            self.len -= 1;
-            let v = free_node(n);
-            self.maybe_shrink();
-            Some(v)
+            n
         }
     }
 
