@@ -27,6 +27,7 @@ pub mod standalone;
 pub mod streams;
 pub mod strings;
 pub mod tx;
+pub mod waitaof;
 pub mod zsets;
 
 use std::sync::OnceLock;
@@ -431,6 +432,7 @@ pub fn table() -> &'static Table {
             crate::repl::replica::COMMANDS,
             streams::COMMANDS,
             standalone::COMMANDS,
+            waitaof::COMMANDS,
         ];
         Table::new(families.iter().flat_map(|f| f.iter()).collect())
     })

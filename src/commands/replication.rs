@@ -129,6 +129,14 @@ fn replconf(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             if ctx.client.replica.get() {
                 if let Some(off) = crate::util::num::parse_i64(val) {
                     let client = ctx.client.clone();
+                    // REPLCONF ACK <offset> FACK <aof offset> (Redis 7.2).
+                    if let (Some(k), Some(v)) = (a.get(3), a.get(4)) {
+                        if let Some(f) = crate::util::num::parse_i64(v).filter(|_| is(k, "fack")) {
+                            if let Some(r) = ctx.srv.repl.replica_mut(client.id) {
+                                r.fack_off = r.fack_off.max(f);
+                            }
+                        }
+                    }
                     ctx.srv.repl_ack(&client, off);
                 }
             }

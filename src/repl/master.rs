@@ -71,6 +71,7 @@ impl Server {
             hs,
             ack_off: 0,
             ack_time: Instant::now(),
+            fack_off: 0,
             old_sync,
             since: Instant::now(),
             bulk_len: 0,
@@ -385,6 +386,7 @@ impl Server {
             super::deliver(r, &held, limit);
         }
         self.repl_serve_waiters();
+        self.waitaof_serve();
         self.failover_progress();
     }
 

@@ -104,6 +104,9 @@ pub struct Replica {
     /// The offset it last acknowledged (REPLCONF ACK), and when.
     pub ack_off: i64,
     pub ack_time: Instant,
+    /// The offset it last reported fsynced to its AOF (REPLCONF ACK ...
+    /// FACK, Redis 7.2; replicas without AOF or older ones send none).
+    pub fack_off: i64,
     /// Attached with SYNC: sends no ACKs, so no timeout applies.
     pub old_sync: bool,
     /// Since when it waits (WaitBgsave).
@@ -174,6 +177,7 @@ pub struct ReplState {
     /// Since when no replica is attached (for repl-backlog-ttl).
     pub no_replicas_since: Instant,
     pub waiters: Vec<Waiter>,
+    pub aof_waiters: Vec<crate::commands::waitaof::Waiter>,
     /// Offset right after the last GETACK sent, so WAITs in a row send one.
     pub getack_at: i64,
     pub stats: SyncStats,
@@ -203,6 +207,7 @@ impl Default for ReplState {
             sel_db: None,
             no_replicas_since: now,
             waiters: Vec::new(),
+            aof_waiters: Vec::new(),
             getack_at: -1,
             stats: SyncStats::default(),
             last_cron: now,
@@ -284,6 +289,12 @@ impl Server {
     /// stream: backlog and every replica that has its snapshot.
     pub fn repl_feed(&mut self, db: usize, argv: &[Bytes]) {
         if !self.repl_active() {
+            // As in Redis 7.2, the offset counts writes without replicas
+            // too while the AOF is on: WAITAOF compares it with what was
+            // fsynced.
+            if self.aof.on {
+                self.repl.master_repl_offset += 1;
+            }
             return;
         }
         let mut buf = std::mem::take(&mut self.repl.scratch);

@@ -953,6 +953,8 @@ async fn full_sync(
     s.repl.link.net_in += data.len() as u64;
     s.repl.link.transfer = None;
     s.repl_set_stream(replid, off);
+    // Offsets now count another stream: nothing of it is fsynced yet.
+    s.aof.set_synced_offset(-1);
     s.aof_after_full_sync();
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     Ok(())
@@ -1023,9 +1025,18 @@ async fn stream(srv: &Rc<RefCell<Server>>, c: &mut Conn, master: &Client) -> Res
     let mut ack = apply(srv, &mut c.buf, &mut ranges, &mut out)?;
     loop {
         if ack {
-            let off = srv.borrow().repl.link.reploff;
-            c.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()])
-                .await?;
+            let (off, fack) = {
+                let s = srv.borrow();
+                (s.repl.link.reploff, s.aof.fsynced_offset())
+            };
+            // FACK as Redis 7.2 replicas send it: only with an AOF.
+            let (off, fack) = (off.to_string(), fack.to_string());
+            if fack != "-1" {
+                c.send(&[&b"REPLCONF"[..], b"ACK", off.as_bytes(), b"FACK", fack.as_bytes()])
+                    .await?;
+            } else {
+                c.send(&[b"REPLCONF", b"ACK", off.as_bytes()]).await?;
+            }
         }
         if c.buf.capacity() - c.buf.len() < 8192 {
             c.buf.reserve(64 * 1024);

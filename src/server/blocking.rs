@@ -30,6 +30,8 @@ pub enum TimeoutReply {
     NullBulk,
     /// WAIT: the number of replicas that acknowledged.
     Wait,
+    /// WAITAOF: [local fsynced, replicas fsynced].
+    WaitAof,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +111,11 @@ fn timeout_reply(out: &mut Out, r: TimeoutReply) {
         TimeoutReply::NullArray => out.null_array(),
         TimeoutReply::NullBulk => out.null(),
         TimeoutReply::Wait => out.int(0),
+        TimeoutReply::WaitAof => {
+            out.array(2);
+            out.int(0);
+            out.int(0);
+        }
     }
 }
 
@@ -151,6 +158,7 @@ impl Server {
         if let Some(b) = self.unblock(client) {
             match b.on_timeout {
                 TimeoutReply::Wait => out.int(self.repl_wait_timeout(client) as i64),
+                TimeoutReply::WaitAof => self.waitaof_timeout(client, out),
                 r => timeout_reply(out, r),
             }
         }

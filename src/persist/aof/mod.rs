@@ -19,7 +19,7 @@ pub mod rewrite;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ struct FsyncShared {
     file: Mutex<Option<Arc<File>>>,
     /// Bytes were written since the last fsync.
     pending: AtomicBool,
+    /// The replication offset the file's written bytes reach.
+    written: AtomicI64,
     stop: AtomicBool,
 }
 
@@ -64,6 +66,11 @@ pub struct Aof {
     pub scheduled: bool,
     /// Length of the incremental file, always at a command boundary.
     incr_boundary: u64,
+    /// The replication offset (master_repl_offset) the bytes written so
+    /// far reach, and the one the fsynced bytes reach (WAITAOF; the fsync
+    /// thread advances the latter). -1: nothing known to be on disk.
+    written_off: i64,
+    fsynced_off: Arc<AtomicI64>,
 }
 
 impl Aof {
@@ -88,10 +95,33 @@ impl Aof {
         !self.buf.is_empty()
     }
 
-    /// Writes the buffer to the incremental file; fsyncs too with
-    /// `always`. On failure the bytes stay buffered for the next try and
-    /// the file is cut back so it never ends in half a command.
-    pub fn write(&mut self, always: bool) {
+    /// The replication offset up to which writes are fsynced to this AOF,
+    /// -1 when off or while its first base is being written (Redis's
+    /// fsynced_reploff).
+    pub fn fsynced_offset(&self) -> i64 {
+        if self.on && !self.waiting_base {
+            self.fsynced_off.load(Ordering::Acquire)
+        } else {
+            -1
+        }
+    }
+
+    /// Everything so far is on disk at replication offset `off` (start-up),
+    /// or nothing is (`-1`: a full sync replaced the dataset and its
+    /// offsets).
+    pub fn set_synced_offset(&mut self, off: i64) {
+        self.written_off = off;
+        self.fsynced_off.store(off, Ordering::Release);
+        if let Some(s) = &self.fsync {
+            s.written.store(off, Ordering::Release);
+        }
+    }
+
+    /// Writes the buffer (which reaches replication offset `off`) to the
+    /// incremental file; fsyncs too with `always`. On failure the bytes
+    /// stay buffered for the next try and the file is cut back so it never
+    /// ends in half a command.
+    pub fn write(&mut self, always: bool, off: i64) {
         if self.buf.is_empty() {
             return;
         }
@@ -105,12 +135,15 @@ impl Aof {
                 if self.buf.capacity() > 1 << 20 {
                     self.buf = Vec::new();
                 }
+                self.written_off = off;
                 if always {
                     if let Err(e) = f.sync_data() {
                         self.write_failed(format!("fsync: {e}"));
                         return;
                     }
+                    self.fsynced_off.store(off, Ordering::Release);
                 } else if let Some(s) = &self.fsync {
+                    s.written.store(off, Ordering::Release);
                     s.pending.store(true, Ordering::Release);
                 }
                 if self.last_write_err.take().is_some() {
@@ -140,7 +173,9 @@ impl Aof {
     /// fsync now, on the calling thread (shutdown, switching files).
     pub fn fsync_now(&mut self) {
         if let Some(f) = &self.file {
-            let _ = f.sync_data();
+            if f.sync_data().is_ok() {
+                self.fsynced_off.store(self.written_off, Ordering::Release);
+            }
         }
     }
 
@@ -167,6 +202,8 @@ impl Aof {
         if let Ok(mut g) = shared.file.lock() {
             *g = self.file.clone();
         }
+        shared.written.store(self.written_off, Ordering::Release);
+        let fsynced = self.fsynced_off.clone();
         let s = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("aof-fsync".into())
@@ -174,11 +211,18 @@ impl Aof {
                 while !s.stop.load(Ordering::Acquire) {
                     std::thread::sleep(Duration::from_millis(1000));
                     if s.pending.swap(false, Ordering::AcqRel) {
+                        // Read before the fsync: it covers what was
+                        // written up to here.
+                        let off = s.written.load(Ordering::Acquire);
                         let f = s.file.lock().ok().and_then(|g| g.clone());
                         if let Some(f) = f {
-                            if let Err(e) = f.sync_data() {
-                                tracing::warn!("AOF fsync failed: {e}");
-                            }
+                            match f.sync_data() {
+                                Ok(()) => fsynced.fetch_max(off, Ordering::AcqRel),
+                                Err(e) => {
+                                    tracing::warn!("AOF fsync failed: {e}");
+                                    0
+                                }
+                            };
                         }
                     }
                 }
@@ -269,6 +313,7 @@ impl Server {
         self.aof.current_size = self.aof_files_size();
         self.aof.base_size = self.aof.current_size;
         self.aof.last_rewrite_ok = true;
+        self.aof.set_synced_offset(self.repl.master_repl_offset);
         self.aof.start_fsync_thread();
         self.set_propagation(true);
         Ok(())
@@ -278,7 +323,8 @@ impl Server {
     pub fn aof_flush(&mut self) {
         if !self.aof.buf.is_empty() {
             let always = self.cfg.str(D::APPENDFSYNC) == "always";
-            self.aof.write(always);
+            self.aof.write(always, self.repl.master_repl_offset);
+            self.waitaof_serve();
         }
     }
 
@@ -303,6 +349,7 @@ impl Server {
             self.aof.stop_fsync_thread();
             self.aof.set_file(None);
             self.aof.on = false;
+            self.waitaof_fail_local();
             self.aof.waiting_base = false;
             if let Some(rw) = self.aof.rewrite.as_mut() {
                 rw.cancelled = true;
@@ -321,6 +368,8 @@ impl Server {
             self.flush_propagated();
         }
         self.aof_flush();
+        // The fsync thread moved the fsynced offset on (everysec).
+        self.waitaof_serve();
         self.rewrite_cron();
     }
 
