@@ -47,7 +47,7 @@ fn dump(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 }
 
 /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f].
-fn restore(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+pub(crate) fn restore(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq) = (None, None);
     let mut i = 4;

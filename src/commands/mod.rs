@@ -17,6 +17,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod introspect;
 pub mod lists;
+pub mod migrate;
 pub mod pubsub;
 pub mod replication;
 pub mod scripting;
@@ -433,6 +434,7 @@ pub fn table() -> &'static Table {
             streams::COMMANDS,
             standalone::COMMANDS,
             waitaof::COMMANDS,
+            migrate::COMMANDS,
         ];
         Table::new(families.iter().flat_map(|f| f.iter()).collect())
     })
