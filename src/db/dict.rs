@@ -24,7 +24,7 @@
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
-use std::mem::{align_of, size_of};
+use std::mem::{align_of, size_of, MaybeUninit};
 use std::ptr;
 
 use rand::Rng;
@@ -113,6 +113,12 @@ pub struct Dict<V> {
     /// Elements still in `old`: the rehash ends when it reaches 0, without
     /// walking the empty buckets left.
     old_len: usize,
+    /// A big table being cleared before a rehash into it starts, `zeroed`
+    /// buckets so far. Allocating it zeroed would touch every page at once
+    /// (30 ms for 4M buckets, as long as the stall the incremental rehash
+    /// avoids), so the writes that would start the rehash clear a page each.
+    next: Box<[MaybeUninit<*mut Node<V>>]>,
+    zeroed: usize,
     len: usize,
     hasher: hashbrown::DefaultHashBuilder,
     _owns: PhantomData<V>,
@@ -123,6 +129,12 @@ unsafe impl<V: Send> Send for Dict<V> {}
 unsafe impl<V: Sync> Sync for Dict<V> {}
 
 const MIN_BUCKETS: usize = 4;
+/// Tables this big are cleared a page per write (`Dict::next`); smaller
+/// ones are allocated zeroed at once (2 MiB at most, well under 1 ms).
+/// Unit tests use small tables, so the clearing runs in them.
+const CLEAR_FROM: usize = if cfg!(test) { 1 << 12 } else { 1 << 18 };
+/// Buckets cleared per write: one 4 KiB page.
+const CLEAR_STEP: usize = 512;
 /// Empty buckets one rehash step may skip per bucket it was asked to move,
 /// so that a step over a sparse table stays short.
 const EMPTY_VISITS: usize = 10;
@@ -179,6 +191,8 @@ impl<V> Dict<V> {
             old: Box::default(),
             moved: 0,
             old_len: 0,
+            next: Box::default(),
+            zeroed: 0,
             len: 0,
             hasher: Default::default(),
             _owns: PhantomData,
@@ -193,9 +207,9 @@ impl<V> Dict<V> {
         self.len == 0
     }
 
-    /// Buckets allocated, in both tables during a rehash (memory figures).
+    /// Buckets allocated, in every table (memory figures).
     pub fn buckets(&self) -> usize {
-        self.table.len() + self.old.len()
+        self.table.len() + self.old.len() + self.next.len()
     }
 
     pub fn is_rehashing(&self) -> bool {
@@ -327,7 +341,7 @@ impl<V> Dict<V> {
     #[inline(never)]
     fn grow_or_step(&mut self) {
         if !self.is_rehashing() {
-            self.start_rehash((self.table.len() * 2).max(MIN_BUCKETS));
+            self.resize_to((self.table.len() * 2).max(MIN_BUCKETS));
         } else if self.len > 2 * self.table.len() {
             // Inserts outran a rehash (a shrink over a big sparse table):
             // catch up faster than chains grow.
@@ -391,14 +405,54 @@ impl<V> Dict<V> {
     #[cold]
     #[inline(never)]
     fn shrink(&mut self) {
-        self.start_rehash((self.len * 2).next_power_of_two().max(MIN_BUCKETS));
+        self.resize_to((self.len * 2).next_power_of_two().max(MIN_BUCKETS));
     }
 
-    /// Allocates the new table (zeroed pages, so this is cheap even when
-    /// it is big) and leaves moving the chains to `rehash`.
-    fn start_rehash(&mut self, new_size: usize) {
+    /// Starts or continues a resize to `new_size` buckets (no rehash may
+    /// run): a small table is allocated zeroed and the rehash starts; a big
+    /// one is allocated as it is and cleared a page per call first. A
+    /// table being cleared for a resize the other way is dropped.
+    fn resize_to(&mut self, new_size: usize) {
         debug_assert!(!self.is_rehashing());
-        let new = vec![ptr::null_mut(); new_size].into_boxed_slice();
+        if new_size < CLEAR_FROM {
+            self.next = Box::default();
+            self.start_rehash(vec![ptr::null_mut(); new_size].into_boxed_slice());
+            return;
+        }
+        let grow = new_size > self.table.len();
+        if self.next.is_empty() || (self.next.len() > self.table.len()) != grow {
+            self.next = Box::new_uninit_slice(new_size);
+            self.zeroed = 0;
+        }
+        self.clear_next(CLEAR_STEP);
+    }
+
+    /// Clears up to `n` more buckets of `next` and starts the rehash into
+    /// it once all are.
+    fn clear_next(&mut self, n: usize) {
+        let end = (self.zeroed + n).min(self.next.len());
+        // Safety: in bounds; a null pointer is all zero bits.
+        unsafe {
+            ptr::write_bytes(
+                self.next.as_mut_ptr().add(self.zeroed),
+                0,
+                end - self.zeroed,
+            );
+        }
+        self.zeroed = end;
+        if end == self.next.len() {
+            let next = std::mem::take(&mut self.next);
+            // A shrink that inserts made pointless since it was decided
+            // is dropped.
+            if next.len() > self.table.len() || self.len * 2 <= next.len() {
+                // Safety: every bucket was written, in this call or earlier.
+                self.start_rehash(unsafe { next.assume_init() });
+            }
+        }
+    }
+
+    /// Makes `new` the table and the current one the rehash's source.
+    fn start_rehash(&mut self, new: Box<[*mut Node<V>]>) {
         let old = std::mem::replace(&mut self.table, new);
         if self.len > 0 {
             self.old = old;
@@ -458,10 +512,13 @@ impl<V> Dict<V> {
     /// Rehashes for about `budget` (the cron's active rehashing); true if
     /// there was a rehash to work on.
     pub fn rehash_for(&mut self, budget: std::time::Duration) -> bool {
-        if !self.is_rehashing() {
+        if !self.is_rehashing() && self.next.is_empty() {
             return false;
         }
         let start = std::time::Instant::now();
+        while !self.next.is_empty() && start.elapsed() < budget {
+            self.clear_next(32 * CLEAR_STEP);
+        }
         while !self.rehash(100) && start.elapsed() < budget {}
         true
     }
@@ -480,6 +537,7 @@ impl<V> Dict<V> {
         }
         self.table = Box::default();
         self.old = Box::default();
+        self.next = Box::default();
         self.moved = 0;
         self.old_len = 0;
         self.len = 0;
@@ -997,6 +1055,44 @@ mod tests {
             }
         }
         assert!(worst < 24, "max chain {worst}");
+    }
+
+    #[test]
+    fn big_tables_are_cleared_a_page_per_write_before_their_rehash() {
+        let mut d = Dict::new();
+        for i in 0..CLEAR_FROM {
+            d.insert_new(&k(i), i);
+        }
+        assert!(!d.is_rehashing() && d.next.is_empty());
+        let mut writes = 0;
+        while !d.is_rehashing() {
+            d.insert_new(&k(CLEAR_FROM + writes), CLEAR_FROM + writes);
+            writes += 1;
+            assert!(d.is_rehashing() || d.zeroed == writes * CLEAR_STEP);
+        }
+        assert_eq!(writes, 2 * CLEAR_FROM / CLEAR_STEP);
+        assert_eq!(d.tables()[1].0, 2 * CLEAR_FROM);
+        for i in 0..CLEAR_FROM + writes {
+            assert_eq!(d.get(&k(i)), Some(&i));
+        }
+        // A shrink decided, then made pointless by inserts, is dropped.
+        for i in 0..4 * CLEAR_FROM {
+            d.insert(&k(i), i);
+        }
+        settle(&mut d);
+        for i in 0..4 * CLEAR_FROM {
+            d.remove(&k(i));
+            if !d.next.is_empty() {
+                break;
+            }
+        }
+        assert!(!d.next.is_empty());
+        let len = d.len();
+        for i in 0..2 * len {
+            d.insert(&k(i), i);
+        }
+        settle(&mut d);
+        assert!(d.next.is_empty() && d.tables()[0].0 >= d.len());
     }
 
     #[test]
