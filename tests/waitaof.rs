@@ -221,3 +221,48 @@ fn replicas_report_their_fsyncs() {
         drop(real);
     }
 }
+
+/// A WAITAOF released by a role change (REPLICAOF) gets Redis's UNBLOCKED
+/// error, and its leftover wait answers nothing the client runs later.
+#[test]
+fn role_change_releases_waitaof() {
+    let s = Server::start(&["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let mut admin = s.raw();
+    let mut c = s.raw();
+    // Blocks until the everysec fsync, up to a second.
+    c.send_bytes(b"INCR foo\r\nWAITAOF 1 0 0\r\n");
+    assert_eq!(c.read(), Frame::Int(1));
+    let dead = common::free_port().to_string();
+    assert_eq!(
+        admin.call(&["REPLICAOF", "127.0.0.1", &dead]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    let r = c.read();
+    if r == pair(1, 0) {
+        eprintln!("the fsync came first; nothing left to check");
+        return;
+    }
+    assert_eq!(
+        r,
+        err("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)")
+    );
+    assert_eq!(
+        admin.call(&["REPLICAOF", "NO", "ONE"]),
+        Frame::Simple(b"OK".to_vec())
+    );
+    c.send(&["BLPOP", "l", "0"]);
+    wait_for("the blocked client", Duration::from_secs(10), || {
+        field(&mut admin, "clients", "blocked_clients").as_deref() == Some("1")
+    });
+    // The fsync of INCR happens meanwhile: the old wait, were it still
+    // around, would answer BLPOP with [1, 0].
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(admin.call(&["RPUSH", "l", "v"]), Frame::Int(1));
+    assert_eq!(
+        c.read(),
+        Frame::Array(Some(vec![
+            Frame::Bulk(Some(b"l".to_vec())),
+            Frame::Bulk(Some(b"v".to_vec()))
+        ]))
+    );
+}

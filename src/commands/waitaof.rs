@@ -66,6 +66,10 @@ fn waitaof(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         reply(ctx.out, local, replicas);
         return Ok(());
     }
+    // A waiter left from an earlier WAITAOF that something else unblocked
+    // (CLIENT UNBLOCK, a role change) must not answer this one.
+    let id = ctx.client.id;
+    ctx.srv.repl.aof_waiters.retain(|w| w.client != id);
     ctx.srv.repl.aof_waiters.push(Waiter {
         client: ctx.client.id,
         offset,
@@ -112,8 +116,14 @@ impl Server {
             let Some(c) = self.clients.get(&w.client).cloned() else {
                 continue;
             };
-            // (Unblocked meanwhile: CLIENT UNBLOCK, a role change.)
-            if c.blocked.borrow().is_none() {
+            // (Unblocked meanwhile by CLIENT UNBLOCK or a role change, and
+            // maybe blocked in another command since.)
+            let in_waitaof = c.blocked.borrow().as_ref().is_some_and(|b| {
+                b.args
+                    .first()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(b"waitaof"))
+            });
+            if !in_waitaof {
                 continue;
             }
             let (local, replicas) = self.waitaof_acks(w.offset);
