@@ -209,6 +209,19 @@ fn restore_asking_is_restore() {
     if have_redis() {
         let r = Server::start_redis(&[]);
         let mut rc = r.raw();
+        // Key positions (ACL checks them): the KEYS list replaces "".
+        for call in [
+            &["COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "10"][..],
+            &[
+                "COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "10", "COPY", "KEYS", "a", "b",
+            ],
+            &[
+                "COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "10", "AUTH2", "u", "p",
+                "KEYS", "a",
+            ],
+        ] {
+            assert_eq!(text(&c.call(call)), text(&rc.call(call)), "{call:?}");
+        }
         for name in ["restore-asking", "migrate"] {
             let ours = text(&c.call(&["COMMAND", "INFO", name]));
             let theirs = text(&rc.call(&["COMMAND", "INFO", name]));

@@ -43,10 +43,7 @@ pub static COMMANDS: &[Command] = &[
         "2.6.0",
         "Atomically transfers a key from one Redis instance to another.",
     )
-    .find_keys(KeyFind::AfterWord {
-        word: "keys",
-        half: false,
-    }),
+    .find_keys(KeyFind::InsteadAfterWord { word: "keys" }),
     cmd(
         "restore-asking",
         -4,

@@ -166,6 +166,9 @@ pub enum KeyFind {
     AfterWord { word: &'static str, half: bool },
     /// The one key after `word` (SORT ... STORE dst).
     OneAfterWord { word: &'static str },
+    /// With an empty fixed key and `word` present, the keys after `word`
+    /// instead of it (MIGRATE ... "" ... KEYS k1 k2).
+    InsteadAfterWord { word: &'static str },
 }
 
 pub struct Command {
@@ -210,6 +213,14 @@ impl Command {
                     return None;
                 }
                 v.extend(w + 1..w + 1 + if half { rest / 2 } else { rest });
+            }
+            KeyFind::InsteadAfterWord { word } => {
+                let fixed = self.keys.first as usize;
+                if args.get(fixed).is_some_and(|k| k.is_empty()) {
+                    if let Some(w) = (fixed + 1..argc).find(|&i| is(&args[i], word)) {
+                        v = (w + 1..argc).collect();
+                    }
+                }
             }
             KeyFind::OneAfterWord { word } => {
                 if let Some(w) = (2..argc.saturating_sub(1)).find(|&i| is(&args[i], word)) {
