@@ -824,8 +824,8 @@ impl Stream {
         let bad = || "Invalid stream listpack in RDB".to_string();
         let int = |e: &Vec<u8>| crate::util::num::parse_i64(e).ok_or_else(bad);
         let mut it = elems.iter();
-        int(it.next().ok_or_else(bad)?)?;
-        int(it.next().ok_or_else(bad)?)?;
+        let count = int(it.next().ok_or_else(bad)?)?;
+        let deleted = int(it.next().ok_or_else(bad)?)?;
         let nf = int(it.next().ok_or_else(bad)?)?;
         if nf < 0 || nf as usize > elems.len() {
             return Err(bad());
@@ -866,7 +866,15 @@ impl Stream {
                     fields.push(take()?.clone().into_boxed_slice());
                 }
             }
-            take()?; // lp-count
+            // lp-count: the entry's elements before it (flags, ID, fields).
+            let own = if flags & FLAG_SAMEFIELDS != 0 {
+                3 + fields.len() / 2
+            } else {
+                4 + fields.len()
+            };
+            if int(take()?)? != own as i64 {
+                return Err(bad());
+            }
             if id < master || (id <= node.last && node.live + node.deleted > 0) {
                 return Err(bad());
             }
@@ -884,6 +892,9 @@ impl Stream {
         }
         if node.live == 0 {
             return Err("Empty listpack inside stream".into());
+        }
+        if count != node.live as i64 || deleted != node.deleted as i64 {
+            return Err(bad());
         }
         self.nodes.insert(master, node);
         Ok(())

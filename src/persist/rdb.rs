@@ -33,6 +33,9 @@ const ENC_INT16: u8 = 1;
 const ENC_INT32: u8 = 2;
 const ENC_LZF: u8 = 3;
 
+const QUICKLIST_PLAIN: u64 = 1;
+const QUICKLIST_PACKED: u64 = 2;
+
 pub fn crc64(data: &[u8]) -> u64 {
     const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
     CRC.checksum(data)
@@ -267,15 +270,24 @@ impl<'a> Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// Bytes not read yet: every element takes at least one, so a count
+    /// read from the data never reserves more than this.
+    fn left(&self) -> usize {
+        self.b.len().saturating_sub(self.pos)
+    }
+
     fn strings(&mut self, n: u64) -> Result<Vec<Vec<u8>>, String> {
-        let mut v = Vec::with_capacity(n.min(1 << 20) as usize);
+        let mut v = Vec::with_capacity(n.min(self.left() as u64) as usize);
         for _ in 0..n {
             v.push(self.string()?);
         }
         Ok(v)
     }
 
-    /// A value of RDB type `t`.
+    /// A value of RDB type `t`. Collections are checked as Redis's
+    /// `sanitize-dump-payload yes` does (no repeated members or fields, no
+    /// damaged listpack or intset), so what loads is a sound value; an
+    /// empty collection is returned for the caller to refuse or skip.
     fn value(&mut self, t: u8, lim: &TypeLimits) -> Result<Value, String> {
         let bad_score = || "Invalid sorted set score in RDB".to_string();
         Ok(match t {
@@ -286,15 +298,15 @@ impl Reader<'_> {
             }
             types::TYPE_SET => {
                 let n = self.len()?;
-                types::build_set(self.strings(n)?, lim)
+                types::build_set(self.strings(n)?, lim)?
             }
             types::TYPE_HASH => {
                 let n = self.len()?;
-                types::build_hash(self.strings(n.saturating_mul(2))?, lim)
+                types::build_hash(self.strings(n.saturating_mul(2))?, lim)?
             }
             types::TYPE_ZSET | types::TYPE_ZSET_2 => {
                 let n = self.len()?;
-                let mut items = Vec::with_capacity(n.min(1 << 20) as usize);
+                let mut items = Vec::with_capacity(n.min(self.left() as u64) as usize);
                 for _ in 0..n {
                     let m = self.string()?;
                     let score = if t == types::TYPE_ZSET_2 {
@@ -310,32 +322,30 @@ impl Reader<'_> {
                             }
                         }
                     };
-                    if score.is_nan() {
-                        return Err(bad_score());
-                    }
                     items.push((m, score));
                 }
-                types::build_zset(items, lim)
+                types::build_zset(items, lim)?
             }
             types::TYPE_SET_INTSET => {
-                types::build_set(types::intset_members(&self.string()?)?, lim)
+                types::build_set(types::intset_members(&self.string()?)?, lim)?
             }
             types::TYPE_SET_LISTPACK => {
-                types::build_set(types::listpack_entries(&self.string()?)?, lim)
+                types::build_set(types::listpack_entries(&self.string()?)?, lim)?
             }
             types::TYPE_HASH_LISTPACK => {
-                types::build_hash(types::listpack_entries(&self.string()?)?, lim)
+                types::build_hash(types::listpack_entries(&self.string()?)?, lim)?
             }
             types::TYPE_ZSET_LISTPACK => {
                 let e = types::listpack_entries(&self.string()?)?;
-                let mut items = Vec::with_capacity(e.len() / 2);
-                for p in e.chunks(2) {
-                    if let [m, s] = p {
-                        let score = crate::util::num::parse_f64(s).ok_or_else(bad_score)?;
-                        items.push((m.clone(), score));
-                    }
+                if e.len() % 2 != 0 {
+                    return Err("Sorted set with an odd number of elements in RDB".into());
                 }
-                types::build_zset(items, lim)
+                let mut items = Vec::with_capacity(e.len() / 2);
+                for p in e.chunks_exact(2) {
+                    let score = crate::util::num::parse_f64(&p[1]).ok_or_else(bad_score)?;
+                    items.push((p[0].clone(), score));
+                }
+                types::build_zset(items, lim)?
             }
             types::TYPE_LIST_QUICKLIST_2 => {
                 let nodes = self.len()?;
@@ -343,10 +353,11 @@ impl Reader<'_> {
                 for _ in 0..nodes {
                     let container = self.len()?;
                     let blob = self.string()?;
-                    if container == 1 {
-                        items.push(blob);
-                    } else {
-                        items.extend(types::listpack_entries(&blob)?);
+                    match container {
+                        QUICKLIST_PLAIN => items.push(blob),
+                        // Empty nodes are skipped, as Redis does.
+                        QUICKLIST_PACKED => items.extend(types::listpack_entries(&blob)?),
+                        _ => return Err(format!("Unknown quicklist node container {container}")),
                     }
                 }
                 types::build_list(items, lim)
@@ -363,7 +374,9 @@ impl Reader<'_> {
     }
 
     fn millis(&mut self) -> Result<i64, String> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().map_err(|_| short())?))
+        Ok(i64::from_le_bytes(
+            self.take(8)?.try_into().map_err(|_| short())?,
+        ))
     }
 
     fn raw_id(&mut self) -> Result<StreamId, String> {
@@ -396,12 +409,17 @@ impl Reader<'_> {
         if length != s.len() as u64 {
             return Err(bad("length"));
         }
+        // XADD * must find the last ID above every entry.
+        if s.entries.keys().next_back().is_some_and(|l| *l > s.last_id) {
+            return Err(bad("last ID below an entry"));
+        }
         let groups = self.len()?;
         for _ in 0..groups {
             let name = self.string()?;
             let last = StreamId::new(self.len()?, self.len()?);
             let entries_read = if t == types::TYPE_STREAM_LISTPACKS {
-                s.estimate_read_counter(last).unwrap_or(ENTRIES_READ_INVALID)
+                s.estimate_read_counter(last)
+                    .unwrap_or(ENTRIES_READ_INVALID)
             } else {
                 self.len()? as i64
             };
@@ -410,17 +428,20 @@ impl Reader<'_> {
                 let id = self.raw_id()?;
                 let delivery_time = self.millis()?;
                 let delivery_count = self.len()?;
-                g.pel.insert(
-                    id,
-                    Nack {
-                        delivery_time,
-                        delivery_count,
-                        consumer: Box::default(),
-                    },
-                );
+                let nack = Nack {
+                    delivery_time,
+                    delivery_count,
+                    consumer: Box::default(),
+                };
+                if g.pel.insert(id, nack).is_some() {
+                    return Err(bad("duplicated group PEL entry"));
+                }
             }
             for _ in 0..self.len()? {
                 let cname = self.string()?;
+                if g.consumers.contains_key(&cname[..]) {
+                    return Err(bad("duplicated consumer name"));
+                }
                 let seen_time = self.millis()?;
                 let active_time = if t == types::TYPE_STREAM_LISTPACKS_3 {
                     self.millis()?
@@ -432,7 +453,15 @@ impl Reader<'_> {
                 c.active_time = active_time;
                 for _ in 0..self.len()? {
                     let id = self.raw_id()?;
-                    let n = g.pel.get_mut(&id).ok_or_else(|| bad("consumer PEL entry not in the group PEL"))?;
+                    let n = g
+                        .pel
+                        .get_mut(&id)
+                        .ok_or_else(|| bad("consumer PEL entry not in the group PEL"))?;
+                    // One owner per pending entry, or the consumers' PELs
+                    // and the group's disagree.
+                    if !n.consumer.is_empty() {
+                        return Err(bad("pending entry owned by two consumers"));
+                    }
                     n.consumer = cname.clone().into_boxed_slice();
                     if let Some(c) = g.consumers.get_mut(&cname[..]) {
                         c.pel.insert(id);
@@ -442,7 +471,9 @@ impl Reader<'_> {
             if g.pel.values().any(|n| n.consumer.is_empty()) {
                 return Err(bad("group PEL entry without a consumer"));
             }
-            s.groups.insert(name.into_boxed_slice(), g);
+            if s.groups.insert(name.into_boxed_slice(), g).is_some() {
+                return Err(bad("duplicated consumer group name"));
+            }
         }
         Ok(s)
     }
@@ -602,6 +633,15 @@ impl<'a> Loader<'a> {
                 let key = self.r.string()?;
                 let val = self.r.value(op, lim)?;
                 let exp = self.expire.take();
+                if is_empty_collection(&val) {
+                    // Redis writes no empty collection; it skips one found
+                    // in a file rather than refusing the whole dataset.
+                    tracing::warn!(
+                        "RDB: skipping empty key '{}'",
+                        String::from_utf8_lossy(&key)
+                    );
+                    return Ok(None);
+                }
                 if exp.is_some_and(|t| t <= now_ms) {
                     self.stats.expired_skipped += 1;
                     return Ok(None);
@@ -664,15 +704,45 @@ mod tests {
         d.set(b"n", Value::bytes(b"-12345"), false, now);
         d.set(b"l", types::build_list(items(5), &lim), false, now);
         d.set(b"L", types::build_list(items(400), &lim), false, now);
-        d.set(b"set", types::build_set(items(5), &lim), false, now);
-        d.set(b"SET", types::build_set(items(300), &lim), false, now);
+        d.set(
+            b"set",
+            types::build_set(items(5), &lim).unwrap(),
+            false,
+            now,
+        );
+        d.set(
+            b"SET",
+            types::build_set(items(300), &lim).unwrap(),
+            false,
+            now,
+        );
         let ints = (0..50).map(|i: i32| i.to_string().into_bytes()).collect();
-        d.set(b"iset", types::build_set(ints, &lim), false, now);
+        d.set(b"iset", types::build_set(ints, &lim).unwrap(), false, now);
         let d = &mut ks.dbs[2];
-        d.set(b"h", types::build_hash(items(10), &lim), false, now);
-        d.set(b"H", types::build_hash(items(600), &lim), false, now);
-        d.set(b"z", types::build_zset(scores(10), &lim), false, now);
-        d.set(b"Z", types::build_zset(scores(300), &lim), false, now);
+        d.set(
+            b"h",
+            types::build_hash(items(10), &lim).unwrap(),
+            false,
+            now,
+        );
+        d.set(
+            b"H",
+            types::build_hash(items(600), &lim).unwrap(),
+            false,
+            now,
+        );
+        d.set(
+            b"z",
+            types::build_zset(scores(10), &lim).unwrap(),
+            false,
+            now,
+        );
+        d.set(
+            b"Z",
+            types::build_zset(scores(300), &lim).unwrap(),
+            false,
+            now,
+        );
         d.set_expire(b"z", now + 1000);
         let img = snapshot(&ks, now, true, true, &[("redis-ver", "7.2.4".into())], &[]).unwrap();
         let load_into = |b: &[u8]| load(b, &mut Keyspace::new(16), now, &lim);
@@ -692,6 +762,214 @@ mod tests {
                 assert!(load_into(&bad).is_err(), "flip {x:#x} at {at} loaded");
             }
         }
+    }
+
+    /// A listpack of short strings, as Redis writes them.
+    fn listpack(items: &[&[u8]]) -> Vec<u8> {
+        let mut lp = vec![0u8; 6];
+        for i in items {
+            lp.push(0x80 | i.len() as u8);
+            lp.extend_from_slice(i);
+            lp.push(1 + i.len() as u8);
+        }
+        lp.push(0xFF);
+        let total = (lp.len() as u32).to_le_bytes();
+        lp[..4].copy_from_slice(&total);
+        lp[4..6].copy_from_slice(&(items.len() as u16).to_le_bytes());
+        lp
+    }
+
+    fn restore(body: &[u8]) -> Result<Value, String> {
+        restore_value(body, &test_limits())
+    }
+
+    /// A type byte followed by one RDB string.
+    fn blob(t: u8, b: &[u8]) -> Vec<u8> {
+        let mut out = vec![t];
+        write_string(&mut out, b, false);
+        out
+    }
+
+    #[test]
+    fn huge_counts_fail_without_reserving_them() {
+        // 0xFFFFFFFF elements claimed, three present.
+        for t in [1u8, 2, 3, 4, 5] {
+            let body = [&[t, 0x80, 0xFF, 0xFF, 0xFF, 0xFF][..], b"\x01a\x01b\x01c"].concat();
+            assert!(restore(&body).is_err(), "type {t}");
+        }
+        let mut r = Reader {
+            b: b"\x01a",
+            pos: 0,
+        };
+        assert!(r.strings(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn empty_collections_are_refused_or_skipped() {
+        for t in [1u8, 2, 3, 4, 5] {
+            assert!(restore(&[t, 0]).is_err(), "type {t}");
+        }
+        assert!(restore(&blob(types::TYPE_HASH_LISTPACK, &listpack(&[]))).is_err());
+        assert!(restore(&[
+            types::TYPE_LIST_QUICKLIST_2,
+            1,
+            2,
+            0x07,
+            7,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0xFF
+        ])
+        .is_err());
+        // In a file the empty key is left out and the rest loads.
+        let mut img = header(&[], &[]);
+        write_select(&mut img, 0, None);
+        img.extend_from_slice(&[
+            types::TYPE_SET,
+            1,
+            b'e',
+            0,
+            TYPE_STRING,
+            1,
+            b'k',
+            1,
+            b'v',
+            OP_EOF,
+        ]);
+        img.extend_from_slice(&crc64(&img).to_le_bytes());
+        let mut ks = Keyspace::new(16);
+        assert_eq!(
+            load(&img, &mut ks, 0, &test_limits()).map(|s| s.keys),
+            Ok(1)
+        );
+        assert!(ks.dbs[0].dict().get(b"e").is_none());
+    }
+
+    #[test]
+    fn repeated_members_and_fields_are_refused() {
+        // Plain encodings.
+        assert!(restore(b"\x02\x02\x01a\x01a").is_err());
+        assert!(restore(b"\x04\x02\x01f\x01v\x01f\x01w").is_err());
+        let mut z = vec![types::TYPE_ZSET_2, 2];
+        for _ in 0..2 {
+            z.extend_from_slice(b"\x01m");
+            z.extend_from_slice(&1f64.to_le_bytes());
+        }
+        assert!(restore(&z).is_err());
+        // Listpack encodings.
+        let ok = |t, items: &[&[u8]]| restore(&blob(t, &listpack(items))).is_ok();
+        assert!(ok(types::TYPE_SET_LISTPACK, &[b"a", b"b"]));
+        assert!(!ok(types::TYPE_SET_LISTPACK, &[b"a", b"a"]));
+        assert!(ok(types::TYPE_HASH_LISTPACK, &[b"f", b"1", b"g", b"2"]));
+        assert!(!ok(types::TYPE_HASH_LISTPACK, &[b"f", b"1", b"f", b"2"]));
+        assert!(!ok(types::TYPE_HASH_LISTPACK, &[b"f", b"1", b"g"]));
+        assert!(ok(types::TYPE_ZSET_LISTPACK, &[b"a", b"1", b"b", b"2"]));
+        assert!(!ok(types::TYPE_ZSET_LISTPACK, &[b"a", b"1", b"a", b"2"]));
+        assert!(!ok(types::TYPE_ZSET_LISTPACK, &[b"a", b"1", b"b"]));
+        assert!(!ok(types::TYPE_ZSET_LISTPACK, &[b"a", b"nan"]));
+    }
+
+    #[test]
+    fn damaged_listpacks_and_intsets_are_refused() {
+        let good = listpack(&[b"a", b"bc"]);
+        assert!(types::listpack_entries(&good).is_ok());
+        let with = |at: usize, v: u8| {
+            let mut b = good.clone();
+            b[at] = v;
+            types::listpack_entries(&b)
+        };
+        assert!(with(0, 99).is_err(), "total size");
+        assert!(with(4, 3).is_err(), "element count");
+        assert!(with(8, 7).is_err(), "back-length");
+        assert!(
+            types::listpack_entries(&[&good[..], b"x"].concat()).is_err(),
+            "after the end"
+        );
+        let mut all = good.clone();
+        all[4..6].copy_from_slice(&[0xFF, 0xFF]);
+        assert!(
+            types::listpack_entries(&all).is_ok(),
+            "count unknown (65535)"
+        );
+        let intset = |w: u32, vals: &[i16]| {
+            let mut b = w.to_le_bytes().to_vec();
+            b.extend_from_slice(&(vals.len() as u32).to_le_bytes());
+            vals.iter()
+                .for_each(|v| b.extend_from_slice(&v.to_le_bytes()));
+            b
+        };
+        assert!(types::intset_members(&intset(2, &[1, 5, 9])).is_ok());
+        assert!(
+            types::intset_members(&intset(2, &[5, 1])).is_err(),
+            "unsorted"
+        );
+        assert!(
+            types::intset_members(&intset(2, &[1, 1])).is_err(),
+            "repeated"
+        );
+        assert!(
+            types::intset_members(&[&intset(2, &[1])[..], b"x"].concat()).is_err(),
+            "longer"
+        );
+        let mut huge = intset(2, &[1]);
+        huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(types::intset_members(&huge).is_err(), "count");
+        // A quicklist node must be plain (1) or packed (2).
+        let mut q = vec![types::TYPE_LIST_QUICKLIST_2, 1, 3];
+        write_string(&mut q, &good, false);
+        assert!(restore(&q).is_err());
+        q[2] = 2;
+        assert!(restore(&q).is_ok());
+    }
+
+    /// A type 19 stream with entry 1-1 {f: v}, last ID `last`, and group
+    /// "g" whose PEL holds 1-1, listed by each consumer in `consumers`.
+    fn stream_body(last: (u64, u64), lp_count: &[u8], consumers: &[&[u8]]) -> Vec<u8> {
+        let id = StreamId::new(1, 1);
+        let mut b = vec![types::TYPE_STREAM_LISTPACKS_2, 1];
+        write_string(&mut b, &id.to_be(), false);
+        let lp = listpack(&[
+            b"1", b"0", b"1", b"f", b"0", b"2", b"0", b"0", b"v", lp_count,
+        ]);
+        write_string(&mut b, &lp, false);
+        for n in [1, last.0, last.1, 1, 1, 0, 0, 1, 1] {
+            write_len(&mut b, n);
+        }
+        write_string(&mut b, b"g", false);
+        for n in [1, 1, 1, 1] {
+            write_len(&mut b, n);
+        }
+        b.extend_from_slice(&id.to_be());
+        b.extend_from_slice(&5i64.to_le_bytes());
+        write_len(&mut b, 1);
+        write_len(&mut b, consumers.len() as u64);
+        for c in consumers {
+            write_string(&mut b, c, false);
+            b.extend_from_slice(&5i64.to_le_bytes());
+            write_len(&mut b, 1);
+            b.extend_from_slice(&id.to_be());
+        }
+        b
+    }
+
+    #[test]
+    fn inconsistent_streams_are_refused() {
+        assert!(restore(&stream_body((1, 1), b"4", &[b"alice"])).is_ok());
+        assert!(
+            restore(&stream_body((1, 1), b"5", &[b"alice"])).is_err(),
+            "lp-count"
+        );
+        assert!(
+            restore(&stream_body((1, 0), b"4", &[b"alice"])).is_err(),
+            "last ID"
+        );
+        let two = stream_body((1, 1), b"4", &[b"alice", b"bob"]);
+        assert!(restore(&two).is_err(), "two owners");
+        let dup = stream_body((1, 1), b"4", &[b"alice", b"alice"]);
+        assert!(restore(&dup).is_err(), "consumer twice");
     }
 
     fn test_limits() -> TypeLimits {
@@ -773,7 +1051,22 @@ pub fn restore_value(body: &[u8], lim: &TypeLimits) -> Result<Value, String> {
     if r.pos != body.len() {
         return Err("trailing bytes in the payload".into());
     }
+    if is_empty_collection(&v) {
+        return Err("empty keys are not restored".into());
+    }
     Ok(v)
+}
+
+/// A list, set, sorted set or hash without elements (an empty stream is a
+/// valid value).
+fn is_empty_collection(v: &Value) -> bool {
+    match v {
+        Value::List(l) => l.is_empty(),
+        Value::Set(s) => s.is_empty(),
+        Value::ZSet(z) => z.is_empty(),
+        Value::Hash(h) => h.is_empty(),
+        Value::Str(_) | Value::Stream(_) => false,
+    }
 }
 
 /// Reads one RDB-encoded string at `*pos` (for payloads embedding RDB

@@ -110,7 +110,12 @@ pub fn write_payload(
 /// listpack), length, last ID, first ID, max deleted ID, entries added,
 /// then each group with its position, read counter, PEL (raw ID, delivery
 /// time in ms, delivery count) and consumers (name, seen time, own PEL).
-fn write_stream(out: &mut Vec<u8>, st: &stream::Stream, compress: bool, write_len: fn(&mut Vec<u8>, u64)) {
+fn write_stream(
+    out: &mut Vec<u8>,
+    st: &stream::Stream,
+    compress: bool,
+    write_len: fn(&mut Vec<u8>, u64),
+) {
     let ws = super::rdb::write_string;
     let nodes = st.listpacks();
     write_len(out, nodes.len() as u64);
@@ -148,20 +153,27 @@ fn write_stream(out: &mut Vec<u8>, st: &stream::Stream, compress: bool, write_le
     }
 }
 
-/// The elements of a listpack blob, as strings.
+/// The elements of a listpack blob, as strings. The blob is checked as
+/// Redis's deep sanitisation does: the header's total size and count, each
+/// entry's back-length and the terminator must all agree.
 pub fn listpack_entries(lp: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let bad = || "Invalid listpack in RDB".to_string();
-    if lp.len() < 7 {
+    if lp.len() < 7 || u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]) as usize != lp.len() {
         return Err(bad());
     }
+    let count = u16::from_le_bytes([lp[4], lp[5]]) as usize;
     let mut p = 6;
-    let mut out = Vec::new();
+    // Each entry takes at least two bytes, so the blob bounds the count.
+    let mut out = Vec::with_capacity(count.min(lp.len() / 2));
     loop {
         let b = *lp.get(p).ok_or_else(bad)?;
         if b == 0xFF {
             break;
         }
-        let take = |from: usize, n: usize| lp.get(from..from + n).ok_or_else(bad);
+        let take = |from: usize, n: usize| {
+            lp.get(from..from.checked_add(n).ok_or_else(bad)?)
+                .ok_or_else(bad)
+        };
         let (val, size): (Vec<u8>, usize) = if b & 0x80 == 0 {
             ((b & 0x7f).to_string().into_bytes(), 1)
         } else if b & 0xC0 == 0x80 {
@@ -214,33 +226,54 @@ pub fn listpack_entries(lp: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             2097151..=268435454 => 4,
             _ => 5,
         };
+        // The back-length: 7 bits a byte, most significant first, every
+        // byte after the first with its top bit set.
+        let bl = take(p + size, backlen)?;
+        let mut stored = 0usize;
+        for (i, x) in bl.iter().enumerate() {
+            if (i == 0) == (x & 0x80 != 0) {
+                return Err(bad());
+            }
+            stored = stored << 7 | (x & 0x7f) as usize;
+        }
+        if stored != size {
+            return Err(bad());
+        }
         out.push(val);
         p += size + backlen;
+    }
+    if p + 1 != lp.len() || (count != u16::MAX as usize && count != out.len()) {
+        return Err(bad());
     }
     Ok(out)
 }
 
-/// The members of an intset blob.
+/// The members of an intset blob, which must be sorted and unique.
 pub fn intset_members(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let bad = || "Invalid intset in RDB".to_string();
-    let width =
-        u32::from_le_bytes(b.get(0..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?) as usize;
-    let n =
-        u32::from_le_bytes(b.get(4..8).ok_or_else(bad)?.try_into().map_err(|_| bad())?) as usize;
-    if !matches!(width, 2 | 4 | 8) || b.len() < 8 + n * width {
+    let word = |at: usize| -> Result<usize, String> {
+        let w = b.get(at..at + 4).ok_or_else(bad)?;
+        Ok(u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
+    };
+    let (width, n) = (word(0)?, word(4)?);
+    if !matches!(width, 2 | 4 | 8) || (b.len() - 8) / width != n || (b.len() - 8) % width != 0 {
         return Err(bad());
     }
-    Ok((0..n)
-        .map(|i| {
-            let c = &b[8 + i * width..8 + (i + 1) * width];
-            let v = match width {
-                2 => i16::from_le_bytes([c[0], c[1]]) as i64,
-                4 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64,
-                _ => i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
-            };
-            v.to_string().into_bytes()
-        })
-        .collect())
+    let mut prev = None;
+    let mut out = Vec::with_capacity(n);
+    for c in b[8..].chunks_exact(width) {
+        let v = match width {
+            2 => i16::from_le_bytes([c[0], c[1]]) as i64,
+            4 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64,
+            _ => i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+        };
+        if prev.is_some_and(|p| p >= v) {
+            return Err(bad());
+        }
+        prev = Some(v);
+        out.push(v.to_string().into_bytes());
+    }
+    Ok(out)
 }
 
 pub fn build_list(items: Vec<Vec<u8>>, lim: &TypeLimits) -> Value {
@@ -249,28 +282,43 @@ pub fn build_list(items: Vec<Vec<u8>>, lim: &TypeLimits) -> Value {
     Value::List(Box::new(l))
 }
 
-pub fn build_set(items: Vec<Vec<u8>>, lim: &TypeLimits) -> Value {
-    Value::Set(Box::new(set::Set::from_members(
-        items.iter().map(|v| &v[..]),
-        lim.set,
-    )))
+/// A set of `items`; a repeated member is an error, as in Redis.
+pub fn build_set(items: Vec<Vec<u8>>, lim: &TypeLimits) -> Result<Value, String> {
+    let s = set::Set::from_members(items.iter().map(|v| &v[..]), lim.set);
+    if s.len() != items.len() {
+        return Err("Duplicate set members detected".into());
+    }
+    Ok(Value::Set(Box::new(s)))
 }
 
-pub fn build_hash(pairs: Vec<Vec<u8>>, lim: &TypeLimits) -> Value {
+/// A hash of field, value pairs; an odd count or a repeated field is an
+/// error, as in Redis.
+pub fn build_hash(pairs: Vec<Vec<u8>>, lim: &TypeLimits) -> Result<Value, String> {
+    if pairs.len() % 2 != 0 {
+        return Err("Hash with an odd number of elements in RDB".into());
+    }
     let mut h = hash::Hash::new();
-    for p in pairs.chunks(2) {
-        if let [f, v] = p {
-            h.set(f, v, lim.hash);
+    for p in pairs.chunks_exact(2) {
+        if !h.set(&p[0], &p[1], lim.hash) {
+            return Err("Duplicate hash fields detected".into());
         }
     }
-    Value::Hash(Box::new(h))
+    Ok(Value::Hash(Box::new(h)))
 }
 
-pub fn build_zset(items: Vec<(Vec<u8>, f64)>, lim: &TypeLimits) -> Value {
+/// A sorted set; a repeated member or a NaN score is an error.
+pub fn build_zset(items: Vec<(Vec<u8>, f64)>, lim: &TypeLimits) -> Result<Value, String> {
     let size: usize = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
     let mut z = zset::ZSet::with_hint(size, items.len(), lim.zset);
+    let n = items.len();
     for (m, s) in items {
+        if s.is_nan() {
+            return Err("Invalid sorted set score in RDB".into());
+        }
         z.insert(&m, s, lim.zset);
     }
-    Value::ZSet(Box::new(z))
+    if z.len() != n {
+        return Err("Duplicate zset fields detected".into());
+    }
+    Ok(Value::ZSet(Box::new(z)))
 }
