@@ -6,8 +6,12 @@
 //! keep its memory, and any value it accepts must be structurally sound:
 //! readable by its type's commands, non-empty, and DUMPable again.
 //!
-//! The seed is printed; `REDUST_FUZZ_SEED=<n>` replays a run and
-//! `REDUST_FUZZ_ITERS=<n>` changes its length.
+//! The same mutations of whole RDB files must stop start-up with the
+//! problem named (or load, when still valid), and redis-check-rdb agrees.
+//!
+//! The seed is printed; `REDUST_FUZZ_SEED=<n>` replays a run,
+//! `REDUST_FUZZ_ITERS=<n>` and `REDUST_FUZZ_FILES=<n>` change the number of
+//! payloads and files.
 
 mod common;
 
@@ -566,4 +570,215 @@ fn huge_claimed_lengths_are_refused_without_allocating() {
         "peak RSS {base_kb} -> {peak_kb} KiB"
     );
     assert_eq!(c.call_raw(&["PING"]), b"+PONG\r\n");
+}
+
+/// A dataset holding the whole corpus, one key per entry, saved by the
+/// server on `port`; the RDB file's bytes.
+fn saved_rdb(srv: &Server) -> Vec<u8> {
+    let mut c = srv.raw();
+    for (name, cmds) in corpus_commands() {
+        c.call(&["DEL", "k"]);
+        for cmd in &cmds {
+            c.call(cmd);
+        }
+        c.call(&["RENAME", "k", name]);
+    }
+    c.call(&["EXPIRE", "str-raw", "100000"]);
+    c.call(&["SELECT", "3"]);
+    c.call(&["SET", "other-db", "v"]);
+    assert_eq!(c.call(&["SAVE"]), simple("OK"));
+    std::fs::read(srv.dir.join("dump.rdb")).expect("dump.rdb")
+}
+
+/// What a start on a (damaged) RDB file came to.
+enum Start {
+    Loaded(usize),
+    Refused(String),
+}
+
+/// Starts redust-server on `file`: it loads and serves, or exits with
+/// status 1 and names the problem; a panic, a signal or a hang fails.
+fn start_on(file: &std::path::Path, what: &str) -> Start {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = file.parent().expect("dir");
+    let port = free_port();
+    let log = dir.join("server.log");
+    let _ = std::fs::remove_file(&log);
+    let stderr = std::fs::File::create(dir.join("stderr")).expect("stderr file");
+    let mut child = Command::new(redust_bin())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args([
+            "--dir",
+            &dir.display().to_string(),
+            "--dbfilename",
+            "dump.rdb",
+        ])
+        .args(["--logfile", &log.display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let outcome = loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let err = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+            assert!(!err.contains("panicked"), "panic on {what}: {err}");
+            assert_eq!(
+                st.code(),
+                Some(1),
+                "{what}: exit {st:?}; log:\n{text}\n{err}"
+            );
+            assert!(
+                text.contains("Fatal error loading the DB"),
+                "{what}: log:\n{text}"
+            );
+            // The line before the verdict names the problem.
+            let reason = text.lines().rev().nth(1).unwrap_or_default().to_string();
+            break Start::Refused(reason);
+        }
+        // PONG (not LOADING) means the load is over and the server stays.
+        let pong = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 7];
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            s.write_all(b"PING\r\n").is_ok()
+                && s.read_exact(&mut buf).is_ok()
+                && &buf == b"+PONG\r\n"
+        });
+        if pong {
+            let mut c = Raw::connect(port);
+            {
+                let mut keys = 0;
+                for db in 0..16 {
+                    c.call(&["SELECT", &db.to_string()]);
+                    if let Frame::Array(Some(ks)) = c.call(&["KEYS", "*"]) {
+                        for k in ks {
+                            if let Frame::Bulk(Some(k)) = k {
+                                keys += 1;
+                                c.call(&[b"TYPE".as_slice(), &k]);
+                                c.call(&[b"DUMP".as_slice(), &k]);
+                            }
+                        }
+                    }
+                }
+                assert_eq!(c.call_raw(&["PING"]), b"+PONG\r\n", "{what}");
+                break Start::Loaded(keys);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: neither served nor exited in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome
+}
+
+/// Runs Redust's redis-check-rdb (`redust-server check-rdb`) on `file`:
+/// whether it calls the file valid.
+fn check_rdb(file: &std::path::Path, what: &str) -> bool {
+    let out = std::process::Command::new(redust_bin())
+        .arg("check-rdb")
+        .arg(file)
+        .output()
+        .expect("check-rdb");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked"),
+        "check-rdb panicked on {what}: {err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    match out.status.code() {
+        Some(0) => true,
+        Some(1) => {
+            assert!(
+                text.contains("--- RDB ERROR DETECTED ---"),
+                "{what}: {text}"
+            );
+            false
+        }
+        other => panic!("check-rdb on {what}: exit {other:?}: {text}{err}"),
+    }
+}
+
+/// Damaged RDB files at start-up: the server loads what is still valid
+/// and otherwise stops with status 1 and the problem in its log, and
+/// redis-check-rdb agrees with it.
+#[test]
+fn mutated_rdb_files_stop_startup_cleanly() {
+    let mut srv = Server::start(&[]);
+    let mut files = vec![("redust".to_string(), saved_rdb(&srv))];
+    srv.stop();
+    if have_redis() {
+        let mut r = Server::start_redis(&[]);
+        files.push(("redis".to_string(), saved_rdb(&r)));
+        r.stop();
+    }
+    let dir = temp_dir("rdb-fuzz");
+    let file = dir.join("dump.rdb");
+    // The originals load whole.
+    for (name, img) in &files {
+        std::fs::write(&file, img).expect("write");
+        match start_on(&file, name) {
+            Start::Loaded(n) => assert_eq!(n, corpus_commands().len() + 1, "{name}"),
+            Start::Refused(e) => panic!("{name} refused: {e}"),
+        }
+    }
+    let seed = seed();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let as_payloads: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(n, f)| (n.clone(), [&f[..], &[0u8; 2]].concat()))
+        .collect();
+    let (mut loaded, mut refused) = (0, 0);
+    let n = std::env::var("REDUST_FUZZ_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
+    for i in 0..n {
+        let (name, img) = &files[rng.gen_range(0..files.len())];
+        // The body before the 8-byte CRC; mutations keep the signature
+        // mostly intact so they reach the records.
+        let body = &img[..img.len() - 8];
+        let mut m = mutate(&mut rng, body, &as_payloads);
+        if m.len() >= 9 && rng.gen_bool(0.9) {
+            m[..9].copy_from_slice(&body[..9]);
+        }
+        if rng.gen_bool(0.9) {
+            let crc = crc64(&m);
+            m.extend_from_slice(&crc.to_le_bytes());
+        } else {
+            m.extend_from_slice(&img[img.len() - 8..]);
+        }
+        std::fs::write(&file, &m).expect("write");
+        let what = format!("file {i} (seed {seed}) from {name}: {}", hex(&m));
+        let valid = check_rdb(&file, &what);
+        match start_on(&file, &what) {
+            Start::Loaded(_) => {
+                loaded += 1;
+                assert!(valid, "loaded but redis-check-rdb refused {what}");
+            }
+            Start::Refused(reason) => {
+                refused += 1;
+                assert!(
+                    !valid,
+                    "refused ({reason}) but redis-check-rdb passed {what}"
+                );
+                assert!(!reason.trim().is_empty(), "{what}: no reason logged");
+            }
+        }
+    }
+    eprintln!("{n} damaged RDB files: {loaded} loaded, {refused} refused");
+    assert!(refused > n / 2, "mutations did not reach the loader");
 }
