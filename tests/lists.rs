@@ -568,6 +568,34 @@ fn fifo_wakeup_across_clients() {
     assert_eq!(c.read_raw().unwrap().1, arr(&["q", "b"]).into_bytes());
 }
 
+/// Commands pipelined behind a blocking one wait for it, and their
+/// replies follow its reply, on Redust as on redis-server.
+#[test]
+fn pipelined_commands_behind_a_blocked_one_reply_after_it() {
+    let ours = Server::start(&[]);
+    let theirs = have_redis().then(|| Server::start_redis(&[]));
+    for s in std::iter::once(&ours).chain(theirs.as_ref()) {
+        let mut pusher = s.raw();
+        let mut waiter = s.raw();
+        waiter.send_bytes(b"BLPOP l 0\r\nPING\r\nRPUSH l z\r\nLLEN l\r\n");
+        let mut probe = s.raw();
+        let start = Instant::now();
+        while !String::from_utf8_lossy(&probe.call_raw(&["INFO", "clients"]))
+            .contains("blocked_clients:1")
+        {
+            assert!(start.elapsed() < Duration::from_secs(10), "never blocked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(pusher.call_raw(&["RPUSH", "l", "a"]), b":1\r\n");
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            got.extend_from_slice(&waiter.read_raw().unwrap().1);
+        }
+        let want = format!("{}+PONG\r\n:1\r\n:1\r\n", arr(&["l", "a"]));
+        assert_eq!(String::from_utf8_lossy(&got), want);
+    }
+}
+
 #[test]
 fn timeouts_are_fractional_and_reply_null() {
     let mut t = T::new();
@@ -734,9 +762,21 @@ fn sub_millisecond_timeouts_round_up_and_huge_ones_are_refused() {
     let s = Server::start(&[]);
     let mut r = s.raw();
     let t = std::time::Instant::now();
-    assert_eq!(r.call(&["BLPOP", "nothing", "0.0001"]), redust::resp::reply::Frame::Array(None));
+    assert_eq!(
+        r.call(&["BLPOP", "nothing", "0.0001"]),
+        redust::resp::reply::Frame::Array(None)
+    );
     assert!(t.elapsed() < std::time::Duration::from_secs(3));
-    assert_eq!(r.call(&["BLPOP", "nothing", "inf"]), err("ERR timeout is out of range"));
-    assert_eq!(r.call(&["BLPOP", "nothing", "-1"]), err("ERR timeout is negative"));
-    assert_eq!(r.call(&["BLPOP", "nothing", "x"]), err("ERR timeout is not a float or out of range"));
+    assert_eq!(
+        r.call(&["BLPOP", "nothing", "inf"]),
+        err("ERR timeout is out of range")
+    );
+    assert_eq!(
+        r.call(&["BLPOP", "nothing", "-1"]),
+        err("ERR timeout is negative")
+    );
+    assert_eq!(
+        r.call(&["BLPOP", "nothing", "x"]),
+        err("ERR timeout is not a float or out of range")
+    );
 }

@@ -282,6 +282,16 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             let mut s = srv.borrow_mut();
             if inbuf.len() >= need || yielded || unblocked || resumed {
                 out.resp3 = client.resp.get() == 3;
+                // What others queued for us (the reply of the command that
+                // just unblocked, messages) came before the commands
+                // pipelined behind it: their replies go after it.
+                if !client.replica.get() {
+                    let mut pending = client.pending.borrow_mut();
+                    if !pending.is_empty() {
+                        out.buf.extend_from_slice(&pending);
+                        pending.clear();
+                    }
+                }
                 flow = process(
                     &mut s,
                     &client,
