@@ -6,8 +6,9 @@
 //! keep its memory, and any value it accepts must be structurally sound:
 //! readable by its type's commands, non-empty, and DUMPable again.
 //!
-//! The same mutations of whole RDB files must stop start-up with the
-//! problem named (or load, when still valid), and redis-check-rdb agrees.
+//! The same mutations of whole RDB files and of AOF directories must stop
+//! start-up with the problem named (or load, when still valid), and
+//! redis-check-rdb agrees with the server on every RDB file.
 //!
 //! The seed is printed; `REDUST_FUZZ_SEED=<n>` replays a run,
 //! `REDUST_FUZZ_ITERS=<n>` and `REDUST_FUZZ_FILES=<n>` change the number of
@@ -590,28 +591,31 @@ fn saved_rdb(srv: &Server) -> Vec<u8> {
     std::fs::read(srv.dir.join("dump.rdb")).expect("dump.rdb")
 }
 
+const RDB_VERDICT: &str = "Fatal error loading the DB";
+
 /// What a start on a (damaged) RDB file came to.
 enum Start {
     Loaded(usize),
     Refused(String),
 }
 
-/// Starts redust-server on `file`: it loads and serves, or exits with
-/// status 1 and names the problem; a panic, a signal or a hang fails.
-fn start_on(file: &std::path::Path, what: &str) -> Start {
+/// Starts redust-server on the data in `dir` with `extra` arguments: it
+/// loads and serves, or exits with status 1, `verdict` and the problem on
+/// the line before the log's last; a panic, a signal or a hang fails.
+fn start_on(dir: &std::path::Path, extra: &[&str], verdict: &str, what: &str) -> Start {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
-    let dir = file.parent().expect("dir");
-    let port = free_port();
+    let sock = dir.join("redust.sock");
+    let _ = std::fs::remove_file(&sock);
     let log = dir.join("server.log");
     let _ = std::fs::remove_file(&log);
     let stderr = std::fs::File::create(dir.join("stderr")).expect("stderr file");
     let mut child = Command::new(redust_bin())
         .args([
             "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
+            "0",
+            "--unixsocket",
+            &sock.display().to_string(),
             "--save",
             "",
         ])
@@ -622,6 +626,7 @@ fn start_on(file: &std::path::Path, what: &str) -> Start {
             "dump.rdb",
         ])
         .args(["--logfile", &log.display().to_string()])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
@@ -637,42 +642,34 @@ fn start_on(file: &std::path::Path, what: &str) -> Start {
                 Some(1),
                 "{what}: exit {st:?}; log:\n{text}\n{err}"
             );
-            assert!(
-                text.contains("Fatal error loading the DB"),
-                "{what}: log:\n{text}"
-            );
+            assert!(text.contains(verdict), "{what}: log:\n{text}");
             // The line before the verdict names the problem.
             let reason = text.lines().rev().nth(1).unwrap_or_default().to_string();
             break Start::Refused(reason);
         }
         // PONG (not LOADING) means the load is over and the server stays.
-        let pong = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-            use std::io::{Read, Write};
-            let mut buf = [0u8; 7];
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            s.write_all(b"PING\r\n").is_ok()
-                && s.read_exact(&mut buf).is_ok()
-                && &buf == b"+PONG\r\n"
-        });
-        if pong {
-            let mut c = Raw::connect(port);
-            {
-                let mut keys = 0;
-                for db in 0..16 {
-                    c.call(&["SELECT", &db.to_string()]);
-                    if let Frame::Array(Some(ks)) = c.call(&["KEYS", "*"]) {
-                        for k in ks {
-                            if let Frame::Bulk(Some(k)) = k {
-                                keys += 1;
-                                c.call(&[b"TYPE".as_slice(), &k]);
-                                c.call(&[b"DUMP".as_slice(), &k]);
-                            }
+        // PONG (not LOADING) means the load is over and the server stays.
+        // A unix socket: hundreds of starts must not take TCP ports other
+        // tests picked.
+        let mut uc = Unix::connect(&sock);
+        if uc.as_mut().and_then(|u| u.call(&["PING"])) == Some(Frame::Simple(b"PONG".to_vec())) {
+            let c = uc.as_mut().expect("connected");
+            let mut keys = 0;
+            for db in 0..16 {
+                c.call(&["SELECT", &db.to_string()]);
+                if let Some(Frame::Array(Some(ks))) = c.call(&["KEYS", "*"]) {
+                    for k in ks {
+                        if let Frame::Bulk(Some(k)) = k {
+                            keys += 1;
+                            c.call(&[b"TYPE".as_slice(), &k]);
+                            c.call(&[b"DUMP".as_slice(), &k]);
                         }
                     }
                 }
-                assert_eq!(c.call_raw(&["PING"]), b"+PONG\r\n", "{what}");
-                break Start::Loaded(keys);
             }
+            let pong = c.call(&["PING"]);
+            assert_eq!(pong, Some(Frame::Simple(b"PONG".to_vec())), "{what}");
+            break Start::Loaded(keys);
         }
         assert!(
             Instant::now() < deadline,
@@ -683,6 +680,37 @@ fn start_on(file: &std::path::Path, what: &str) -> Start {
     let _ = child.kill();
     let _ = child.wait();
     outcome
+}
+
+/// A RESP client over a unix socket.
+struct Unix(std::os::unix::net::UnixStream, Vec<u8>);
+
+impl Unix {
+    fn connect(path: &std::path::Path) -> Option<Unix> {
+        let s = std::os::unix::net::UnixStream::connect(path).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .ok()?;
+        Some(Unix(s, Vec::new()))
+    }
+
+    /// The reply, or None once the server has gone.
+    fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Option<Frame> {
+        use std::io::{Read, Write};
+        self.0
+            .write_all(&redust::resp::reply::encode_request(args))
+            .ok()?;
+        loop {
+            if let Ok(Some((f, n))) = redust::resp::reply::read_frame(&self.1) {
+                self.1.drain(..n);
+                return Some(f);
+            }
+            let mut tmp = [0u8; 65536];
+            match self.0.read(&mut tmp) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.1.extend_from_slice(&tmp[..n]),
+            }
+        }
+    }
 }
 
 /// Runs Redust's redis-check-rdb (`redust-server check-rdb`) on `file`:
@@ -730,7 +758,7 @@ fn mutated_rdb_files_stop_startup_cleanly() {
     // The originals load whole.
     for (name, img) in &files {
         std::fs::write(&file, img).expect("write");
-        match start_on(&file, name) {
+        match start_on(&dir, &[], RDB_VERDICT, name) {
             Start::Loaded(n) => assert_eq!(n, corpus_commands().len() + 1, "{name}"),
             Start::Refused(e) => panic!("{name} refused: {e}"),
         }
@@ -764,7 +792,7 @@ fn mutated_rdb_files_stop_startup_cleanly() {
         std::fs::write(&file, &m).expect("write");
         let what = format!("file {i} (seed {seed}) from {name}: {}", hex(&m));
         let valid = check_rdb(&file, &what);
-        match start_on(&file, &what) {
+        match start_on(&dir, &[], RDB_VERDICT, &what) {
             Start::Loaded(_) => {
                 loaded += 1;
                 assert!(valid, "loaded but redis-check-rdb refused {what}");
@@ -781,4 +809,97 @@ fn mutated_rdb_files_stop_startup_cleanly() {
     }
     eprintln!("{n} damaged RDB files: {loaded} loaded, {refused} refused");
     assert!(refused > n / 2, "mutations did not reach the loader");
+}
+
+/// Damaged AOF directories (the RDB-preamble base or the command
+/// increment, manifest intact) at start-up: the server loads, or exits 1
+/// with the file named in its log; never a panic, signal or hang.
+#[test]
+fn mutated_aof_files_stop_startup_cleanly() {
+    let mut srv = Server::start(&["--appendonly", "yes"]);
+    let mut c = srv.raw();
+    let fill = |c: &mut Raw, suffix: &str| {
+        for (name, cmds) in corpus_commands() {
+            c.call(&["DEL", "k"]);
+            for cmd in &cmds {
+                c.call(cmd);
+            }
+            c.call(&["RENAME", "k", &format!("{name}{suffix}")]);
+        }
+    };
+    // Half the dataset in the base, half as commands in the increment.
+    fill(&mut c, "");
+    c.call(&["BGREWRITEAOF"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let info = match c.call(&["INFO", "persistence"]) {
+            Frame::Bulk(Some(b)) => String::from_utf8_lossy(&b).to_string(),
+            _ => String::new(),
+        };
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "rewrite never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    fill(&mut c, "-2");
+    drop(c);
+    srv.stop();
+    let src = srv.dir.join("appendonlydir");
+    let mut parts: Vec<(std::ffi::OsString, Vec<u8>)> = std::fs::read_dir(&src)
+        .expect("appendonlydir")
+        .filter_map(|e| e.ok())
+        .map(|e| (e.file_name(), std::fs::read(e.path()).expect("read part")))
+        .collect();
+    parts.sort();
+    let dir = temp_dir("aof-fuzz");
+    let dst = dir.join("appendonlydir");
+    std::fs::create_dir_all(&dst).expect("mkdir");
+    let damageable: Vec<usize> = (0..parts.len())
+        .filter(|&i| !parts[i].0.to_string_lossy().ends_with(".manifest"))
+        .collect();
+    assert!(
+        damageable.len() >= 2,
+        "{:?}",
+        parts.iter().map(|p| &p.0).collect::<Vec<_>>()
+    );
+    let as_payloads: Vec<(String, Vec<u8>)> = parts
+        .iter()
+        .map(|(n, b)| {
+            (
+                n.to_string_lossy().to_string(),
+                [&b[..], &[0u8; 10]].concat(),
+            )
+        })
+        .collect();
+    let seed = seed();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let n = std::env::var("REDUST_FUZZ_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let (mut loaded, mut refused) = (0, 0);
+    for i in 0..n {
+        let victim = damageable[rng.gen_range(0..damageable.len())];
+        let mut what = format!("AOF {i} (seed {seed})");
+        for (k, (name, b)) in parts.iter().enumerate() {
+            let data = if k == victim {
+                let m = mutate(&mut rng, b, &as_payloads);
+                what += &format!(", {} damaged: {}", name.to_string_lossy(), hex(&m));
+                m
+            } else {
+                b.clone()
+            };
+            std::fs::write(dst.join(name), data).expect("write");
+        }
+        match start_on(&dir, &["--appendonly", "yes"], ".aof", &what) {
+            Start::Loaded(_) => loaded += 1,
+            Start::Refused(_) => refused += 1,
+        }
+    }
+    eprintln!("{n} damaged AOF directories: {loaded} loaded, {refused} refused");
+    assert!(
+        refused > 0 && loaded > 0,
+        "mutations did not reach the loader"
+    );
 }
