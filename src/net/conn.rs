@@ -286,11 +286,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 // just unblocked, messages) came before the commands
                 // pipelined behind it: their replies go after it.
                 if !client.replica.get() {
-                    let mut pending = client.pending.borrow_mut();
-                    if !pending.is_empty() {
-                        out.buf.extend_from_slice(&pending);
-                        pending.clear();
-                    }
+                    take_pending(&client, &mut out);
                 }
                 flow = process(
                     &mut s,
@@ -304,19 +300,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
             client.qbuf.set(inbuf.len());
         }
-        {
-            let mut pending = client.pending.borrow_mut();
-            if !pending.is_empty() {
-                if out.buf.is_empty() {
-                    std::mem::swap(&mut out.buf, &mut *pending);
-                } else {
-                    out.buf.extend_from_slice(&pending);
-                    pending.clear();
-                }
-                if client.replica.get() {
-                    srv.borrow_mut().repl_output_taken(&client, out.buf.len());
-                }
-            }
+        if take_pending(&client, &mut out) && client.replica.get() {
+            srv.borrow_mut().repl_output_taken(&client, out.buf.len());
         }
         // Client memory (CLIENT LIST, INFO, maxmemory-clients): a few
         // stores and one call per batch.
@@ -419,6 +404,22 @@ async fn read_or_wake<S: AsyncRead + Unpin>(
 }
 
 /// One write attempt: the bytes the socket took (0 if it would block).
+/// Appends what others queued for this client (replies of a command that
+/// unblocked, messages, a replica's stream) to `out`; true if there was any.
+fn take_pending(client: &Client, out: &mut Out) -> bool {
+    let mut pending = client.pending.borrow_mut();
+    if pending.is_empty() {
+        return false;
+    }
+    if out.buf.is_empty() {
+        std::mem::swap(&mut out.buf, &mut *pending);
+    } else {
+        out.buf.extend_from_slice(&pending);
+        pending.clear();
+    }
+    true
+}
+
 async fn write_now<S: AsyncWrite + Unpin>(stream: &mut S, buf: &[u8]) -> std::io::Result<usize> {
     std::future::poll_fn(|cx| match Pin::new(&mut *stream).poll_write(cx, buf) {
         Poll::Ready(r) => Poll::Ready(r),
