@@ -648,7 +648,6 @@ fn start_on(dir: &std::path::Path, extra: &[&str], verdict: &str, what: &str) ->
             break Start::Refused(reason);
         }
         // PONG (not LOADING) means the load is over and the server stays.
-        // PONG (not LOADING) means the load is over and the server stays.
         // A unix socket: hundreds of starts must not take TCP ports other
         // tests picked.
         let mut uc = Unix::connect(&sock);
@@ -706,6 +705,7 @@ impl Unix {
             }
             let mut tmp = [0u8; 65536];
             match self.0.read(&mut tmp) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Ok(0) | Err(_) => return None,
                 Ok(n) => self.1.extend_from_slice(&tmp[..n]),
             }

@@ -176,6 +176,21 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // A failing test shows how its server ended: a crash or an abort
+        // leaves no other trace once the directory is gone.
+        if std::thread::panicking() {
+            let status = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            let log = self.log_text();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            eprintln!(
+                "server on port {} (exit status: {:?}); last lines of its log:\n{}",
+                self.port, status, tail
+            );
+        }
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -217,6 +232,9 @@ impl Raw {
             }
             let mut tmp = [0u8; 65536];
             match self.stream.read(&mut tmp) {
+                // EINTR is not the server's answer: reads here came back
+                // interrupted while other tests' child processes exited.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Ok(0) | Err(_) => return None,
                 Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
             }
@@ -245,6 +263,7 @@ impl Raw {
             match self.stream.read(&mut tmp) {
                 Ok(0) => return true,
                 Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => return false,
             }
         }
