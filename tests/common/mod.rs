@@ -116,12 +116,20 @@ impl Server {
             }
             if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-                if c.write_all(b"PING\r\n").is_ok() {
-                    let mut buf = [0u8; 64];
-                    if let Ok(n) = c.read(&mut buf) {
-                        if n > 0 && buf[0] != b'-' || buf.starts_with(b"-NOAUTH") {
-                            return true;
+                // QUIT, and reading to its close, so that the probe is off
+                // the server's client list (CLIENT LIST, connected_clients)
+                // before the test starts counting.
+                if c.write_all(b"PING\r\nQUIT\r\n").is_ok() {
+                    let mut buf = Vec::new();
+                    let mut tmp = [0u8; 64];
+                    while let Ok(n) = c.read(&mut tmp) {
+                        if n == 0 {
+                            break;
                         }
+                        buf.extend_from_slice(&tmp[..n]);
+                    }
+                    if !buf.is_empty() && buf[0] != b'-' || buf.starts_with(b"-NOAUTH") {
+                        return true;
                     }
                 }
             }
