@@ -45,8 +45,15 @@ fn redust_dump_passes_redis_check_rdb_and_loads_into_redis() {
     dataset(&mut r);
     assert_eq!(r.call(&["SAVE"]), simple("OK"));
     let file = s.dir.join("dump.rdb");
-    let check = std::process::Command::new("redis-check-rdb").arg(&file).output().expect("redis-check-rdb");
-    assert!(check.status.success(), "redis-check-rdb: {}", String::from_utf8_lossy(&check.stdout));
+    let check = std::process::Command::new("redis-check-rdb")
+        .arg(&file)
+        .output()
+        .expect("redis-check-rdb");
+    assert!(
+        check.status.success(),
+        "redis-check-rdb: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     assert!(String::from_utf8_lossy(&check.stdout).contains("RDB looks OK"));
     let dir = s.dir.display().to_string();
     let redis = Server::start_redis(&["--dir", &dir, "--dbfilename", "dump.rdb"]);
@@ -119,21 +126,33 @@ fn bgsave_lastsave_and_info() {
     let s = Server::start(&[]);
     let mut r = s.raw();
     dataset(&mut r);
-    let Frame::Int(before) = r.call(&["LASTSAVE"]) else { panic!() };
+    let Frame::Int(before) = r.call(&["LASTSAVE"]) else {
+        panic!()
+    };
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(r.call(&["BGSAVE"]), simple("Background saving started"));
     let start = Instant::now();
     loop {
-        let (Frame::Verbatim(info) | Frame::Bulk(Some(info))) = r.call(&["INFO", "persistence"]) else { panic!() };
+        let (Frame::Verbatim(info) | Frame::Bulk(Some(info))) = r.call(&["INFO", "persistence"])
+        else {
+            panic!()
+        };
         let info = String::from_utf8_lossy(&info).to_string();
-        if info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_changes_since_last_save:0") {
+        if info.contains("rdb_bgsave_in_progress:0")
+            && info.contains("rdb_changes_since_last_save:0")
+        {
             assert!(info.contains("rdb_last_bgsave_status:ok"));
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "bgsave did not finish: {info}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "bgsave did not finish: {info}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let Frame::Int(after) = r.call(&["LASTSAVE"]) else { panic!() };
+    let Frame::Int(after) = r.call(&["LASTSAVE"]) else {
+        panic!()
+    };
     assert!(after > before);
     assert!(s.dir.join("dump.rdb").exists());
 }
@@ -145,7 +164,10 @@ fn save_rules_trigger_background_saves() {
     assert_eq!(r.call(&["SET", "k", "v"]), simple("OK"));
     let start = Instant::now();
     while !s.dir.join("dump.rdb").exists() {
-        assert!(start.elapsed() < Duration::from_secs(10), "no save after the rule was due");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no save after the rule was due"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -166,17 +188,25 @@ fn corrupt_or_truncated_dump_stops_start_up() {
     dataset(&mut r);
     assert_eq!(r.call(&["SAVE"]), simple("OK"));
     let data = std::fs::read(s.dir.join("dump.rdb")).unwrap();
-    for (name, bytes) in [("truncated", data[..data.len() / 2].to_vec()), ("flipped", {
-        let mut b = data.clone();
-        let k = b.len() / 2;
-        b[k] ^= 0xff;
-        b
-    })] {
+    for (name, bytes) in [
+        ("truncated", data[..data.len() / 2].to_vec()),
+        ("flipped", {
+            let mut b = data.clone();
+            let k = b.len() / 2;
+            b[k] ^= 0xff;
+            b
+        }),
+    ] {
         let dir = temp_dir(name);
         std::fs::write(dir.join("dump.rdb"), &bytes).unwrap();
         let log = dir.join("log");
         let st = std::process::Command::new(redust_bin())
-            .args(["--port", &free_port().to_string(), "--dir", &dir.display().to_string()])
+            .args([
+                "--port",
+                &free_port().to_string(),
+                "--dir",
+                &dir.display().to_string(),
+            ])
             .args(["--logfile", &log.display().to_string()])
             .status()
             .unwrap();
@@ -185,8 +215,24 @@ fn corrupt_or_truncated_dump_stops_start_up() {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         // The cause varies with where the damage is (short read, bad LZF
         // data, checksum); the verdict line does not.
-        assert!(text.contains("Fatal error loading the DB"), "{name}: {text}");
+        assert!(
+            text.contains("Fatal error loading the DB"),
+            "{name}: {text}"
+        );
         assert!(!text.contains("panicked"), "{name}: {text}");
+        // The problem comes with where in the file reading stopped.
+        let of = " bytes)";
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!(" of {}{of}", bytes.len())))
+            .unwrap_or_else(|| panic!("{name}: no offset in {text}"));
+        let at: usize = line
+            .split("(at byte ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: {line}"));
+        assert!(at <= bytes.len(), "{name}: {line}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -196,7 +242,10 @@ fn failed_background_save_refuses_writes_with_misconf() {
     let s = Server::start(&["--save", "3600 1", "--enable-protected-configs", "yes"]);
     let mut r = s.raw();
     let gone = temp_dir("gone");
-    assert_eq!(r.call(&["CONFIG", "SET", "dir", &gone.display().to_string()]), simple("OK"));
+    assert_eq!(
+        r.call(&["CONFIG", "SET", "dir", &gone.display().to_string()]),
+        simple("OK")
+    );
     std::fs::remove_dir_all(&gone).unwrap();
     assert_eq!(r.call(&["SET", "k", "v"]), simple("OK"));
     r.call(&["BGSAVE"]);
@@ -206,7 +255,10 @@ fn failed_background_save_refuses_writes_with_misconf() {
             Frame::Error(e) if e.starts_with(b"MISCONF") => break,
             _ => {}
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "writes never refused");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "writes never refused"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // Reads still work, and a refused write changed nothing.
@@ -259,13 +311,27 @@ fn collection_contents(r: &mut Raw) -> Vec<Vec<Vec<u8>>> {
         v.push(sorted(r.call(&["SMEMBERS", s])));
     }
     for l in ["l:small", "l:big"] {
-        let Frame::Array(Some(items)) = r.call(&["LRANGE", l, "0", "-1"]) else { panic!() };
-        v.push(items.into_iter().map(|f| format!("{f:?}").into_bytes()).collect());
+        let Frame::Array(Some(items)) = r.call(&["LRANGE", l, "0", "-1"]) else {
+            panic!()
+        };
+        v.push(
+            items
+                .into_iter()
+                .map(|f| format!("{f:?}").into_bytes())
+                .collect(),
+        );
     }
     for z in ["z:small", "z:big"] {
         // Order matters for sorted sets: compare the reply as is.
-        let Frame::Array(Some(items)) = r.call(&["ZRANGE", z, "0", "-1", "WITHSCORES"]) else { panic!() };
-        v.push(items.into_iter().map(|f| format!("{f:?}").into_bytes()).collect());
+        let Frame::Array(Some(items)) = r.call(&["ZRANGE", z, "0", "-1", "WITHSCORES"]) else {
+            panic!()
+        };
+        v.push(
+            items
+                .into_iter()
+                .map(|f| format!("{f:?}").into_bytes())
+                .collect(),
+        );
     }
     v
 }
@@ -282,8 +348,15 @@ fn collections_round_trip_with_real_redis_both_ways() {
     let ours = collection_contents(&mut r);
     assert_eq!(r.call(&["SAVE"]), simple("OK"));
     let file = s.dir.join("dump.rdb");
-    let check = std::process::Command::new("redis-check-rdb").arg(&file).output().unwrap();
-    assert!(check.status.success(), "redis-check-rdb: {}", String::from_utf8_lossy(&check.stdout));
+    let check = std::process::Command::new("redis-check-rdb")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "redis-check-rdb: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     let redis = Server::start_redis(&["--dir", &s.dir.display().to_string()]);
     let mut rr = redis.raw();
     assert_eq!(collection_contents(&mut rr), ours);
@@ -296,7 +369,10 @@ fn collections_round_trip_with_real_redis_both_ways() {
     let mut rb = back.raw();
     assert_eq!(collection_contents(&mut rb), ours);
     assert_eq!(rb.call(&["OBJECT", "ENCODING", "s:ints"]), bulk("intset"));
-    assert_eq!(rb.call(&["OBJECT", "ENCODING", "h:small"]), bulk("listpack"));
+    assert_eq!(
+        rb.call(&["OBJECT", "ENCODING", "h:small"]),
+        bulk("listpack")
+    );
     assert_eq!(rb.call(&["OBJECT", "ENCODING", "h:big"]), bulk("hashtable"));
     assert_eq!(rb.call(&["OBJECT", "ENCODING", "z:big"]), bulk("skiplist"));
 }
@@ -311,7 +387,9 @@ fn kill_9_with_rdb_only_restores_the_last_completed_save() {
     for round in 0..3 {
         let mut s = Server::start(&["--dir", &d]);
         let mut r = s.raw();
-        let Frame::Int(n) = r.call(&["DBSIZE"]) else { panic!() };
+        let Frame::Int(n) = r.call(&["DBSIZE"]) else {
+            panic!()
+        };
         assert_eq!(n as usize, expect.len(), "round {round}");
         for (k, v) in &expect {
             assert_eq!(r.call(&["GET", k]), bulk(v), "round {round}");
@@ -327,7 +405,9 @@ fn kill_9_with_rdb_only_restores_the_last_completed_save() {
         assert_eq!(r.call(&["BGSAVE"]), simple("Background saving started"));
         let start = Instant::now();
         loop {
-            let Frame::Bulk(Some(i)) = r.call(&["INFO", "persistence"]) else { panic!() };
+            let Frame::Bulk(Some(i)) = r.call(&["INFO", "persistence"]) else {
+                panic!()
+            };
             if String::from_utf8_lossy(&i).contains("rdb_bgsave_in_progress:0") {
                 break;
             }

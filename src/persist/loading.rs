@@ -152,7 +152,15 @@ pub async fn load_rdb_sliced(
         match r {
             Ok(Some(st)) => break Ok(st),
             Ok(None) => tokio::task::yield_now().await,
-            Err(e) => break Err(e),
+            // Where the reading stopped tells a truncated file (the end)
+            // from damage in the middle.
+            Err(e) => {
+                break Err(format!(
+                    "{e} (at byte {} of {} bytes)",
+                    loader.pos(),
+                    data.len()
+                ))
+            }
         }
     };
     srv.borrow_mut().events_on(saved);
