@@ -221,10 +221,10 @@ fn corrupt_or_truncated_dump_stops_start_up() {
         );
         assert!(!text.contains("panicked"), "{name}: {text}");
         // The problem comes with where in the file reading stopped.
-        let of = " bytes)";
+        let total = format!(" of {} bytes)", bytes.len());
         let line = text
             .lines()
-            .find(|l| l.contains(&format!(" of {}{of}", bytes.len())))
+            .find(|l| l.contains(&total))
             .unwrap_or_else(|| panic!("{name}: no offset in {text}"));
         let at: usize = line
             .split("(at byte ")
@@ -310,21 +310,15 @@ fn collection_contents(r: &mut Raw) -> Vec<Vec<Vec<u8>>> {
     for s in ["s:ints", "s:strs", "s:big"] {
         v.push(sorted(r.call(&["SMEMBERS", s])));
     }
-    for l in ["l:small", "l:big"] {
-        let Frame::Array(Some(items)) = r.call(&["LRANGE", l, "0", "-1"]) else {
-            panic!()
-        };
-        v.push(
-            items
-                .into_iter()
-                .map(|f| format!("{f:?}").into_bytes())
-                .collect(),
-        );
-    }
-    for z in ["z:small", "z:big"] {
-        // Order matters for sorted sets: compare the reply as is.
-        let Frame::Array(Some(items)) = r.call(&["ZRANGE", z, "0", "-1", "WITHSCORES"]) else {
-            panic!()
+    // Order matters for lists and sorted sets: compare the replies as is.
+    for cmd in [
+        &["LRANGE", "l:small", "0", "-1"][..],
+        &["LRANGE", "l:big", "0", "-1"],
+        &["ZRANGE", "z:small", "0", "-1", "WITHSCORES"],
+        &["ZRANGE", "z:big", "0", "-1", "WITHSCORES"],
+    ] {
+        let Frame::Array(Some(items)) = r.call(cmd) else {
+            panic!("{cmd:?}")
         };
         v.push(
             items

@@ -403,7 +403,6 @@ async fn read_or_wake<S: AsyncRead + Unpin>(
     .await
 }
 
-/// One write attempt: the bytes the socket took (0 if it would block).
 /// Appends what others queued for this client (replies of a command that
 /// unblocked, messages, a replica's stream) to `out`; true if there was any.
 fn take_pending(client: &Client, out: &mut Out) -> bool {
@@ -420,6 +419,7 @@ fn take_pending(client: &Client, out: &mut Out) -> bool {
     true
 }
 
+/// One write attempt: the bytes the socket took (0 if it would block).
 async fn write_now<S: AsyncWrite + Unpin>(stream: &mut S, buf: &[u8]) -> std::io::Result<usize> {
     std::future::poll_fn(|cx| match Pin::new(&mut *stream).poll_write(cx, buf) {
         Poll::Ready(r) => Poll::Ready(r),
