@@ -62,7 +62,8 @@ impl Server {
 
     pub fn spawn(bin: &str, tag: &str, args: &[&str]) -> Server {
         let dir = temp_dir(tag);
-        for _attempt in 0..5 {
+        let mut failures = Vec::new();
+        for attempt in 0..5u64 {
             let port = free_port();
             let log = dir.join("server.log");
             let mut cmd = Command::new(bin);
@@ -84,7 +85,13 @@ impl Server {
             if !has("--logfile") && !has("--daemonize") {
                 all.extend(["--logfile".into(), log.display().to_string()]);
             }
-            cmd.args(&all).stdout(Stdio::null()).stderr(Stdio::null());
+            // What a server prints before its log file is open (a bad
+            // directive, a port in use) is only on stderr.
+            let stderr_path = dir.join("stderr.log");
+            let stderr = std::fs::File::create(&stderr_path)
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null());
+            cmd.args(&all).stdout(Stdio::null()).stderr(stderr);
             let child = cmd.spawn().expect("spawn server");
             let real_port = all
                 .iter()
@@ -101,9 +108,26 @@ impl Server {
             if s.wait_ready(Duration::from_secs(10)) {
                 return s;
             }
+            let status = s.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
             s.stop();
+            // The directory goes with the test machine: say here why the
+            // last attempt failed.
+            failures.push(format!(
+                "port {}: exit status {:?}, stderr:\n{}log:\n{}",
+                s.port,
+                status,
+                std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+                s.log_text()
+            ));
+            // Whatever stopped it (a port taken meanwhile, a busy machine)
+            // gets time to pass.
+            std::thread::sleep(Duration::from_millis(200 * (attempt + 1)));
         }
-        panic!("server {bin} did not start; log in {}", dir.display());
+        panic!(
+            "server {bin} did not start; log in {}\n{}",
+            dir.display(),
+            failures.join("\n")
+        );
     }
 
     pub fn wait_ready(&mut self, limit: Duration) -> bool {
