@@ -64,6 +64,9 @@ impl Server {
         let dir = temp_dir(tag);
         let mut failures = Vec::new();
         for attempt in 0..5u64 {
+            // A failed attempt's Drop removed the directory: without it the
+            // next server cannot open its log and every retry fails at once.
+            std::fs::create_dir_all(&dir).expect("create temp dir");
             let port = free_port();
             let log = dir.join("server.log");
             let mut cmd = Command::new(bin);
