@@ -134,6 +134,8 @@ pub fn main() -> i32 {
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(crate::net::busypoll::parking)
+        .on_thread_unpark(crate::net::busypoll::unparked)
         .build()
     {
         Ok(rt) => rt,
@@ -275,6 +277,7 @@ async fn run(cfg: Config, users: Vec<Vec<String>>) -> i32 {
     }
     srv.borrow_mut().replica_init();
     tasks.push(tokio::task::spawn_local(cron(srv.clone())));
+    tasks.push(tokio::task::spawn_local(crate::net::busypoll::run(srv.clone())));
     tasks.push(tokio::task::spawn_local(crate::persist::snapshot::driver(srv.clone())));
     tasks.push(tokio::task::spawn_local(crate::repl::replica::run(srv.clone())));
     tracing::info!("Server initialized");

@@ -119,6 +119,7 @@ directives! {
     BIND = "bind" [] Bind, "127.0.0.1 -::1", 0;
     BIND_SOURCE_ADDR = "bind-source-addr" [] Str, "", 0;
     BIO_CPULIST = "bio_cpulist" [] Opaque, "", IMMUTABLE;
+    BUSY_POLL_USEC = "busy-poll-usec" [] Int(0, 1_000_000), "50", 0;
     BUSY_REPLY_THRESHOLD = "busy-reply-threshold" ["lua-time-limit"] Int(0, M), "5000", 0;
     CLIENT_OUTPUT_BUFFER_LIMIT = "client-output-buffer-limit" [] Opaque, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0;
     CLIENT_QUERY_BUFFER_LIMIT = "client-query-buffer-limit" [] Mem(1024 * 1024, M), "1073741824", 0;

@@ -297,6 +297,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     &mut held,
                     &mut scratch,
                 );
+                super::busypoll::note_work();
             }
             client.qbuf.set(inbuf.len());
         }
