@@ -25,16 +25,6 @@ fn pid(s: &Server) -> u32 {
     s.child.as_ref().expect("running").id()
 }
 
-fn have_benchmark() -> bool {
-    Command::new("redis-benchmark")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// CPU the server used over `span` of wall time, as a share of one core.
 fn cpu_share_over(s: &Server, span: Duration, during: impl FnOnce()) -> f64 {
     let (c0, t0) = (cpu_time(pid(s)), Instant::now());
@@ -46,7 +36,7 @@ fn cpu_share_over(s: &Server, span: Duration, during: impl FnOnce()) -> f64 {
 
 #[test]
 fn server_stops_polling_when_heavy_load_ends() {
-    if !have_benchmark() {
+    if !have_program("redis-benchmark") {
         eprintln!("skipped: redis-benchmark is not installed (scripts/test.sh installs it)");
         return;
     }

@@ -20,16 +20,6 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn have_python3() -> bool {
-    Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 fn script_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/job_queue")
 }
@@ -117,7 +107,7 @@ fn passed(out: &str, prefix: &str) -> bool {
 }
 
 fn run_library(script: &str, prefix: &str) {
-    if !have_python3() {
+    if !have_program("python3") {
         eprintln!(
             "SKIPPED {script}: python3 is not installed, so the job-queue libraries cannot run"
         );

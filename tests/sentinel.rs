@@ -17,15 +17,6 @@ use common::*;
 use helpers::*;
 use redust::resp::reply::Frame;
 
-fn have_sentinel() -> bool {
-    Command::new("redis-sentinel")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 struct Sentinel {
     port: u16,
     child: Child,
@@ -128,7 +119,7 @@ fn role_of(port: u16) -> String {
 
 #[test]
 fn sentinel_fails_over_without_losing_acknowledged_writes() {
-    if !have_sentinel() {
+    if !have_program("redis-sentinel") {
         eprintln!("redis-sentinel not installed; skipping");
         return;
     }

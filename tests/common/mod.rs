@@ -38,14 +38,21 @@ pub fn redust_bin() -> &'static str {
     env!("CARGO_BIN_EXE_redust-server")
 }
 
-/// Whether a real redis-server is installed (differential tests need it).
-pub fn have_redis() -> bool {
-    Command::new("redis-server")
+/// Whether `program --version` runs: tests that need a tool the test
+/// command installs (redis-server, redis-benchmark, python3) skip without it.
+pub fn have_program(program: &str) -> bool {
+    Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
+}
+
+/// Whether a real redis-server is installed (differential tests need it).
+pub fn have_redis() -> bool {
+    have_program("redis-server")
 }
 
 impl Server {
