@@ -4,22 +4,13 @@
 //! benches/ratio.py; these tests hold the CPU side.
 
 mod common;
+mod helpers;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use helpers::cpu_time;
 use redust::resp::reply::Frame;
-
-/// User plus system CPU time of a process.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
-    let after_name = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / hz)
-}
 
 fn pid(s: &Server) -> u32 {
     s.child.as_ref().expect("running").id()

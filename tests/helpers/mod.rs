@@ -103,15 +103,30 @@ pub fn rss_bytes(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The fields of /proc/<pid>/stat after the command name (state first),
+/// or None once the process is gone.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(s.rsplit(')').next()?.split_whitespace().map(str::to_string).collect())
+}
+
 pub fn pid_alive(pid: i32) -> bool {
     // Zombies count as dead: look at the state in /proc.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => {
-            let state = s.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("");
+    match stat_fields(pid as u32) {
+        Some(f) => {
+            let state = f.first().map(String::as_str).unwrap_or("");
             state != "Z" && state != "X"
         }
-        Err(_) => false,
+        None => false,
     }
+}
+
+/// User plus system CPU time a process has used.
+pub fn cpu_time(pid: u32) -> Duration {
+    let f = stat_fields(pid).expect("read /proc/<pid>/stat");
+    let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
 }
 
 pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
