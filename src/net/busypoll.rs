@@ -6,9 +6,9 @@
 //! single-threaded client such as redis-benchmark at -P 1 loses. While the
 //! loop has been busy at least half of the last few milliseconds, a task
 //! here keeps yielding instead, so tokio polls epoll without blocking, until
-//! no work has come for `busy-poll-usec`. A lightly loaded or idle server never
-//! spins: the decision reads the busy share of the loop, measured at each
-//! park (runtime hooks) and during the spin itself.
+//! no work has come for `busy-poll-usec`. A lightly loaded or idle server
+//! never spins: the decision reads the busy share of the loop, measured at
+//! each park (runtime hooks) and during the spin itself.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -89,8 +89,8 @@ pub fn unparked() {
     });
 }
 
-/// Called by a connection after each batch it served: two thread-local
-/// reads, and a wake of the spinner when load has just picked up.
+/// Called by a connection after each batch it served: a counter bump, a
+/// flag read, and a wake of the spinner when load has just picked up.
 #[inline]
 pub fn note_work() {
     STATE.with(|s| {
