@@ -47,7 +47,8 @@ fn sketch<'a>(ctx: &'a mut Ctx, key: &[u8], read: bool) -> Result<Option<&'a mut
     };
     let ok = match s {
         StrVal::Emb(b) | StrVal::Raw(b) => hll::is_valid(b.as_slice()),
-        StrVal::Int(_) | StrVal::IntCopy(_) => false,
+        // A sketch's header alone is longer than any Tiny string.
+        StrVal::Int(_) | StrVal::IntCopy(_) | StrVal::Tiny(_) => false,
     };
     if !ok {
         return Err(Error::msg(errors::HLL_WRONGTYPE));

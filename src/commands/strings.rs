@@ -65,6 +65,7 @@ fn get(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
 fn reply_str(out: &mut crate::resp::Out, s: &StrVal) {
     match s {
         StrVal::Int(i) | StrVal::IntCopy(i) => out.bulk_int(*i),
+        StrVal::Tiny(t) => out.bulk(t.as_slice()),
         StrVal::Emb(b) | StrVal::Raw(b) => out.bulk(b.as_slice()),
     }
 }

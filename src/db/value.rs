@@ -11,6 +11,42 @@ use crate::util::num::{fmt_i64, parse_i64};
 /// object header ("embstr"); we report the same boundary.
 pub const EMBSTR_MAX: usize = 44;
 
+/// Longest string kept inside the value itself (`StrVal::Tiny`).
+pub const TINY_MAX: usize = 14;
+
+/// A string of up to `TINY_MAX` bytes stored in the 16 bytes a value takes
+/// anyway: reading or overwriting it costs no pointer chase (a cache miss
+/// per command on a large keyspace) and no allocation.
+#[derive(Clone, Copy, PartialEq)]
+pub struct TinyStr {
+    len: u8,
+    buf: [u8; TINY_MAX],
+}
+
+impl TinyStr {
+    fn new(b: &[u8]) -> Option<TinyStr> {
+        if b.len() > TINY_MAX {
+            return None;
+        }
+        let mut buf = [0; TINY_MAX];
+        buf[..b.len()].copy_from_slice(b);
+        Some(TinyStr {
+            len: b.len() as u8,
+            buf,
+        })
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[..(self.len as usize).min(TINY_MAX)]
+    }
+}
+
+impl std::fmt::Debug for TinyStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_slice()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrVal {
     /// A string that is the canonical form of a 64-bit integer.
@@ -18,7 +54,9 @@ pub enum StrVal {
     /// An integer copied by COPY: Redis duplicates the object, so even a
     /// small value is not the shared one (OBJECT REFCOUNT says 1).
     IntCopy(i64),
-    /// A short string as SET created it.
+    /// A short string as SET created it (OBJECT ENCODING says embstr).
+    Tiny(TinyStr),
+    /// A short string as SET created it, too long for `Tiny`.
     Emb(ThinBuf),
     /// A longer string, or one changed in place (APPEND, SETRANGE).
     Raw(ThinBuf),
@@ -32,34 +70,27 @@ impl StrVal {
                 return StrVal::Int(i);
             }
         }
-        if b.len() <= EMBSTR_MAX {
-            StrVal::Emb(ThinBuf::from_slice(b))
-        } else {
-            StrVal::Raw(ThinBuf::from_slice(b))
-        }
+        StrVal::text_of(b)
     }
 
     pub fn from_vec(v: Vec<u8>) -> StrVal {
-        if v.len() <= 20 {
-            if let Some(i) = parse_i64(&v) {
-                return StrVal::Int(i);
-            }
-        }
-        if v.len() <= EMBSTR_MAX {
-            StrVal::Emb(ThinBuf::from_slice(&v))
-        } else {
-            StrVal::Raw(ThinBuf::from_slice(&v))
-        }
+        StrVal::from_bytes(&v)
     }
 
     /// Text kept as text even when it reads as an integer: Redis does not
     /// integer-encode the result of INCRBYFLOAT (OBJECT ENCODING says
     /// embstr), only values that come from arguments.
     pub fn text(v: Vec<u8>) -> StrVal {
-        if v.len() <= EMBSTR_MAX {
-            StrVal::Emb(ThinBuf::from_slice(&v))
+        StrVal::text_of(&v)
+    }
+
+    fn text_of(b: &[u8]) -> StrVal {
+        if let Some(t) = TinyStr::new(b) {
+            StrVal::Tiny(t)
+        } else if b.len() <= EMBSTR_MAX {
+            StrVal::Emb(ThinBuf::from_slice(b))
         } else {
-            StrVal::Raw(ThinBuf::from_slice(&v))
+            StrVal::Raw(ThinBuf::from_slice(b))
         }
     }
 
@@ -70,6 +101,7 @@ impl StrVal {
                 fmt_i64(*i, &mut v);
                 Cow::Owned(v)
             }
+            StrVal::Tiny(t) => Cow::Borrowed(t.as_slice()),
             StrVal::Emb(b) | StrVal::Raw(b) => Cow::Borrowed(b.as_slice()),
         }
     }
@@ -85,6 +117,7 @@ impl StrVal {
                 }
                 n
             }
+            StrVal::Tiny(t) => t.as_slice().len(),
             StrVal::Emb(b) | StrVal::Raw(b) => b.len(),
         }
     }
@@ -97,6 +130,7 @@ impl StrVal {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             StrVal::Int(i) | StrVal::IntCopy(i) => Some(*i),
+            StrVal::Tiny(t) => parse_i64(t.as_slice()),
             StrVal::Emb(b) | StrVal::Raw(b) => parse_i64(b.as_slice()),
         }
     }
@@ -115,7 +149,7 @@ impl StrVal {
     pub fn encoding(&self) -> &'static str {
         match self {
             StrVal::Int(_) | StrVal::IntCopy(_) => "int",
-            StrVal::Emb(_) => "embstr",
+            StrVal::Tiny(_) | StrVal::Emb(_) => "embstr",
             StrVal::Raw(_) => "raw",
         }
     }
@@ -239,6 +273,7 @@ mod tests {
     fn values_stay_small() {
         // A keyspace node is next pointer + Entry + key; these sizes keep it
         // in a 48-byte allocation for keys up to 15 bytes.
+        assert_eq!(std::mem::size_of::<StrVal>(), 16);
         assert_eq!(std::mem::size_of::<Value>(), 16);
         assert_eq!(std::mem::size_of::<Entry>(), 24);
     }
@@ -247,6 +282,14 @@ mod tests {
     fn encodings() {
         assert_eq!(StrVal::from_bytes(b"123").encoding(), "int");
         assert_eq!(StrVal::from_bytes(b"0123").encoding(), "embstr");
+        assert!(matches!(StrVal::from_bytes(b"0123"), StrVal::Tiny(_)));
+        for n in [0, 1, TINY_MAX, TINY_MAX + 1, EMBSTR_MAX] {
+            let v = vec![b'v'; n];
+            let s = StrVal::from_bytes(&v);
+            assert_eq!(s.encoding(), "embstr", "{n} bytes");
+            assert_eq!(&*s.as_bytes(), &v[..]);
+            assert_eq!(s.len(), n);
+        }
         assert_eq!(StrVal::from_bytes(&[b'x'; 45]).encoding(), "raw");
         let mut s = StrVal::from_bytes(b"ab");
         s.make_raw().extend_from_slice(b"cd");
