@@ -312,13 +312,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         if srv.borrow_mut().client_mem_changed(&client) {
             break;
         }
-        // Writes reach the AOF before any reply leaves. Waiting one turn of
-        // the event loop first lets every client served in this turn share
-        // one write (and one fsync with `always`), as Redis's beforeSleep
-        // does; a write per batch cost a syscall per request at -P 1.
+        // Writes reach the AOF before any reply leaves, one write per turn
+        // of the event loop for all the clients served in it.
         if srv.borrow().aof.unwritten() {
-            tokio::task::yield_now().await;
-            srv.borrow_mut().aof_flush();
+            super::aof_round::written(&srv).await;
         }
         if !out.buf.is_empty() {
             let n = out.buf.len() as u64;

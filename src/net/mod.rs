@@ -3,6 +3,7 @@
 //! maxclients) and spawn their connection tasks.
 
 pub mod allowlist;
+mod aof_round;
 pub mod busypoll;
 pub mod conn;
 pub mod metrics;
