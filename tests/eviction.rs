@@ -148,3 +148,30 @@ fn unlink_of_a_huge_set_does_not_stall_other_clients() {
     // the lazyfree thread.
     assert!(unlink_time * 3 < del_time, "UNLINK {unlink_time:?} vs DEL {del_time:?}");
 }
+
+#[test]
+fn keyspace_table_does_not_double_into_maxmemory() {
+    // A full 65,536-bucket table doubling near maxmemory would take 1 MiB
+    // at once and evict thousands of keys to pay for it; as in Redis, the
+    // table runs fuller instead (up to 1.618 keys per bucket).
+    let s = Server::start(&["--maxmemory-policy", "allkeys-random", "--enable-debug-command", "yes"]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["DEBUG", "POPULATE", "65536"]), simple("OK"));
+    let buckets = |r: &mut Raw| -> i64 {
+        let (Frame::Verbatim(t) | Frame::Bulk(Some(t))) = r.call(&["DEBUG", "HTSTATS", "0"]) else { panic!() };
+        let t = String::from_utf8_lossy(&t).to_string();
+        t.lines()
+            .find_map(|l| l.trim().strip_prefix("table size: "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no table size in {t}"))
+    };
+    assert_eq!(buckets(&mut r), 65536);
+    let max = info_field(&mut r, "memory", "used_memory") + 256 * 1024;
+    assert_eq!(r.call(&["CONFIG", "SET", "maxmemory", &max.to_string()]), simple("OK"));
+    for i in 0..3000 {
+        assert_eq!(r.call(&["SET", &format!("extra:{i}"), "v"]), simple("OK"));
+    }
+    assert_eq!(info_field(&mut r, "stats", "evicted_keys"), 0);
+    assert_eq!(r.call(&["DBSIZE"]), Frame::Int(68536));
+    assert_eq!(buckets(&mut r), 65536);
+}

@@ -120,6 +120,8 @@ pub struct Dict<V> {
     next: Box<[MaybeUninit<*mut Node<V>>]>,
     zeroed: usize,
     len: usize,
+    /// Grows only within the grow budget while not too full (`capped`).
+    capped: bool,
     hasher: hashbrown::DefaultHashBuilder,
     _owns: PhantomData<V>,
 }
@@ -138,6 +140,22 @@ const CLEAR_STEP: usize = 512;
 /// Empty buckets one rehash step may skip per bucket it was asked to move,
 /// so that a step over a sparse table stays short.
 const EMPTY_VISITS: usize = 10;
+/// Elements per bucket (in thousandths) up to which a capped table waits
+/// for grow budget rather than grow; fuller, it grows regardless, since
+/// long chains would slow every lookup (Redis uses the same ratio).
+const CAPPED_MAX_LOAD_PERMILLE: usize = 1618;
+
+thread_local! {
+    /// Bytes a capped table may add by growing: what is left under
+    /// maxmemory (the executor sets it before each command), unlimited
+    /// without maxmemory.
+    static GROW_BUDGET: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
+}
+
+/// Sets the bytes capped tables may grow by (see `Dict::capped`).
+pub fn set_grow_budget(bytes: u64) {
+    GROW_BUDGET.with(|b| b.set(bytes));
+}
 
 impl<V> Default for Dict<V> {
     fn default() -> Self {
@@ -194,9 +212,20 @@ impl<V> Dict<V> {
             next: Box::default(),
             zeroed: 0,
             len: 0,
+            capped: false,
             hasher: Default::default(),
             _owns: PhantomData,
         }
+    }
+
+    /// A table (the keyspace's) that does not double its bucket array past
+    /// maxmemory while it is at most 1.618 full: near the limit, a
+    /// million-key table's 8 MiB -> 16 MiB step would otherwise evict a
+    /// burst of keys to pay for buckets it does not yet need.
+    pub fn capped() -> Self {
+        let mut d = Self::new();
+        d.capped = true;
+        d
     }
 
     pub fn len(&self) -> usize {
@@ -341,7 +370,11 @@ impl<V> Dict<V> {
     #[inline(never)]
     fn grow_or_step(&mut self) {
         if !self.is_rehashing() {
-            self.resize_to((self.table.len() * 2).max(MIN_BUCKETS));
+            let size = (self.table.len() * 2).max(MIN_BUCKETS);
+            if self.capped && !self.may_grow(size) {
+                return;
+            }
+            self.resize_to(size);
         } else if self.len > 2 * self.table.len() {
             // Inserts outran a rehash (a shrink over a big sparse table):
             // catch up faster than chains grow.
@@ -349,6 +382,15 @@ impl<V> Dict<V> {
         } else {
             self.rehash(1);
         }
+    }
+
+    /// A capped table's check before it allocates `size` buckets: an
+    /// empty table must get some, and one already cleared in part is paid.
+    fn may_grow(&self, size: usize) -> bool {
+        self.table.is_empty()
+            || !self.next.is_empty()
+            || self.len * 1000 > self.table.len() * CAPPED_MAX_LOAD_PERMILLE
+            || (size * size_of::<*mut Node<V>>()) as u64 <= GROW_BUDGET.with(|b| b.get())
     }
 
     pub fn remove(&mut self, k: &[u8]) -> Option<V> {
@@ -1232,6 +1274,34 @@ mod tests {
             mid_calls > 1000 && resized_calls > 100,
             "{mid_calls} {resized_calls}"
         );
+    }
+
+    #[test]
+    fn capped_table_waits_for_budget_until_too_full() {
+        let buckets = |d: &Dict<()>| d.tables()[0].0;
+        set_grow_budget(0);
+        let mut d: Dict<()> = Dict::capped();
+        let mut free = Dict::new();
+        for i in 0..64u32 {
+            d.insert(&i.to_be_bytes(), ());
+            free.insert(&i.to_be_bytes(), ());
+        }
+        assert_eq!(buckets(&free), 64);
+        // 64 -> 128 buckets is refused, up to 1.618 elements per bucket.
+        for i in 64..104u32 {
+            d.insert(&i.to_be_bytes(), ());
+        }
+        assert_eq!((buckets(&d), d.is_rehashing()), (64, false));
+        d.insert(&104u32.to_be_bytes(), ());
+        assert!(d.is_rehashing() || buckets(&d) == 128);
+        // A budget that covers the new table lets it grow at 1.0.
+        set_grow_budget(128 * 8);
+        let mut d: Dict<()> = Dict::capped();
+        for i in 0..65u32 {
+            d.insert(&i.to_be_bytes(), ());
+        }
+        assert!(d.is_rehashing() || buckets(&d) == 128);
+        set_grow_budget(u64::MAX);
     }
 
     #[test]

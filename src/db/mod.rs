@@ -26,7 +26,6 @@ pub use value::{Entry, StrVal, Value};
 
 pub use access::lru_clock;
 
-#[derive(Default)]
 pub struct Db {
     /// Private so that every change passes the snapshot hook (`snap`).
     dict: Dict<Entry>,
@@ -75,6 +74,21 @@ pub fn set_expiry_mode(m: ExpiryMode) {
 
 pub fn expiry_mode() -> ExpiryMode {
     EXPIRY_MODE.with(|c| c.get())
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db {
+            dict: Dict::capped(),
+            expires: Dict::capped(),
+            expired: 0,
+            deleted_log: None,
+            log_events: 0,
+            key_events: Vec::new(),
+            epoch: 0,
+            snap: None,
+        }
+    }
 }
 
 impl Db {
@@ -238,7 +252,10 @@ impl Db {
     /// Empties the database and returns the old contents for the caller to
     /// free, or None when a running snapshot keeps them to save later.
     pub fn take_contents(&mut self) -> Option<(Dict<Entry>, Dict<i64>)> {
-        let old = (std::mem::take(&mut self.dict), std::mem::take(&mut self.expires));
+        let old = (
+            std::mem::replace(&mut self.dict, Dict::capped()),
+            std::mem::replace(&mut self.expires, Dict::capped()),
+        );
         match &mut self.snap {
             Some(s) => {
                 s.detach(old);
