@@ -19,7 +19,7 @@ use std::ptr::NonNull;
 use rand::Rng;
 
 use super::dict::Dict;
-use super::thin::ThinBuf;
+use super::value::SmallBuf;
 
 // ---------------------------------------------------------------------------
 // Packed: an exact-size byte buffer behind one thin pointer.
@@ -279,7 +279,7 @@ pub struct HashLimits {
 pub enum Hash {
     /// Field/value entries; the count is the number of entries (2 per field).
     Lp(Packed),
-    Ht(Box<Dict<ThinBuf>>),
+    Ht(Box<Dict<SmallBuf>>),
 }
 
 impl Default for Hash {
@@ -337,10 +337,10 @@ impl Hash {
     /// Converts a listpack to a hashtable (no-op for a hashtable).
     pub fn convert(&mut self) {
         if let Hash::Lp(p) = self {
-            let mut d: Dict<ThinBuf> = Dict::new();
+            let mut d: Dict<SmallBuf> = Dict::new();
             let mut it = p.entries();
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                d.insert(f, ThinBuf::from_slice(v));
+                d.insert(f, SmallBuf::from_slice(v));
             }
             *self = Hash::Ht(Box::new(d));
         }
@@ -380,10 +380,10 @@ impl Hash {
             }
             Hash::Ht(d) => {
                 if let Some(v) = d.get_mut(field) {
-                    *v = ThinBuf::from_slice(val);
+                    *v = SmallBuf::from_slice(val);
                     false
                 } else {
-                    d.insert_new(field, ThinBuf::from_slice(val));
+                    d.insert_new(field, SmallBuf::from_slice(val));
                     true
                 }
             }
@@ -469,7 +469,7 @@ impl Clone for Hash {
         match self {
             Hash::Lp(p) => Hash::Lp(p.clone()),
             Hash::Ht(d) => {
-                let mut n: Dict<ThinBuf> = Dict::new();
+                let mut n: Dict<SmallBuf> = Dict::new();
                 for (k, v) in d.iter() {
                     n.insert_new(k, v.clone());
                 }
