@@ -920,3 +920,35 @@ fn docker_entrypoint_drops_root_and_hands_over_the_data_dir() {
     let (stdout, _) = entrypoint(&d, &["id", "-u"], &[("REDIS_USER", "nobody")]);
     assert_eq!(stdout.trim(), "0");
 }
+
+#[test]
+fn freed_memory_goes_back_to_the_system_while_idle() {
+    // jemalloc-bg-thread (on by default, as in Redis): pages freed by a DEL
+    // leave the process's RSS within jemalloc's decay time (10 s) even
+    // though no command comes to trigger the purge.
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["CONFIG", "GET", "jemalloc-bg-thread"]), Frame::Array(Some(vec![bulk("jemalloc-bg-thread"), bulk("yes")])));
+    let rss = |r: &mut Raw| -> u64 {
+        info_field(r, "memory", "used_memory_rss").and_then(|v| v.parse().ok()).expect("used_memory_rss")
+    };
+    let before = rss(&mut r);
+    let chunk: Vec<String> = (0..1000).map(|i| format!("element:{i:07}")).collect();
+    for _ in 0..1000 {
+        let mut args = vec!["RPUSH", "big"];
+        args.extend(chunk.iter().map(String::as_str));
+        r.call(&args);
+    }
+    let full = rss(&mut r);
+    assert!(full > before + 10_000_000, "RSS {before} -> {full} after a 1M-element list");
+    assert_eq!(r.call(&["DEL", "big"]), Frame::Int(1));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut now = rss(&mut r);
+    while now > before + (full - before) / 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        now = rss(&mut r);
+    }
+    assert!(now <= before + (full - before) / 4, "RSS {before} -> {full} -> {now} 30 s after the DEL");
+    assert_eq!(r.call(&["CONFIG", "SET", "jemalloc-bg-thread", "no"]), ok());
+    assert_eq!(r.call(&["CONFIG", "GET", "jemalloc-bg-thread"]), Frame::Array(Some(vec![bulk("jemalloc-bg-thread"), bulk("no")])));
+}

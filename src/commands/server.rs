@@ -691,6 +691,9 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     ctx.srv.apply_access_config();
     ctx.srv.apply_notify_config();
+    if targets.iter().any(|t| t.0 == D::JEMALLOC_BG_THREAD as usize) {
+        crate::server::info::set_allocator_bg_thread(ctx.srv.cfg.bool(D::JEMALLOC_BG_THREAD));
+    }
     ctx.srv.aof_config_changed().map_err(Error::err)?;
     ctx.out.ok();
     Ok(())

@@ -84,6 +84,15 @@ pub fn allocator_report() -> String {
 }
 
 /// Returns dirty pages of every arena to the system (MEMORY PURGE).
+/// jemalloc's background thread (`jemalloc-bg-thread`), which hands pages
+/// freed long ago back to the system even while the server sits idle, as
+/// Redis's does; without it they stay resident until the next allocations.
+pub fn set_allocator_bg_thread(on: bool) {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(on) {
+        tracing::warn!("Can't set jemalloc background_thread to {on}: {e}");
+    }
+}
+
 pub fn purge_allocator() {
     // 4096 is jemalloc's MALLCTL_ARENAS_ALL. Safety: a void mallctl with
     // no input or output.

@@ -216,6 +216,7 @@ impl Server {
         srv.apply_access_config();
         srv.apply_notify_config();
         srv.out_limits = outlimit::parse(&srv.cfg);
+        info::set_allocator_bg_thread(srv.cfg.bool(D::JEMALLOC_BG_THREAD));
         srv
     }
 
