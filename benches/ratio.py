@@ -45,6 +45,7 @@ import json
 import os
 import platform
 import selectors
+import shlex
 import shutil
 import signal
 import socket
@@ -147,7 +148,7 @@ class Server:
     def __init__(self, name, binary, certs=None, extra=()):
         self.name = name
         # Directives appended to the command line (they override ours).
-        self.extra = list(extra)
+        self.extra = list(extra) + (REDUST_ARGS if name.startswith("redust") else [])
         self.binary = binary
         self.proc = None
         self.port = None
@@ -342,6 +343,9 @@ def fmt_num(x):
 def fmt_ratio(x):
     return "n/a" if x is None else "%.2f" % x
 
+
+# Directives added to every Redust server's command line (--redust-args).
+REDUST_ARGS = []
 
 # Rounds per row (--repeat).
 REPEAT = 1
@@ -1039,9 +1043,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds per row, alternating which server goes first; prints medians and the "
                          "range of the per-round ratios (default 1)")
+    ap.add_argument("--redust-args", default="",
+                    help="directives for every Redust server, e.g. \"--busy-poll-usec 0\" to see the "
+                         "CPU cost of the work alone at -P 1")
     args = ap.parse_args()
     global REPEAT
     REPEAT = max(1, args.repeat)
+    REDUST_ARGS.extend(shlex.split(args.redust_args))
     only = set(args.only.split(",")) if args.only else None
     if args.replication:
         only = {"replication"}
@@ -1068,7 +1076,7 @@ def main():
 
     redis_version = subprocess.run([redis_bin, "--version"], stdout=subprocess.PIPE).stdout.decode().strip()
     print("redis:  %s" % redis_version)
-    print("redust: %s" % redust_bin)
+    print("redust: %s%s" % (redust_bin, " " + " ".join(REDUST_ARGS) if REDUST_ARGS else ""))
     print("machine: %s, %d CPUs, load average %s" % (
         platform.machine(), os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
     print("redis-benchmark -c 50 -n %d (x8 when pipelined) -r 100000 --csv%s; r/cpu = requests per server CPU-second" % (
