@@ -332,26 +332,29 @@ impl Server {
             crate::db::dict::set_grow_budget(u64::MAX);
             return true;
         }
-        let fits = self.evict_keys(max, now);
+        let mut used = self.evictable_used();
+        let mut fits = true;
+        if used > max {
+            fits = self.evict_keys(max, now);
+            used = self.evictable_used();
+        }
         // What the keyspace's tables may grow by (see `Dict::capped`).
-        let used = self.mem.used().saturating_sub(self.repl_output_mem());
         crate::db::dict::set_grow_budget(max.saturating_sub(used));
         fits
     }
 
+    /// Used memory as maxmemory counts it: replicas' output buffers aside.
+    fn evictable_used(&self) -> u64 {
+        self.mem.used().saturating_sub(self.repl_output_mem())
+    }
+
+    /// Evicts for a server the running estimate puts over `max`.
     fn evict_keys(&mut self, max: u64, now: i64) -> bool {
-        if self.mem.used().saturating_sub(self.repl_output_mem()) <= max {
-            return true;
-        }
         // The running estimate drifts from the allocator's own figure
         // between refreshes (650 KB over after a DEBUG POPULATE of 65,536
         // keys, which evicted 10,000 keys for nothing): ask the allocator
         // before evicting.
-        if self
-            .mem
-            .refresh_if_older(std::time::Duration::from_millis(1))
-            && self.mem.used().saturating_sub(self.repl_output_mem()) <= max
-        {
+        if self.mem.refresh_if_older(std::time::Duration::from_millis(1)) && self.evictable_used() <= max {
             return true;
         }
         // CLIENT PAUSE holds evictions too, as in Redis; a replica leaves

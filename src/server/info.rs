@@ -83,7 +83,6 @@ pub fn allocator_report() -> String {
     out
 }
 
-/// Returns dirty pages of every arena to the system (MEMORY PURGE).
 /// jemalloc's background thread (`jemalloc-bg-thread`), which hands pages
 /// freed long ago back to the system even while the server sits idle, as
 /// Redis's does; without it they stay resident until the next allocations.
@@ -93,6 +92,7 @@ pub fn set_allocator_bg_thread(on: bool) {
     }
 }
 
+/// Returns dirty pages of every arena to the system (MEMORY PURGE).
 pub fn purge_allocator() {
     // 4096 is jemalloc's MALLCTL_ARENAS_ALL. Safety: a void mallctl with
     // no input or output.
