@@ -24,6 +24,11 @@ With --tls, both servers also listen on a TLS port (certificates made
 with the `openssl` CLI in a temp dir) and only SET and GET run, through
 `redis-benchmark --tls --cacert ...`; the memory part is skipped.
 
+On a machine with two or more CPUs both servers run on CPU 0 and every
+load generator on the others (--no-pin turns this off): each server gets
+exactly one core, the same one, and runs stop depending on where the
+scheduler happened to put things.
+
 Standard library only. Servers are stopped on exit, errors and Ctrl-C.
 
 With --replication (the same as --only replication), each server gets
@@ -108,9 +113,33 @@ def resp_command(port, *args, timeout=10.0):
             raise BenchError("unexpected reply %r" % head[:40])
 
 
+# CPUs for the servers and for the load generators (--pin); None: unpinned.
+SERVER_CPUS = None
+CLIENT_CPUS = None
+
+
+def pin_cpus(enabled):
+    """With two or more CPUs, servers get CPU 0 and this script with every
+    load generator it starts (redis-benchmark, redis-cli, the Python
+    subscribers) the others. Unpinned, the scheduler moves both servers'
+    event loop and the load generator between the two cores of a small
+    machine differently from run to run, which moved P=1 ratios by up to
+    10% between identical runs; pinned, both servers run on the same one
+    core and the comparison is per core, as Redis's own is."""
+    global SERVER_CPUS, CLIENT_CPUS
+    cpus = sorted(os.sched_getaffinity(0))
+    if not enabled or len(cpus) < 2:
+        return
+    SERVER_CPUS, CLIENT_CPUS = {cpus[0]}, set(cpus[1:])
+    os.sched_setaffinity(0, CLIENT_CPUS)
+
+
 def _die_with_parent():
     """In the child before exec: get SIGTERM if this script dies, even by
-    SIGKILL, so no server outlives a benchmark."""
+    SIGKILL, so no server outlives a benchmark; and move to the servers'
+    CPU when pinning."""
+    if SERVER_CPUS:
+        os.sched_setaffinity(0, SERVER_CPUS)
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -1046,7 +1075,11 @@ def main():
     ap.add_argument("--redust-args", default="",
                     help="directives for every Redust server, e.g. \"--busy-poll-usec 0\" to see the "
                          "CPU cost of the work alone at -P 1")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="leave CPU placement to the scheduler (default: servers on CPU 0, load "
+                         "generators on the other CPUs)")
     args = ap.parse_args()
+    pin_cpus(not args.no_pin)
     global REPEAT
     REPEAT = max(1, args.repeat)
     REDUST_ARGS.extend(shlex.split(args.redust_args))
@@ -1079,6 +1112,9 @@ def main():
     print("redust: %s%s" % (redust_bin, " " + " ".join(REDUST_ARGS) if REDUST_ARGS else ""))
     print("machine: %s, %d CPUs, load average %s" % (
         platform.machine(), os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+    print("CPUs: %s" % ("servers on %s, load generators on %s" % (
+        ",".join(map(str, sorted(SERVER_CPUS))), ",".join(map(str, sorted(CLIENT_CPUS))))
+        if SERVER_CPUS else "unpinned"))
     print("redis-benchmark -c 50 -n %d (x8 when pipelined) -r 100000 --csv%s; r/cpu = requests per server CPU-second" % (
         n, " --tls" if args.tls else ""))
     print()

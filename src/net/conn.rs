@@ -45,7 +45,13 @@ const READ_CHUNK: usize = 16 * 1024;
 /// A read that fills the space offered doubles the next one's, up to this,
 /// so that a pipeline bigger than READ_CHUNK (16 SETs of 1 KiB) arrives in
 /// one read and is answered with one write, as Redis's greedy reads do.
-const READ_CHUNK_MAX: usize = 256 * 1024;
+/// Not more: a bulk loader (redis-cli --pipe) keeps its connection's buffer
+/// at the largest size, and that block stays resident in the allocator after
+/// the loader leaves. At 256 KiB it added 0.25 B per element to a
+/// 1,000,000-element list loaded that way (RSS 1.01 of Redis's; 0.998 at
+/// 64 KiB), and bought 12% on MSET of 1 KiB values at -P 16 (1.9 against
+/// 1.7 times Redis).
+const READ_CHUNK_MAX: usize = 64 * 1024;
 
 /// Vectors reused from one request to the next, so that a request costs
 /// no allocation of its own.
