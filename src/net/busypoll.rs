@@ -103,6 +103,11 @@ pub fn note_work() {
     });
 }
 
+/// Whether the loop counts as busy (the spinner may be running).
+pub fn loaded() -> bool {
+    STATE.with(|s| s.loaded.get())
+}
+
 /// Waits until `note_work` sees load.
 async fn wait_for_load() {
     let mut registered = false;

@@ -267,6 +267,17 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     client.tot_net_in.set(client.tot_net_in.get() + n as u64);
                     client.last_interaction.set(Instant::now());
                 }
+                // Woken for output that others queued (messages,
+                // invalidations) while the loop is busy: the batches of the
+                // next poll run first, so that one write to this client
+                // carries what they publish as well. Busy, the loop polls
+                // every few microseconds and would otherwise write to a
+                // subscriber after almost every PUBLISH, 1.6 times as often
+                // as Redis, whose longer turns gather more; each write costs
+                // the subscriber a wake-up and a read.
+                None if !was_blocked && !client.replica.get() && super::busypoll::loaded() => {
+                    tokio::task::yield_now().await;
+                }
                 None => {}
             }
         }
