@@ -26,8 +26,8 @@ with the `openssl` CLI in a temp dir) and only SET and GET run, through
 
 On a machine with two or more CPUs both servers run on CPU 0 and every
 load generator on the others (--no-pin turns this off): each server gets
-exactly one core, the same one, and runs stop depending on where the
-scheduler happened to put things.
+exactly one core, the same one, never shared with the load. The machine's
+own drift remains: use --repeat.
 
 Standard library only. Servers are stopped on exit, errors and Ctrl-C.
 
@@ -113,7 +113,7 @@ def resp_command(port, *args, timeout=10.0):
             raise BenchError("unexpected reply %r" % head[:40])
 
 
-# CPUs for the servers and for the load generators (--pin); None: unpinned.
+# CPUs for the servers and for the load generators; None: unpinned (--no-pin).
 SERVER_CPUS = None
 CLIENT_CPUS = None
 
@@ -121,11 +121,12 @@ CLIENT_CPUS = None
 def pin_cpus(enabled):
     """With two or more CPUs, servers get CPU 0 and this script with every
     load generator it starts (redis-benchmark, redis-cli, the Python
-    subscribers) the others. Unpinned, the scheduler moves both servers'
-    event loop and the load generator between the two cores of a small
-    machine differently from run to run, which moved P=1 ratios by up to
-    10% between identical runs; pinned, both servers run on the same one
-    core and the comparison is per core, as Redis's own is."""
+    subscribers) the others. Unpinned, the scheduler places each server's
+    event loop and the load generator on the two cores of a small machine
+    differently from run to run; pinned, both servers run on the same one
+    core, never shared with the load, and the comparison is per core.
+    Pinning does not remove the machine's own drift (per-round ratios
+    still spread about +-15% at P=1): that is what --repeat is for."""
     global SERVER_CPUS, CLIENT_CPUS
     cpus = sorted(os.sched_getaffinity(0))
     if not enabled or len(cpus) < 2:

@@ -49,8 +49,8 @@ const READ_CHUNK: usize = 16 * 1024;
 /// at the largest size, and that block stays resident in the allocator after
 /// the loader leaves. At 256 KiB it added 0.25 B per element to a
 /// 1,000,000-element list loaded that way (RSS 1.01 of Redis's; 0.998 at
-/// 64 KiB), and bought 12% on MSET of 1 KiB values at -P 16 (1.9 against
-/// 1.7 times Redis).
+/// 64 KiB), and bought 11-20% on MSET of 1 KiB values at -P 16 (an A/B of
+/// the two sizes), which stays 1.8 times Redis at 64 KiB.
 const READ_CHUNK_MAX: usize = 64 * 1024;
 
 /// Vectors reused from one request to the next, so that a request costs
