@@ -353,7 +353,9 @@ fn mutual_tls_checks_client_certificates() {
 fn config_set_swaps_the_certificate_for_new_connections() {
     let certs = Certs::make();
     let tls_port = free_port();
-    let srv = start(&certs.server_args(tls_port));
+    let mut args = certs.server_args(tls_port);
+    args.extend(["--enable-protected-configs".to_string(), "yes".to_string()]);
+    let srv = start(&args);
     let cfg = tls_client(&certs, None);
     let mut old = tls_from(cfg.clone(), "127.0.0.1", tls_port).unwrap();
     assert_eq!(served_cn(&old), "server");
@@ -388,6 +390,36 @@ fn config_set_swaps_the_certificate_for_new_connections() {
     let reply = admin.call_raw(&["CONFIG", "SET", "tls-ciphersuites", "TLS_NOPE"]);
     assert!(reply
         .starts_with(b"-ERR CONFIG SET failed (possibly related to argument 'tls-ciphersuites')"));
+
+    // The failed change is undone whole: a password and a directory set in
+    // the same call take no effect either.
+    let dir = temp_dir("tls-undo");
+    let dir_path = dir.to_str().unwrap();
+    let reply = admin.call_raw(&[
+        "CONFIG",
+        "SET",
+        "requirepass",
+        "sekrit",
+        "dir",
+        dir_path,
+        "tls-cert-file",
+        "/nonexistent/cert.pem",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.\r\n"
+    );
+    assert_eq!(
+        admin.call_raw(&["CONFIG", "GET", "requirepass"]),
+        b"*2\r\n$11\r\nrequirepass\r\n$0\r\n\r\n"
+    );
+    let mut fresh = srv.raw();
+    assert_eq!(fresh.call_raw(&["PING"]), b"+PONG\r\n");
+    // The working directory went back too: "." still names the old one.
+    let old_dir = fresh.call_raw(&["CONFIG", "GET", "dir"]);
+    assert_eq!(fresh.call_raw(&["CONFIG", "SET", "dir", "."]), b"+OK\r\n");
+    assert_eq!(fresh.call_raw(&["CONFIG", "GET", "dir"]), old_dir);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -642,15 +642,21 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         }
         changes.push((*idx, v));
     }
-    // A TLS directive rebuilds the TLS configuration; if that fails the
-    // whole change is undone.
-    let tls_changed = ctx.srv.tls.is_some()
-        && changes.iter().any(|(idx, _)| crate::net::tls::configures(*idx));
-    let before = tls_changed.then(|| ctx.srv.cfg.clone());
+    // Values first, side effects after: a change that fails part-way (a
+    // directory that cannot be entered, TLS files that do not load) is
+    // undone whole, and nothing outside the config has seen it yet.
+    let before = ctx.srv.cfg.clone();
+    let undo = |ctx: &mut Ctx, before: config::Config| {
+        if ctx.srv.cfg.str(D::DIR) != before.str(D::DIR) {
+            let _ = std::env::set_current_dir(before.str(D::DIR));
+        }
+        ctx.srv.cfg = before;
+    };
     for (idx, v) in changes {
         let v = match (&v, TABLE[idx].name) {
             (config::Val::Str(path), "dir") => {
                 if let Err(e) = std::env::set_current_dir(path) {
+                    undo(ctx, before);
                     return Err(fail("dir", &io_error_text(&e)));
                 }
                 config::Val::Str(
@@ -662,41 +668,53 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             _ => v,
         };
         ctx.srv.cfg.set_index(idx, v);
-        if idx == D::REQUIREPASS as usize {
-            let p = ctx.srv.cfg.str(D::REQUIREPASS).to_string();
-            ctx.srv.acl.set_requirepass(&p);
-        }
-        if idx == D::LOGLEVEL as usize {
-            crate::logging::set_level(ctx.srv.cfg.str(D::LOGLEVEL));
-        }
-        if idx == D::TIMEOUT as usize {
-            // Connections compute their idle deadline when they go to
-            // sleep; wake them all so that the new timeout applies to
-            // clients that are idle right now too.
-            for c in ctx.srv.clients.values() {
-                c.wake.notify_one();
-            }
-        }
     }
-    if let Some(before) = before {
+    // A TLS directive rebuilds the TLS configuration.
+    if ctx.srv.tls.is_some() && targets.iter().any(|t| crate::net::tls::configures(t.0)) {
         match crate::net::tls::build(&ctx.srv.cfg) {
             Ok(tls) => ctx.srv.tls = Some(tls),
             Err(e) => {
                 tracing::warn!("Failed to update TLS configuration: {e}");
-                ctx.srv.cfg = before;
-                let name = targets.iter().find(|t| crate::net::tls::configures(t.0)).map_or("", |t| t.2.as_str());
-                return Err(fail(name, "Unable to update TLS configuration. Check server logs."));
+                undo(ctx, before);
+                let name = targets
+                    .iter()
+                    .find(|t| crate::net::tls::configures(t.0))
+                    .map_or("", |t| t.2.as_str());
+                return Err(fail(
+                    name,
+                    "Unable to update TLS configuration. Check server logs.",
+                ));
             }
         }
     }
+    for t in &targets {
+        apply_directive(ctx, t.0);
+    }
     ctx.srv.apply_access_config();
     ctx.srv.apply_notify_config();
-    if targets.iter().any(|t| t.0 == D::JEMALLOC_BG_THREAD as usize) {
-        crate::server::info::set_allocator_bg_thread(ctx.srv.cfg.bool(D::JEMALLOC_BG_THREAD));
-    }
     ctx.srv.aof_config_changed().map_err(Error::err)?;
     ctx.out.ok();
     Ok(())
+}
+
+/// What a directive's new value does outside the config, once CONFIG SET
+/// can no longer be undone.
+fn apply_directive(ctx: &mut Ctx, idx: usize) {
+    if idx == D::REQUIREPASS as usize {
+        let p = ctx.srv.cfg.str(D::REQUIREPASS).to_string();
+        ctx.srv.acl.set_requirepass(&p);
+    } else if idx == D::LOGLEVEL as usize {
+        crate::logging::set_level(ctx.srv.cfg.str(D::LOGLEVEL));
+    } else if idx == D::TIMEOUT as usize {
+        // Connections compute their idle deadline when they go to sleep;
+        // wake them all so that the new timeout applies to clients that
+        // are idle right now too.
+        for c in ctx.srv.clients.values() {
+            c.wake.notify_one();
+        }
+    } else if idx == D::JEMALLOC_BG_THREAD as usize {
+        crate::server::info::set_allocator_bg_thread(ctx.srv.cfg.bool(D::JEMALLOC_BG_THREAD));
+    }
 }
 
 fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> CmdResult {
