@@ -507,6 +507,43 @@ fn config_set_appendonly_writes_a_base_first() {
     assert_eq!(std::fs::metadata(incr_file(&d)).expect("incr").len(), size);
 }
 
+/// Something that is not a directory where the AOF directory goes: the
+/// server starts (appendonly no), and CONFIG SET appendonly yes fails with
+/// Redis's error, leaving appendonly no and the server serving.
+#[test]
+fn config_set_appendonly_that_cannot_start_is_undone() {
+    let mut servers = vec![("redust", Server::start as fn(&[&str]) -> Server)];
+    if have_redis() {
+        servers.push(("redis", Server::start_redis));
+    }
+    for (name, start) in servers {
+        let d = DataDir::new("aof-blocked");
+        std::fs::write(d.aof(), b"in the way").expect("write file");
+        let dir = d.s();
+        let s = start(&["--dir", &dir]);
+        let mut r = s.raw();
+        assert_eq!(
+            r.call_raw(&["CONFIG", "SET", "appendonly", "yes", "maxmemory-policy", "allkeys-lru"]),
+            b"-ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.\r\n",
+            "{name}"
+        );
+        assert_eq!(
+            r.call_raw(&["CONFIG", "GET", "appendonly"]),
+            b"*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n",
+            "{name}"
+        );
+        // The other directive of the refused change was restored too.
+        assert_eq!(
+            r.call_raw(&["CONFIG", "GET", "maxmemory-policy"]),
+            b"*2\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n",
+            "{name}"
+        );
+        assert_eq!(r.call(&["SET", "k", "v"]), simple("OK"), "{name}");
+        let info = String::from_utf8_lossy(&r.call_raw(&["INFO", "persistence"])).into_owned();
+        assert!(info.contains("aof_enabled:0"), "{name}: {info}");
+    }
+}
+
 #[test]
 fn shutdown_and_sigterm_keep_everything() {
     let d = DataDir::new("aof-term");

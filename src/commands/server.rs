@@ -670,7 +670,9 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
         ctx.srv.cfg.set_index(idx, v);
     }
     // A TLS directive rebuilds the TLS configuration.
-    if ctx.srv.tls.is_some() && targets.iter().any(|t| crate::net::tls::configures(t.0)) {
+    let tls_rebuilt =
+        ctx.srv.tls.is_some() && targets.iter().any(|t| crate::net::tls::configures(t.0));
+    if tls_rebuilt {
         match crate::net::tls::build(&ctx.srv.cfg) {
             Ok(tls) => ctx.srv.tls = Some(tls),
             Err(e) => {
@@ -687,12 +689,24 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             }
         }
     }
+    // Turning the AOF on can fail (its directory cannot be made); it undoes
+    // itself then, and the rest of the change goes with it, as in Redis.
+    if let Err(e) = ctx.srv.aof_config_changed() {
+        tracing::warn!("{e}");
+        tracing::warn!("Failed applying new configuration. Possibly related to new appendonly setting. Restoring previous settings.");
+        undo(ctx, before);
+        if tls_rebuilt {
+            if let Ok(tls) = crate::net::tls::build(&ctx.srv.cfg) {
+                ctx.srv.tls = Some(tls);
+            }
+        }
+        return Err(fail("appendonly", "Unable to turn on AOF. Check server logs."));
+    }
     for t in &targets {
         apply_directive(ctx, t.0);
     }
     ctx.srv.apply_access_config();
     ctx.srv.apply_notify_config();
-    ctx.srv.aof_config_changed().map_err(Error::err)?;
     ctx.out.ok();
     Ok(())
 }

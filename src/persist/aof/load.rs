@@ -137,7 +137,16 @@ impl Server {
                 self.aof.manifest = Manifest::parse(&text)?;
                 Ok(())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            // No directory, or something else under its name: no AOF yet
+            // (turning it on will say what is in the way).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(format!(
                 "Can't read the AOF manifest {}: {e}",
                 path.display()
