@@ -940,6 +940,10 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
                 "    Reply with a test value of the specified type. <type> can be: string,",
                 "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
                 "    true, false.",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -1006,22 +1010,38 @@ fn debug(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
             ctx.out.ok()
         }
         ("change-repl-id", 2) => ctx.out.ok(),
+        ("digest", 2) => {
+            let d = crate::db::digest::dataset(&ctx.srv.ks, now);
+            ctx.out.simple(&crate::db::digest::hex(&d));
+        }
+        ("digest-value", _) => {
+            // Like Redis, logically expired keys that are still stored count.
+            let db = &ctx.srv.ks.dbs[ctx.db_index()];
+            ctx.out.array(a.len() - 2);
+            for key in &a[2..] {
+                let d = match db.dict().get(key) {
+                    Some(e) => crate::db::digest::value(&e.val, db.expire_at(key)),
+                    None => [0; 20],
+                };
+                ctx.out.simple(&crate::db::digest::hex(&d));
+            }
+        }
         ("object", 3) => {
+            let compress = ctx.srv.cfg.bool(D::RDBCOMPRESSION);
             let i = ctx.db_index();
             let db = &mut ctx.srv.ks.dbs[i];
             let Some(e) = db.peek(&a[2], now) else {
                 return Err(Error::NoSuchKey);
             };
             let idle = crate::db::lru_clock(now).saturating_sub(e.lru);
+            // What the value takes in an RDB file, as Redis reports it.
+            let mut serialized = Vec::new();
+            crate::persist::rdb::write_payload(&mut serialized, &e.val, compress);
             let line = format!(
                 "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
                 e as *const _ as usize,
                 e.val.encoding(),
-                match &e.val {
-                    crate::db::Value::Str(s) => s.len() + 1,
-                    // Collections: an estimate until RDB sizes exist.
-                    _ => 0,
-                },
+                serialized.len(),
                 e.lru & 0xFFFFFF,
                 idle
             );
