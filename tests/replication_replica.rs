@@ -623,3 +623,26 @@ fn authenticates_to_the_primary() {
     assert!(wait_until(Duration::from_secs(10), || wrong.log_text().contains("Unable to AUTH to MASTER")));
     assert_eq!(field(wrong.port, "replication", "master_link_status").as_deref(), Some("down"));
 }
+
+/// rdb-del-sync-files yes on a replica without persistence (no save rules,
+/// no AOF): the RDB received from the primary is deleted once loaded, so a
+/// restart cannot load a stale copy. Without it, or with persistence on,
+/// the file stays.
+#[test]
+fn rdb_del_sync_files_removes_the_synced_rdb_without_persistence() {
+    let primary = Server::start(&[]);
+    let p = primary.port.to_string();
+    write_load(primary.port, 200, 21);
+    let cases: [(&[&str], bool); 3] = [
+        (&["--rdb-del-sync-files", "yes"], false),
+        (&["--rdb-del-sync-files", "no"], true),
+        (&["--rdb-del-sync-files", "yes", "--save", "3600 1"], true),
+    ];
+    for (extra, kept) in cases {
+        let mut args = vec!["--replicaof", "127.0.0.1", &p];
+        args.extend_from_slice(extra);
+        let replica = Server::start(&args);
+        settle_and_compare(primary.port, replica.port);
+        assert_eq!(replica.dir.join("dump.rdb").exists(), kept, "{extra:?}");
+    }
+}

@@ -266,3 +266,46 @@ fn role_change_releases_waitaof() {
         ]))
     );
 }
+
+/// no-appendfsync-on-rewrite yes: while a BGSAVE runs, writes reach the
+/// AOF without fsync even with appendfsync always, so WAITAOF 1 times out;
+/// once the save is over the fsync follows. With the directive off the
+/// same write is fsynced at once.
+#[test]
+fn no_appendfsync_on_rewrite_holds_fsyncs_during_a_save() {
+    let s = Server::start(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut c = s.raw();
+    let ok = Frame::Simple(b"OK".to_vec());
+    // Enough data for a save that lasts well beyond the WAITAOF below.
+    assert_eq!(c.call(&["DEBUG", "POPULATE", "1500000", "key", "100"]), ok);
+    let saving = |c: &mut Raw| field(c, "persistence", "rdb_bgsave_in_progress").as_deref() == Some("1");
+    let rewriting = |c: &mut Raw| field(c, "persistence", "aof_rewrite_in_progress").as_deref() == Some("1");
+    wait_for("the first AOF rewrite", Duration::from_secs(30), || !rewriting(&mut c));
+    for (hold, want) in [("no", pair(1, 0)), ("yes", pair(0, 0))] {
+        assert_eq!(c.call(&["CONFIG", "SET", "no-appendfsync-on-rewrite", hold]), ok);
+        // A save that ended before WAITAOF returned proves nothing: retry.
+        let mut seen = false;
+        for _ in 0..5 {
+            wait_for("the previous save", Duration::from_secs(30), || !saving(&mut c));
+            assert_eq!(c.call(&["BGSAVE"]), Frame::Simple(b"Background saving started".to_vec()));
+            assert_eq!(c.call(&["SET", "during", hold]), ok);
+            let got = c.call(&["WAITAOF", "1", "0", "100"]);
+            if saving(&mut c) {
+                assert_eq!(got, want, "no-appendfsync-on-rewrite {hold}");
+                seen = true;
+                break;
+            }
+        }
+        assert!(seen, "every save ended within 100 ms");
+        wait_for("the save", Duration::from_secs(30), || !saving(&mut c));
+        // Afterwards the held write is fsynced (by the once-a-second thread).
+        assert_eq!(c.call(&["WAITAOF", "1", "0", "5000"]), pair(1, 0));
+    }
+}

@@ -944,6 +944,18 @@ async fn full_sync(
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     s.replica_load(&data)?;
+    if lc.disk_load
+        && s.cfg.bool(D::RDB_DEL_SYNC_FILES)
+        && s.cfg.save_rules().is_empty()
+        && !s.aof.on
+    {
+        // Kept only for the sync: with persistence off nothing would ever
+        // replace it, and a restart would load this stale copy.
+        tracing::info!(
+            "Removing the RDB file obtained from the master. This replica has persistence disabled"
+        );
+        let _ = std::fs::remove_file(s.rdb_path());
+    }
     let db = 0;
     s.repl.link.master_client = Some(new_master_client(db));
     s.repl.link.reploff = off;

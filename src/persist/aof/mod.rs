@@ -37,6 +37,8 @@ struct FsyncShared {
     pending: AtomicBool,
     /// The replication offset the file's written bytes reach.
     written: AtomicI64,
+    /// no-appendfsync-on-rewrite while a save or rewrite runs: skip.
+    hold: AtomicBool,
     stop: AtomicBool,
 }
 
@@ -210,6 +212,9 @@ impl Aof {
             .spawn(move || {
                 while !s.stop.load(Ordering::Acquire) {
                     std::thread::sleep(Duration::from_millis(1000));
+                    if s.hold.load(Ordering::Acquire) {
+                        continue;
+                    }
                     if s.pending.swap(false, Ordering::AcqRel) {
                         // Read before the fsync: it covers what was
                         // written up to here.
@@ -230,6 +235,13 @@ impl Aof {
         match spawned {
             Ok(_) => self.fsync = Some(shared),
             Err(e) => tracing::warn!("Can't start the AOF fsync thread: {e}"),
+        }
+    }
+
+    /// Whether the fsync thread leaves the file alone for now.
+    fn hold_fsync(&self, hold: bool) {
+        if let Some(s) = &self.fsync {
+            s.hold.store(hold, Ordering::Release);
         }
     }
 
@@ -322,10 +334,22 @@ impl Server {
     /// Writes the propagated commands before the batch's replies go out.
     pub fn aof_flush(&mut self) {
         if !self.aof.buf.is_empty() {
-            let always = self.cfg.str(D::APPENDFSYNC) == "always";
+            let hold = self.aof_fsync_held();
+            self.aof.hold_fsync(hold);
+            let always = !hold && self.cfg.str(D::APPENDFSYNC) == "always";
             self.aof.write(always, self.repl.master_repl_offset);
             self.waitaof_serve();
         }
+    }
+
+    /// no-appendfsync-on-rewrite: no fsync of the AOF while a snapshot
+    /// (BGSAVE, a rewrite's base, a full sync) or a rewrite is under way,
+    /// so the two do not compete for the disk. Writes still reach the
+    /// file; a machine crash meanwhile may lose what was not fsynced, as
+    /// the directive's users accept in Redis.
+    fn aof_fsync_held(&self) -> bool {
+        self.cfg.bool(D::NO_APPENDFSYNC_ON_REWRITE)
+            && (self.snapshot_running() || self.aof.rewrite.is_some())
     }
 
     /// Shutdown: everything written and on disk.
@@ -363,6 +387,7 @@ impl Server {
     /// Periodic AOF work: write what expiry propagated, retry failed
     /// writes, finish a rewrite, start an automatic one.
     pub fn aof_cron(&mut self) {
+        self.aof.hold_fsync(self.aof_fsync_held());
         if self.prop.enabled {
             self.queue_deleted();
             self.flush_propagated();
