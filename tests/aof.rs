@@ -290,6 +290,78 @@ fn redust_starts_from_redis_aof() {
     assert_eq!(snapshot(&mut s.raw()), before);
 }
 
+/// aof-timestamp-enabled yes: Redust writes `#TS:<unix time>` lines as
+/// Redis 7 does, and both servers, redis-check-aof and Redust's own
+/// check-aof read such files (Redis's and Redust's).
+#[test]
+fn timestamp_annotations_both_ways() {
+    let annotations = |d: &DataDir| -> usize {
+        std::fs::read_dir(d.aof())
+            .expect("aof dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+            .map(|e| {
+                let text = std::fs::read(e.path()).unwrap_or_default();
+                String::from_utf8_lossy(&text).matches("#TS:").count()
+            })
+            .sum()
+    };
+    let write = |s: &Server| -> Vec<String> {
+        let mut r = s.raw();
+        assert_eq!(r.call(&["SET", "first", "1"]), simple("OK"));
+        // The next command falls in another second: another annotation.
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(r.call(&["RPUSH", "second", "a", "b"]), Frame::Int(2));
+        snapshot(&mut r)
+    };
+    let check = |d: &DataDir, tool: &str| {
+        let manifest = d.aof().join("appendonly.aof.manifest");
+        let out = if tool == "redust" {
+            Command::new(redust_bin()).arg("check-aof").arg(&manifest).output()
+        } else {
+            Command::new("redis-check-aof").arg(&manifest).output()
+        }
+        .expect("check-aof");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("All AOF files and manifest are valid"),
+            "{tool}: {text}"
+        );
+    };
+
+    let d = DataDir::new("aof-ts-redust");
+    let mut s = redust_aof(&d, &["--aof-timestamp-enabled", "yes"]);
+    let before = write(&s);
+    s.stop();
+    assert!(annotations(&d) >= 2, "{} annotations", annotations(&d));
+    check(&d, "redust");
+    let s = redust_aof(&d, &[]);
+    assert_eq!(snapshot(&mut s.raw()), before);
+    drop(s);
+    if !have_redis() {
+        return;
+    }
+    check(&d, "redis");
+    assert_eq!(snapshot(&mut redis_aof(&d).raw()), before);
+
+    let d = DataDir::new("aof-ts-redis");
+    let dir = d.s();
+    let mut redis = Server::start_redis(&[
+        "--dir",
+        &dir,
+        "--appendonly",
+        "yes",
+        "--aof-timestamp-enabled",
+        "yes",
+    ]);
+    let before = write(&redis);
+    redis.stop();
+    assert!(annotations(&d) >= 2, "{} annotations", annotations(&d));
+    check(&d, "redust");
+    let s = redust_aof(&d, &[]);
+    assert_eq!(snapshot(&mut s.raw()), before);
+}
+
 fn wait_rewrite(r: &mut Raw) {
     let start = Instant::now();
     loop {

@@ -54,7 +54,15 @@ fn count(l: &[u8], prefix: u8, what: &'static str) -> Result<usize, ParseError> 
 
 /// The command starting at `pos`: its arguments and where the next one
 /// starts; None at the end of the data.
-pub fn next_command(data: &[u8], pos: usize) -> Result<Option<(Vec<Bytes>, usize)>, ParseError> {
+pub fn next_command(
+    data: &[u8],
+    mut pos: usize,
+) -> Result<Option<(Vec<Bytes>, usize)>, ParseError> {
+    // Annotation lines ("#TS:<unix time>" from aof-timestamp-enabled, here
+    // or in Redis 7) are not commands.
+    while data.get(pos) == Some(&b'#') {
+        pos = line(data, pos)?.1;
+    }
     if pos >= data.len() {
         return Ok(None);
     }

@@ -48,6 +48,10 @@ pub struct Aof {
     pub buf: Vec<u8>,
     /// The database the last SELECT in the current file chose.
     sel_db: Option<usize>,
+    /// aof-timestamp-enabled, and the second of the last `#TS:` annotation
+    /// in the current file.
+    pub timestamps: bool,
+    last_ts: u64,
     /// The incremental file being appended to.
     file: Option<Arc<File>>,
     pub manifest: Manifest,
@@ -81,6 +85,18 @@ impl Aof {
     pub fn feed(&mut self, db: usize, argv: &[Bytes]) {
         if !self.on {
             return;
+        }
+        if self.timestamps {
+            // Redis 7's annotation: the unix time of the commands after it,
+            // written when the second changes (point-in-time recovery).
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if now > self.last_ts {
+                self.buf
+                    .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+                self.last_ts = now;
+            }
         }
         if self.sel_db != Some(db) {
             argv::encode(
@@ -189,6 +205,7 @@ impl Aof {
             .map_or(0, |m| m.len());
         self.file = f.map(Arc::new);
         self.sel_db = None;
+        self.last_ts = 0;
         if let Some(s) = &self.fsync {
             if let Ok(mut g) = s.file.lock() {
                 *g = self.file.clone();
@@ -322,6 +339,7 @@ impl Server {
         self.aof.manifest = m;
         self.aof.set_file(Some(f));
         self.aof.on = true;
+        self.aof.timestamps = self.cfg.bool(D::AOF_TIMESTAMP_ENABLED);
         self.aof.current_size = self.aof_files_size();
         self.aof.base_size = self.aof.current_size;
         self.aof.last_rewrite_ok = true;
@@ -364,6 +382,7 @@ impl Server {
     /// CONFIG SET appendonly: switching on starts a rewrite that writes
     /// the first base; switching off closes the file.
     pub fn aof_config_changed(&mut self) -> Result<(), String> {
+        self.aof.timestamps = self.cfg.bool(D::AOF_TIMESTAMP_ENABLED);
         let want = self.cfg.bool(D::APPENDONLY);
         if want && !self.aof.on {
             self.aof_enable()?;
