@@ -362,6 +362,46 @@ fn timestamp_annotations_both_ways() {
     assert_eq!(snapshot(&mut s.raw()), before);
 }
 
+/// A Redis 6 single-file AOF (commands only, or an RDB preamble followed
+/// by commands) in `dir`: the first start with appendonly yes moves it into
+/// the AOF directory as the base and loads it, as Redis 7 does; Redis 7
+/// then starts from the migrated directory too.
+#[test]
+fn redis6_single_file_aof_is_migrated() {
+    let commands = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$3\r\nold\r\n$3\r\nyes\r\n";
+    // An RDB preamble as Redis 6 wrote it: a full RDB image.
+    let preamble = {
+        let d = DataDir::new("aof-legacy-rdb");
+        let s = Server::start(&["--dir", &d.s()]);
+        let mut r = s.raw();
+        assert_eq!(r.call(&["RPUSH", "from-rdb", "a", "b"]), Frame::Int(2));
+        assert_eq!(r.call(&["SAVE"]), simple("OK"));
+        std::fs::read(d.0.join("dump.rdb")).expect("dump.rdb")
+    };
+    for with_rdb in [false, true] {
+        let d = DataDir::new("aof-legacy");
+        let mut file = if with_rdb { preamble.clone() } else { Vec::new() };
+        file.extend_from_slice(commands);
+        std::fs::write(d.0.join("appendonly.aof"), &file).expect("write");
+        let mut s = redust_aof(&d, &[]);
+        let mut r = s.raw();
+        assert_eq!(r.call(&["GET", "old"]), bulk("yes"), "rdb preamble: {with_rdb}");
+        if with_rdb {
+            assert_eq!(strings(r.call(&["LRANGE", "from-rdb", "0", "-1"])), ["a", "b"]);
+        }
+        assert_eq!(r.call(&["SET", "new", "1"]), simple("OK"));
+        let before = snapshot(&mut r);
+        s.stop();
+        assert!(!d.0.join("appendonly.aof").exists());
+        let manifest = std::fs::read_to_string(d.aof().join("appendonly.aof.manifest")).expect("manifest");
+        assert!(manifest.starts_with("file appendonly.aof seq 1 type b\n"), "{manifest}");
+        assert_eq!(snapshot(&mut redust_aof(&d, &[]).raw()), before);
+        if have_redis() {
+            assert_eq!(snapshot(&mut redis_aof(&d).raw()), before);
+        }
+    }
+}
+
 fn wait_rewrite(r: &mut Raw) {
     let start = Instant::now();
     loop {

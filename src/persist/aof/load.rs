@@ -136,6 +136,45 @@ pub fn scan(data: &[u8], start: usize) -> Scan {
 }
 
 impl Server {
+    /// A Redis 6 AOF (one file, named appendfilename, in `dir`) and no
+    /// manifest: the file becomes the base of a multi-part AOF, moved into
+    /// the AOF directory, as Redis 7 does on its first start. The move comes
+    /// before the manifest, so a crash between the two finds the file in
+    /// the directory and only the manifest is written next time.
+    pub fn aof_upgrade_single_file(&mut self) -> Result<(), String> {
+        if self.aof_manifest_path().exists() {
+            return Ok(());
+        }
+        let name = self.aof_prefix();
+        let dir = self.aof_dir();
+        let (old, moved) = (std::path::PathBuf::from(&name), dir.join(&name));
+        if old.is_file() {
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| std::fs::rename(&old, &moved))
+                .map_err(|e| {
+                    format!(
+                        "Can't move the old-style AOF file {name} into {}: {e}",
+                        dir.display()
+                    )
+                })?;
+        } else if !moved.is_file() {
+            return Ok(());
+        }
+        let m = Manifest {
+            base: Some(super::manifest::FileEntry {
+                name: name.clone(),
+                seq: 1,
+            }),
+            ..Default::default()
+        };
+        self.write_manifest(&m)?;
+        tracing::info!(
+            "Successfully migrated an old-style AOF file ({name}) into the AOF directory ({}).",
+            dir.display()
+        );
+        Ok(())
+    }
+
     /// Reads the manifest if there is one (also with appendonly no, so
     /// that switching on later continues the numbering).
     pub fn aof_read_manifest(&mut self) -> Result<(), String> {
@@ -169,6 +208,7 @@ const SLICE_COMMANDS: usize = 1024;
 /// Start-up with appendonly yes: loads every file the manifest lists, a
 /// slice at a time (clients get LOADING meanwhile, see `persist::loading`).
 pub async fn aof_load(srv: &Rc<RefCell<Server>>) -> Result<(), String> {
+    srv.borrow_mut().aof_upgrade_single_file()?;
     srv.borrow_mut().aof_read_manifest()?;
     let m = srv.borrow().aof.manifest.clone();
     if m.is_empty() {
