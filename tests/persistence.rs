@@ -618,3 +618,38 @@ fn debug_digest_follows_content_across_reloads_and_restarts() {
     assert_eq!(digest(&mut r), zeros);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// save "" with appendonly no: a memory-only server. Writes, FLUSHALL,
+/// SHUTDOWN and SIGTERM leave its directory as empty as they found it.
+#[test]
+fn memory_only_mode_never_touches_disk() {
+    let dir = temp_dir("memory-only");
+    let d = dir.display().to_string();
+    let args = ["--dir", d.as_str(), "--save", "", "--appendonly", "no"];
+    let listing = || -> Vec<String> {
+        std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    {
+        let mut s = Server::start(&args);
+        let mut r = s.raw();
+        dataset(&mut r);
+        assert_eq!(r.call(&["FLUSHALL"]), simple("OK"));
+        dataset(&mut r);
+        assert!(s.terminate().is_some_and(|st| st.success()));
+    }
+    let s = Server::start(&args);
+    let mut r = s.raw();
+    assert_eq!(r.call(&["DBSIZE"]), Frame::Int(0));
+    dataset(&mut r);
+    r.send(&["SHUTDOWN"]);
+    assert!(r.is_closed());
+    let mut s = s;
+    let st = s.child.take().map(|mut c| c.wait().unwrap());
+    assert!(st.is_some_and(|st| st.success()));
+    assert_eq!(listing(), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&dir);
+}
