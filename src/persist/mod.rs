@@ -165,7 +165,8 @@ impl Server {
             return Err(crate::errors::BGSAVE_BUSY.into());
         }
         let started = (|| {
-            let sink = snapshot::FileSink::create(&self.rdb_path())
+            let incremental = self.cfg.bool(D::RDB_SAVE_INCREMENTAL_FSYNC);
+            let sink = snapshot::FileSink::create(&self.rdb_path(), incremental)
                 .map_err(|e| format!("Failed opening the temp RDB file for saving: {e}"))?;
             self.start_snapshot(false, Box::new(sink))
         })();

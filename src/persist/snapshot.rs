@@ -107,26 +107,43 @@ pub struct FileSink {
     path: PathBuf,
     tmp: PathBuf,
     file: Option<std::io::BufWriter<std::fs::File>>,
+    /// rdb-save-incremental-fsync / aof-rewrite-incremental-fsync.
+    incremental_fsync: bool,
+    unsynced: usize,
 }
 
+/// With incremental fsync, the file is fsynced every this many bytes (as
+/// redis.conf documents), so that the kernel never holds gigabytes of dirty
+/// pages for one final fsync that stalls other writers to the disk.
+const AUTOSYNC_BYTES: usize = 4 << 20;
+
 impl FileSink {
-    pub fn create(path: &Path) -> std::io::Result<FileSink> {
+    pub fn create(path: &Path, incremental_fsync: bool) -> std::io::Result<FileSink> {
         let tmp = super::temp_path(path);
         let f = std::fs::File::create(&tmp)?;
         Ok(FileSink {
             path: path.to_path_buf(),
             tmp,
             file: Some(std::io::BufWriter::with_capacity(WRITE_PIECE, f)),
+            incremental_fsync,
+            unsynced: 0,
         })
     }
 }
 
 impl SnapshotSink for FileSink {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match &mut self.file {
-            Some(f) => f.write_all(bytes),
-            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        let Some(f) = &mut self.file else {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        };
+        f.write_all(bytes)?;
+        self.unsynced += bytes.len();
+        if self.incremental_fsync && self.unsynced >= AUTOSYNC_BYTES {
+            f.flush()?;
+            f.get_ref().sync_data()?;
+            self.unsynced = 0;
         }
+        Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> std::io::Result<()> {

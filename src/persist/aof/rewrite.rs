@@ -230,7 +230,8 @@ impl Server {
         let path = self.aof_dir().join(&base.name);
         // Taken at this point, before any write goes to the new incr file.
         let rx = if rdb {
-            let sink = crate::persist::snapshot::FileSink::create(&path)
+            let incremental = self.cfg.bool(D::AOF_REWRITE_INCREMENTAL_FSYNC);
+            let sink = crate::persist::snapshot::FileSink::create(&path, incremental)
                 .map_err(|e| format!("Can't open the append-only base file: {e}"))?;
             self.start_snapshot(true, Box::new(sink))?
         } else {
