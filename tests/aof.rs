@@ -344,6 +344,28 @@ fn timestamp_annotations_both_ways() {
     check(&d, "redis");
     assert_eq!(snapshot(&mut redis_aof(&d).raw()), before);
 
+    // A base written as commands starts with an annotation too.
+    let d = DataDir::new("aof-ts-base");
+    let mut s = redust_aof(
+        &d,
+        &["--aof-timestamp-enabled", "yes", "--aof-use-rdb-preamble", "no"],
+    );
+    let mut r = s.raw();
+    assert_eq!(r.call(&["SET", "k", "v"]), simple("OK"));
+    assert_eq!(
+        r.call(&["BGREWRITEAOF"]),
+        simple("Background append only file rewriting started")
+    );
+    wait_rewrite(&mut r);
+    let before = snapshot(&mut r);
+    s.stop();
+    let base = d.aof().join("appendonly.aof.2.base.aof");
+    let text = std::fs::read(&base).expect("command base");
+    assert!(text.starts_with(b"#TS:"), "{}", String::from_utf8_lossy(&text));
+    check(&d, "redust");
+    check(&d, "redis");
+    assert_eq!(snapshot(&mut redis_aof(&d).raw()), before);
+
     let d = DataDir::new("aof-ts-redis");
     let dir = d.s();
     let mut redis = Server::start_redis(&[

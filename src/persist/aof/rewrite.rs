@@ -34,9 +34,14 @@ pub struct Rewrite {
 /// Elements per command when a collection is written as commands.
 const ITEMS_PER_CMD: usize = 64;
 
-/// The dataset as commands (a base without the RDB preamble).
-pub fn commands_image(ks: &Keyspace, now: i64) -> Vec<u8> {
+/// The dataset as commands (a base without the RDB preamble), after a
+/// `#TS:` annotation of the time it shows when `annotate`
+/// (aof-timestamp-enabled), as Redis 7 starts such a base.
+pub fn commands_image(ks: &Keyspace, now: i64, annotate: bool) -> Vec<u8> {
     let mut out = Vec::new();
+    if annotate {
+        out.extend_from_slice(format!("#TS:{}\r\n", now / 1000).as_bytes());
+    }
     let bs = |s: &'static str| Bytes::from_static(s.as_bytes());
     for (i, db) in ks.dbs.iter().enumerate() {
         if db.is_empty() {
@@ -184,7 +189,11 @@ impl Server {
         if self.cfg.bool(D::AOF_USE_RDB_PREAMBLE) {
             self.rdb_image(true)
         } else {
-            Ok(commands_image(&self.ks, now_ms()))
+            Ok(commands_image(
+                &self.ks,
+                now_ms(),
+                self.cfg.bool(D::AOF_TIMESTAMP_ENABLED),
+            ))
         }
     }
 
@@ -235,7 +244,7 @@ impl Server {
                 .map_err(|e| format!("Can't open the append-only base file: {e}"))?;
             self.start_snapshot(true, Box::new(sink))?
         } else {
-            let img = commands_image(&self.ks, now_ms());
+            let img = commands_image(&self.ks, now_ms(), self.aof.timestamps);
             let (tx, rx) = channel();
             std::thread::Builder::new()
                 .name("aof-rewrite".into())
