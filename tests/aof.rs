@@ -187,7 +187,11 @@ fn acknowledged_writes_survive_kill_9(fsync: &str) {
         let mut r = s.raw();
         // What earlier rounds acknowledged is all there, in order.
         let items = strings(r.call(&["LRANGE", "list0", "0", "-1"]));
-        assert!(items.len() as i64 > total_acked - 1, "round {round}: acknowledged {total_acked}, found {}", items.len());
+        assert!(
+            items.len() as i64 > total_acked - 1,
+            "round {round}: acknowledged {total_acked}, found {}",
+            items.len()
+        );
         for (i, v) in items.iter().enumerate() {
             assert_eq!(v, &i.to_string(), "round {round}");
         }
@@ -201,7 +205,9 @@ fn acknowledged_writes_survive_kill_9(fsync: &str) {
                 std::thread::spawn(move || {
                     let mut r = Raw::connect(port);
                     let list = format!("list{w}");
-                    let Frame::Int(mut n) = r.call(&["LLEN", &list]) else { panic!("LLEN") };
+                    let Frame::Int(mut n) = r.call(&["LLEN", &list]) else {
+                        panic!("LLEN")
+                    };
                     while !stop.load(Ordering::Relaxed) {
                         r.send(&["RPUSH", &list, &n.to_string()]);
                         match r.read_raw() {
@@ -225,12 +231,19 @@ fn acknowledged_writes_survive_kill_9(fsync: &str) {
             let _ = w.join();
         }
         let acked = acked.load(Ordering::Relaxed);
-        assert!(acked - start_len > 20, "too few writes to mean anything: {}", acked - start_len);
+        assert!(
+            acked - start_len > 20,
+            "too few writes to mean anything: {}",
+            acked - start_len
+        );
         total_acked = acked + 1;
     }
     let s = redust_aof(&d, &[]);
     let len = int(s.raw().call(&["LLEN", "list0"]));
-    assert!(len >= total_acked, "acknowledged {total_acked} writes, found {len}");
+    assert!(
+        len >= total_acked,
+        "acknowledged {total_acked} writes, found {len}"
+    );
 }
 
 #[test]
@@ -317,7 +330,10 @@ fn timestamp_annotations_both_ways() {
     let check = |d: &DataDir, tool: &str| {
         let manifest = d.aof().join("appendonly.aof.manifest");
         let out = if tool == "redust" {
-            Command::new(redust_bin()).arg("check-aof").arg(&manifest).output()
+            Command::new(redust_bin())
+                .arg("check-aof")
+                .arg(&manifest)
+                .output()
         } else {
             Command::new("redis-check-aof").arg(&manifest).output()
         }
@@ -348,7 +364,12 @@ fn timestamp_annotations_both_ways() {
     let d = DataDir::new("aof-ts-base");
     let mut s = redust_aof(
         &d,
-        &["--aof-timestamp-enabled", "yes", "--aof-use-rdb-preamble", "no"],
+        &[
+            "--aof-timestamp-enabled",
+            "yes",
+            "--aof-use-rdb-preamble",
+            "no",
+        ],
     );
     let mut r = s.raw();
     assert_eq!(r.call(&["SET", "k", "v"]), simple("OK"));
@@ -361,7 +382,11 @@ fn timestamp_annotations_both_ways() {
     s.stop();
     let base = d.aof().join("appendonly.aof.2.base.aof");
     let text = std::fs::read(&base).expect("command base");
-    assert!(text.starts_with(b"#TS:"), "{}", String::from_utf8_lossy(&text));
+    assert!(
+        text.starts_with(b"#TS:"),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
     check(&d, "redust");
     check(&d, "redis");
     assert_eq!(snapshot(&mut redis_aof(&d).raw()), before);
@@ -390,7 +415,8 @@ fn timestamp_annotations_both_ways() {
 /// then starts from the migrated directory too.
 #[test]
 fn redis6_single_file_aof_is_migrated() {
-    let commands = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$3\r\nold\r\n$3\r\nyes\r\n";
+    let commands =
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$3\r\nold\r\n$3\r\nyes\r\n";
     // An RDB preamble as Redis 6 wrote it: a full RDB image.
     let preamble = {
         let d = DataDir::new("aof-legacy-rdb");
@@ -402,21 +428,36 @@ fn redis6_single_file_aof_is_migrated() {
     };
     for with_rdb in [false, true] {
         let d = DataDir::new("aof-legacy");
-        let mut file = if with_rdb { preamble.clone() } else { Vec::new() };
+        let mut file = if with_rdb {
+            preamble.clone()
+        } else {
+            Vec::new()
+        };
         file.extend_from_slice(commands);
         std::fs::write(d.0.join("appendonly.aof"), &file).expect("write");
         let mut s = redust_aof(&d, &[]);
         let mut r = s.raw();
-        assert_eq!(r.call(&["GET", "old"]), bulk("yes"), "rdb preamble: {with_rdb}");
+        assert_eq!(
+            r.call(&["GET", "old"]),
+            bulk("yes"),
+            "rdb preamble: {with_rdb}"
+        );
         if with_rdb {
-            assert_eq!(strings(r.call(&["LRANGE", "from-rdb", "0", "-1"])), ["a", "b"]);
+            assert_eq!(
+                strings(r.call(&["LRANGE", "from-rdb", "0", "-1"])),
+                ["a", "b"]
+            );
         }
         assert_eq!(r.call(&["SET", "new", "1"]), simple("OK"));
         let before = snapshot(&mut r);
         s.stop();
         assert!(!d.0.join("appendonly.aof").exists());
-        let manifest = std::fs::read_to_string(d.aof().join("appendonly.aof.manifest")).expect("manifest");
-        assert!(manifest.starts_with("file appendonly.aof seq 1 type b\n"), "{manifest}");
+        let manifest =
+            std::fs::read_to_string(d.aof().join("appendonly.aof.manifest")).expect("manifest");
+        assert!(
+            manifest.starts_with("file appendonly.aof seq 1 type b\n"),
+            "{manifest}"
+        );
         assert_eq!(snapshot(&mut redust_aof(&d, &[]).raw()), before);
         if have_redis() {
             assert_eq!(snapshot(&mut redis_aof(&d).raw()), before);
