@@ -257,9 +257,17 @@ fn replicates_real_redis_under_load() {
     // The same INFO fields, in the same order, as a real Redis replica's.
     let real = Server::start_redis(&["--replicaof", "127.0.0.1", &p]);
     wait_caught_up(primary.port, real.port, Duration::from_secs(30));
-    let names = |t: &str| t.lines().map(|l| l.split(':').next().unwrap_or("").to_string()).collect::<Vec<_>>();
+    let names = |t: &str| {
+        t.lines()
+            .map(|l| l.split(':').next().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
     let ours = info(&mut r, &["replication"]);
-    assert_eq!(names(&ours), names(&info_of(real.port, "replication")), "{ours}");
+    assert_eq!(
+        names(&ours),
+        names(&info_of(real.port, "replication")),
+        "{ours}"
+    );
 }
 
 /// A replica never deletes keys on its own: an expired key stays (hidden
@@ -292,13 +300,28 @@ fn expired_keys_hidden_until_primary_deletes() {
 /// A Redust replica of `primary` in its own directory: synced after
 /// `before` writes (seed `seed`), shut down with a save, restarted from the
 /// same directory after `during` more writes, and caught up again.
-fn restarted_replica(primary: &Server, before: usize, during: usize, seed: u64) -> (Server, Cleanup) {
+fn restarted_replica(
+    primary: &Server,
+    before: usize,
+    during: usize,
+    seed: u64,
+) -> (Server, Cleanup) {
     let p = primary.port.to_string();
     let (dir, guard) = scratch_dir("replica-restart");
     let d = dir.display().to_string();
     let log = dir.join("r.log");
     let l = log.display().to_string();
-    let args = ["--dir", &d, "--logfile", &l, "--save", "", "--replicaof", "127.0.0.1", &p];
+    let args = [
+        "--dir",
+        &d,
+        "--logfile",
+        &l,
+        "--save",
+        "",
+        "--replicaof",
+        "127.0.0.1",
+        &p,
+    ];
     let mut replica = start_exact(redust_bin(), &dir, &log, &args);
     write_load(primary.port, before, seed);
     wait_caught_up(primary.port, replica.port, Duration::from_secs(20));
@@ -314,7 +337,9 @@ fn restarted_replica(primary: &Server, before: usize, during: usize, seed: u64) 
 }
 
 fn stat(st: &str, name: &str) -> i64 {
-    info_field(st, name).and_then(|v| v.parse().ok()).unwrap_or(-1)
+    info_field(st, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1)
 }
 
 #[test]
@@ -330,7 +355,10 @@ fn restart_resumes_with_partial_resync() {
     assert_eq!(stat(&st, "sync_full"), 1, "{st}");
     settle_and_compare(primary.port, replica.port);
     let log = replica.log_text();
-    assert!(log.contains("Successful partial resynchronization with master."), "{log}");
+    assert!(
+        log.contains("Successful partial resynchronization with master."),
+        "{log}"
+    );
 }
 
 #[test]
@@ -491,7 +519,9 @@ fn broken_transfers_are_retried() {
     t.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
     s.write_all(&t).expect("write");
     let mut r = replica.raw();
-    assert!(wait_until(Duration::from_secs(10), || r.call(&["GET", "k"]) == bulk("v")));
+    assert!(wait_until(Duration::from_secs(10), || r
+        .call(&["GET", "k"])
+        == bulk("v")));
     assert_eq!(r.call(&["PING"]), simple("PONG"));
     let log = replica.log_text();
     assert!(
@@ -564,7 +594,10 @@ fn chains_of_replicas() {
     settle_and_compare(top.port, mid.port);
     wait_caught_up(mid.port, bottom.port, Duration::from_secs(30));
     wait_caught_up(mid.port, redust_bottom.port, Duration::from_secs(30));
-    assert_eq!(num(top.port, "replication", "master_repl_offset"), num(bottom.port, "replication", "master_repl_offset"));
+    assert_eq!(
+        num(top.port, "replication", "master_repl_offset"),
+        num(bottom.port, "replication", "master_repl_offset")
+    );
     assert_same_content(top.port, bottom.port);
     assert_same_content(top.port, redust_bottom.port);
 
@@ -607,21 +640,62 @@ fn authenticates_to_the_primary() {
     let primary = real_primary(&["--requirepass", "s3cret"]);
     let mut pr = primary.raw();
     assert_eq!(pr.call(&["AUTH", "s3cret"]), simple("OK"));
-    assert_eq!(pr.call(&["ACL", "SETUSER", "repl", "on", ">rpw", "+psync", "+replconf", "+ping"]), simple("OK"));
+    assert_eq!(
+        pr.call(&[
+            "ACL",
+            "SETUSER",
+            "repl",
+            "on",
+            ">rpw",
+            "+psync",
+            "+replconf",
+            "+ping"
+        ]),
+        simple("OK")
+    );
     assert_eq!(pr.call(&["SET", "k", "v"]), simple("OK"));
     let p = primary.port.to_string();
-    let plain = Server::start(&["--replicaof", "127.0.0.1", &p, "--masterauth", "s3cret", "--replica-announce-ip", "10.1.2.3", "--replica-announce-port", "4567"]);
-    let user = Server::start(&["--replicaof", "127.0.0.1", &p, "--masteruser", "repl", "--masterauth", "rpw"]);
+    let plain = Server::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &p,
+        "--masterauth",
+        "s3cret",
+        "--replica-announce-ip",
+        "10.1.2.3",
+        "--replica-announce-port",
+        "4567",
+    ]);
+    let user = Server::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &p,
+        "--masteruser",
+        "repl",
+        "--masterauth",
+        "rpw",
+    ]);
     let wrong = Server::start(&["--replicaof", "127.0.0.1", &p, "--masterauth", "nope"]);
     for r in [&plain, &user] {
         let mut c = r.raw();
-        assert!(wait_until(Duration::from_secs(20), || c.call(&["GET", "k"]) == bulk("v")));
+        assert!(wait_until(Duration::from_secs(20), || c
+            .call(&["GET", "k"])
+            == bulk("v")));
     }
     let i = info(&mut pr, &["replication"]);
     assert!(i.contains("ip=10.1.2.3,port=4567,state=online"), "{i}");
-    assert_eq!(info_field(&i, "connected_slaves").as_deref(), Some("2"), "{i}");
-    assert!(wait_until(Duration::from_secs(10), || wrong.log_text().contains("Unable to AUTH to MASTER")));
-    assert_eq!(field(wrong.port, "replication", "master_link_status").as_deref(), Some("down"));
+    assert_eq!(
+        info_field(&i, "connected_slaves").as_deref(),
+        Some("2"),
+        "{i}"
+    );
+    assert!(wait_until(Duration::from_secs(10), || wrong
+        .log_text()
+        .contains("Unable to AUTH to MASTER")));
+    assert_eq!(
+        field(wrong.port, "replication", "master_link_status").as_deref(),
+        Some("down")
+    );
 }
 
 /// rdb-del-sync-files yes on a replica without persistence (no save rules,

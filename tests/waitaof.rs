@@ -285,16 +285,28 @@ fn no_appendfsync_on_rewrite_holds_fsyncs_during_a_save() {
     let ok = Frame::Simple(b"OK".to_vec());
     // Enough data for a save that lasts well beyond the WAITAOF below.
     assert_eq!(c.call(&["DEBUG", "POPULATE", "1500000", "key", "100"]), ok);
-    let saving = |c: &mut Raw| field(c, "persistence", "rdb_bgsave_in_progress").as_deref() == Some("1");
-    let rewriting = |c: &mut Raw| field(c, "persistence", "aof_rewrite_in_progress").as_deref() == Some("1");
-    wait_for("the first AOF rewrite", Duration::from_secs(30), || !rewriting(&mut c));
+    let saving =
+        |c: &mut Raw| field(c, "persistence", "rdb_bgsave_in_progress").as_deref() == Some("1");
+    let rewriting =
+        |c: &mut Raw| field(c, "persistence", "aof_rewrite_in_progress").as_deref() == Some("1");
+    wait_for("the first AOF rewrite", Duration::from_secs(30), || {
+        !rewriting(&mut c)
+    });
     for (hold, want) in [("no", pair(1, 0)), ("yes", pair(0, 0))] {
-        assert_eq!(c.call(&["CONFIG", "SET", "no-appendfsync-on-rewrite", hold]), ok);
+        assert_eq!(
+            c.call(&["CONFIG", "SET", "no-appendfsync-on-rewrite", hold]),
+            ok
+        );
         // A save that ended before WAITAOF returned proves nothing: retry.
         let mut seen = false;
         for _ in 0..5 {
-            wait_for("the previous save", Duration::from_secs(30), || !saving(&mut c));
-            assert_eq!(c.call(&["BGSAVE"]), Frame::Simple(b"Background saving started".to_vec()));
+            wait_for("the previous save", Duration::from_secs(30), || {
+                !saving(&mut c)
+            });
+            assert_eq!(
+                c.call(&["BGSAVE"]),
+                Frame::Simple(b"Background saving started".to_vec())
+            );
             assert_eq!(c.call(&["SET", "during", hold]), ok);
             let got = c.call(&["WAITAOF", "1", "0", "100"]);
             if saving(&mut c) {
