@@ -87,6 +87,14 @@ fn uncompressed_and_unchecksummed_dumps_load_in_redis() {
     check_dataset(&mut redis.raw());
 }
 
+/// SHUTDOWN (default mode) on `r` closes it and the process exits with 0.
+fn shutdown_exits_cleanly(mut s: Server, r: &mut Raw) {
+    r.send(&["SHUTDOWN"]);
+    assert!(r.is_closed());
+    let st = s.child.take().map(|mut c| c.wait().unwrap());
+    assert!(st.is_some_and(|st| st.success()));
+}
+
 #[test]
 fn shutdown_and_sigterm_save_and_a_restart_loads() {
     let dir = temp_dir("restart");
@@ -96,11 +104,7 @@ fn shutdown_and_sigterm_save_and_a_restart_loads() {
         let s = Server::start(&args);
         let mut r = s.raw();
         dataset(&mut r);
-        r.send(&["SHUTDOWN"]);
-        assert!(r.is_closed());
-        let mut s = s;
-        let st = s.child.take().map(|mut c| c.wait().unwrap());
-        assert!(st.is_some_and(|st| st.success()));
+        shutdown_exits_cleanly(s, &mut r);
     }
     {
         let mut s = Server::start(&args);
@@ -645,11 +649,7 @@ fn memory_only_mode_never_touches_disk() {
     let mut r = s.raw();
     assert_eq!(r.call(&["DBSIZE"]), Frame::Int(0));
     dataset(&mut r);
-    r.send(&["SHUTDOWN"]);
-    assert!(r.is_closed());
-    let mut s = s;
-    let st = s.child.take().map(|mut c| c.wait().unwrap());
-    assert!(st.is_some_and(|st| st.success()));
+    shutdown_exits_cleanly(s, &mut r);
     assert_eq!(listing(), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&dir);
 }
