@@ -1,7 +1,8 @@
 //! DEBUG DIGEST and DEBUG DIGEST-VALUE: a content digest of the dataset for
-//! tests. The same data gives the same digest after a reload, an AOF replay
-//! or a resync, whatever each value's encoding or its hash table's order;
-//! any change a client could see (a member, a score, an expiry) changes it.
+//! tests. The same data gives the same digest after a reload or an AOF
+//! replay, whatever each value's encoding or its hash table's order; any change a
+//! client could see (a member, a score, an expiry) changes it, except a
+//! stream consumer's seen time, which each server sets from its own clock.
 //!
 //! Each key's record (database, name, value) is hashed with SHA-1 and the
 //! records are XORed together, so the order of keys does not matter. Sets
@@ -115,9 +116,11 @@ pub fn value(v: &Value, expire_at: Option<i64>) -> Digest {
                     m.num(n.delivery_count);
                 }
                 m.num(g.consumers.len() as u64);
+                // Not a consumer's seen time: it is when the consumer last
+                // acted on this server, which a replica or an AOF replay
+                // sets to its own clock.
                 for (cname, c) in &g.consumers {
                     m.part(cname);
-                    m.num(c.seen_time as u64);
                     m.num(c.pel.len() as u64);
                     for id in &c.pel {
                         m.part(&id.to_be());
@@ -172,6 +175,20 @@ mod tests {
     fn an_empty_keyspace_is_all_zeros() {
         let ks = Keyspace::new(16);
         assert_eq!(hex(&dataset(&ks, 0)), "0".repeat(40));
+    }
+
+    #[test]
+    fn a_consumers_seen_time_is_not_content_but_its_group_is() {
+        use crate::db::stream::{Group, Stream, StreamId};
+        let with_consumer = |seen: i64, entries_read: i64| {
+            let mut st = Stream::default();
+            let mut g = Group::new(StreamId::new(0, 0), entries_read);
+            g.consumer(b"alice", seen);
+            st.groups.insert(b"g".to_vec().into_boxed_slice(), g);
+            value(&Value::Stream(Box::new(st)), None)
+        };
+        assert_eq!(with_consumer(1, 0), with_consumer(2, 0));
+        assert_ne!(with_consumer(1, 0), with_consumer(1, 1));
     }
 
     #[test]
