@@ -1,8 +1,9 @@
 //! DEBUG DIGEST and DEBUG DIGEST-VALUE: a content digest of the dataset for
 //! tests. The same data gives the same digest after a reload or an AOF
-//! replay, whatever each value's encoding or its hash table's order; any change a
-//! client could see (a member, a score, an expiry) changes it, except a
-//! stream consumer's seen time, which each server sets from its own clock.
+//! replay, whatever each value's encoding or its hash table's order. Any
+//! change a client could see (a member, a score, an expiry) changes it,
+//! except a stream consumer's seen time, which each server sets from its
+//! own clock.
 //!
 //! Each key's record (database, name, value) is hashed with SHA-1 and the
 //! records are XORed together, so the order of keys does not matter. Sets
