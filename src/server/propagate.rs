@@ -17,7 +17,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, Server};
+use super::{now_ms, Ctx, Server};
 
 #[derive(Default)]
 pub struct Propagation {
@@ -112,8 +112,10 @@ impl Server {
         // A replica passes on its primary's stream verbatim instead
         // (`repl::replica`); its own clients' writes go nowhere else.
         let replica = self.is_replica();
+        let unix_secs = (self.aof.on && self.cfg.bool(crate::config::D::AOF_TIMESTAMP_ENABLED))
+            .then(|| now_ms() / 1000);
         for (db, argv) in &pending {
-            self.aof.feed(*db, argv);
+            self.aof.feed(*db, argv, unix_secs);
             if !replica {
                 self.repl_feed(*db, argv);
             }

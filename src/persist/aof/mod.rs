@@ -48,10 +48,8 @@ pub struct Aof {
     pub buf: Vec<u8>,
     /// The database the last SELECT in the current file chose.
     sel_db: Option<usize>,
-    /// aof-timestamp-enabled, and the second of the last `#TS:` annotation
-    /// in the current file.
-    pub timestamps: bool,
-    last_ts: u64,
+    /// The second of the last `#TS:` annotation in the current file.
+    last_ts: i64,
     /// The incremental file being appended to.
     file: Option<Arc<File>>,
     pub manifest: Manifest,
@@ -81,22 +79,18 @@ pub struct Aof {
 
 impl Aof {
     /// Queues one propagated command, preceded by a SELECT when it runs in
-    /// another database than the previous one in this file.
-    pub fn feed(&mut self, db: usize, argv: &[Bytes]) {
+    /// another database than the previous one in this file. `unix_secs`:
+    /// the time, with aof-timestamp-enabled.
+    pub fn feed(&mut self, db: usize, argv: &[Bytes], unix_secs: Option<i64>) {
         if !self.on {
             return;
         }
-        if self.timestamps {
-            // Redis 7's annotation: the unix time of the commands after it,
-            // written when the second changes (point-in-time recovery).
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            if now > self.last_ts {
-                self.buf
-                    .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
-                self.last_ts = now;
-            }
+        // Redis 7's annotation: the unix time of the commands after it,
+        // written when the second changes (point-in-time recovery).
+        if let Some(now) = unix_secs.filter(|now| *now > self.last_ts) {
+            self.buf
+                .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+            self.last_ts = now;
         }
         if self.sel_db != Some(db) {
             argv::encode(
@@ -339,7 +333,6 @@ impl Server {
         self.aof.manifest = m;
         self.aof.set_file(Some(f));
         self.aof.on = true;
-        self.aof.timestamps = self.cfg.bool(D::AOF_TIMESTAMP_ENABLED);
         self.aof.current_size = self.aof_files_size();
         self.aof.base_size = self.aof.current_size;
         self.aof.last_rewrite_ok = true;
@@ -382,7 +375,6 @@ impl Server {
     /// CONFIG SET appendonly: switching on starts a rewrite that writes
     /// the first base; switching off closes the file.
     pub fn aof_config_changed(&mut self) -> Result<(), String> {
-        self.aof.timestamps = self.cfg.bool(D::AOF_TIMESTAMP_ENABLED);
         let want = self.cfg.bool(D::APPENDONLY);
         if want && !self.aof.on {
             self.aof_enable()?;

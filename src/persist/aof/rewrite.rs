@@ -244,7 +244,7 @@ impl Server {
                 .map_err(|e| format!("Can't open the append-only base file: {e}"))?;
             self.start_snapshot(true, Box::new(sink))?
         } else {
-            let img = commands_image(&self.ks, now_ms(), self.aof.timestamps);
+            let img = self.aof_base_image()?;
             let (tx, rx) = channel();
             std::thread::Builder::new()
                 .name("aof-rewrite".into())
