@@ -237,6 +237,21 @@ fn debug_is_refused_unless_enabled() {
     assert_eq!(s.raw().call(&["DEBUG", "SLEEP", "0"]), simple("OK"));
 }
 
+/// DEBUG DIGEST / DIGEST-VALUE replies that do not depend on the digest
+/// function match Redis byte for byte: all zeros for an empty dataset and
+/// for missing keys, the array's length, the arity error. (The digests of
+/// data are Redust's own; tests/persistence.rs checks what they follow.)
+#[test]
+fn debug_digest_replies_match_redis() {
+    let p = Pair::start(&["--enable-debug-command", "yes"]);
+    let zeros = format!("+{}\r\n", "0".repeat(40));
+    assert_eq!(p.assert_same(&[], &["DEBUG", "DIGEST"]), zeros.as_bytes());
+    p.assert_same(&[], &["DEBUG", "DIGEST", "extra"]);
+    p.assert_same(&[], &["DEBUG", "DIGEST-VALUE"]);
+    p.assert_same(&[], &["DEBUG", "DIGEST-VALUE", "nokey", "other"]);
+    p.assert_same(&[&["HELLO", "3"]], &["DEBUG", "DIGEST-VALUE", "nokey"]);
+}
+
 #[test]
 fn debug_protocol_resp2_and_resp3_types_match_redis() {
     let p = Pair::start(&["--enable-debug-command", "yes"]);
